@@ -1,0 +1,94 @@
+"""Inputs and results of the server activities: one model per activity argument."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.models import ServerSpec, ServerStatus
+
+__all__ = [
+    "CheckReadyInput",
+    "CreateInstanceInput",
+    "FindInstanceInput",
+    "InstanceInfo",
+    "InstanceRef",
+    "PlanQuote",
+    "RecordServerInput",
+    "SlotInput",
+    "SpecInput",
+    "instance_label",
+    "instance_tag",
+]
+
+MANAGED_TAG = "managed-by:vultr-lifecycle"
+WORKFLOW_TAG_PREFIX = "workflow:"
+
+
+def instance_label(workflow_id: str) -> str:
+    """The Vultr label of a server's instance, derived from its workflow id."""
+    return workflow_id
+
+
+def instance_tag(workflow_id: str) -> str:
+    """The tag that finds a server's instance again (create is not idempotent at Vultr)."""
+    return WORKFLOW_TAG_PREFIX + workflow_id
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpecInput(_Payload):
+    spec: ServerSpec
+
+
+class PlanQuote(_Payload):
+    plan: str
+    monthly_cost: float
+
+
+class FindInstanceInput(_Payload):
+    workflow_id: str
+
+
+class CreateInstanceInput(_Payload):
+    workflow_id: str
+    hostname: str
+    spec: ServerSpec
+
+
+class InstanceInfo(_Payload):
+    instance_id: str
+    status: str
+    power_status: str
+    server_status: str
+    main_ip: str | None = None
+    date_created: datetime
+    # Other instances carrying this workflow's tag (duplicates from an ambiguous create).
+    duplicates_deleted: list[str] = []
+
+    @property
+    def ready(self) -> bool:
+        return (self.status, self.power_status, self.server_status) == ("active", "running", "ok")
+
+
+class InstanceRef(_Payload):
+    workflow_id: str
+    instance_id: str
+
+
+class CheckReadyInput(_Payload):
+    workflow_id: str
+    instance_id: str
+
+
+class SlotInput(_Payload):
+    owner: str
+    ttl_seconds: float
+
+
+class RecordServerInput(_Payload):
+    status: ServerStatus
+    fence: int

@@ -1,0 +1,120 @@
+"""How to launch each local component: the embedded MongoDB, the Vultr emulator, the
+Temporal dev server and the worker. The devstack and the test fixtures share these."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from orchestrator.procs import ManagedProcess, free_port, tcp_ready, venv_bin
+
+__all__ = [
+    "SEARCH_ATTRIBUTES",
+    "emulator_process",
+    "mongo_process",
+    "temporal_process",
+    "worker_process",
+]
+
+# Custom search attributes the server workflow sets, with their Temporal types.
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    "ServerState": "Keyword",
+    "ServerName": "Keyword",
+    "VultrRegion": "Keyword",
+    "VultrPlan": "Keyword",
+    "InstanceId": "Keyword",
+    "TerminateAt": "Datetime",
+}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def mongo_process(
+    port: int,
+    storage: Path | str,
+    log_path: Path,
+    host: str = "127.0.0.1",
+    test_commands: bool = False,
+) -> ManagedProcess:
+    """SecantusDB speaking the MongoDB wire protocol; `storage` may be ':memory:'."""
+    argv = [venv_bin("secantusd-py"), "--host", host, "--port", str(port)]
+    argv += ["--storage-path", str(storage), "--log-level", "WARNING"]
+    if test_commands:
+        argv.append("--enable-test-commands")
+    return ManagedProcess("embedded MongoDB", argv, log_path, tcp_ready(host, port))
+
+
+def _http_ok(url: str):  # type: ignore[no-untyped-def]
+    def probe() -> bool:
+        return httpx.get(url, timeout=0.5).status_code == 200
+
+    return probe
+
+
+def emulator_process(
+    port: int,
+    log_path: Path,
+    *,
+    host: str = "127.0.0.1",
+    billing_period_seconds: float = 3600,
+    boot_seconds: float = 58,
+    rate_limit: int = 30,
+    seed: int | None = None,
+    extra_args: list[str] | None = None,
+) -> ManagedProcess:
+    argv = [sys.executable, "-m", "emulator", "--host", host, "--port", str(port)]
+    argv += ["--billing-period-seconds", str(billing_period_seconds)]
+    argv += ["--boot-seconds", str(boot_seconds), "--rate-limit", str(rate_limit)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    argv += extra_args or []
+    return ManagedProcess(
+        "Vultr emulator",
+        argv,
+        log_path,
+        _http_ok(f"http://{host}:{port}/health"),
+        cwd=PROJECT_ROOT,
+    )
+
+
+def temporal_process(
+    port: int,
+    ui_port: int,
+    log_path: Path,
+    *,
+    db_filename: Path | None = None,
+    host: str = "127.0.0.1",
+    namespace: str = "default",
+    headless: bool = False,
+    dynamic_config: dict[str, str] | None = None,
+) -> ManagedProcess:
+    argv = [venv_bin("temporal"), "server", "start-dev", "--ip", host, "--port", str(port)]
+    argv += ["--namespace", namespace, "--log-level", "warn"]
+    # Its HTTP API and metrics ports default to fixed numbers; pick free ones so that
+    # several dev servers (tests, benchmarks) can run side by side.
+    argv += ["--http-port", str(free_port(host)), "--metrics-port", str(free_port(host))]
+    if headless:
+        argv.append("--headless")
+    else:
+        argv += ["--ui-port", str(ui_port)]
+    if db_filename is not None:
+        argv += ["--db-filename", str(db_filename)]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
+    for key, value in (dynamic_config or {}).items():
+        argv += ["--dynamic-config-value", f"{key}={value}"]
+    return ManagedProcess("Temporal dev server", argv, log_path, tcp_ready(host, port))
+
+
+def worker_process(log_path: Path, env: dict[str, str], ready_port: int) -> ManagedProcess:
+    """The worker; healthy once its metrics endpoint answers."""
+    return ManagedProcess(
+        "worker",
+        [sys.executable, str(PROJECT_ROOT / "worker.py")],
+        log_path,
+        tcp_ready("127.0.0.1", ready_port),
+        env=env,
+        cwd=PROJECT_ROOT,
+    )

@@ -1,0 +1,249 @@
+"""Pydantic models shared by the CLI, workflows and activities.
+
+Every workflow, signal, update and activity takes one of these models, so fields can
+be added later without breaking running workflows. Nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from orchestrator import billing
+from orchestrator.lifecycle import ServerState
+
+__all__ = [
+    "MAX_CLOUD_INIT_BYTES",
+    "ClaimRequest",
+    "ClaimResult",
+    "ServerInput",
+    "ServerPolicy",
+    "ServerRuntime",
+    "ServerSpec",
+    "ServerStatus",
+    "TaskSignal",
+    "TerminationRequest",
+    "TimelineEntry",
+    "validate_server_name",
+    "workflow_id_for",
+]
+
+# Vultr accepts at most 64 KiB of user data once decoded.
+MAX_CLOUD_INIT_BYTES = 64 * 1024
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$")
+WORKFLOW_ID_PREFIX = "server-"
+
+
+def validate_server_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"invalid server name {name!r}: use 1-48 lower-case letters, digits and "
+            "hyphens, starting and ending with a letter or digit (it becomes the "
+            "Vultr label and hostname)"
+        )
+    return name
+
+
+def workflow_id_for(name: str) -> str:
+    return WORKFLOW_ID_PREFIX + validate_server_name(name)
+
+
+def name_from_workflow_id(workflow_id: str) -> str:
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ServerSpec(_Model):
+    """What to create at Vultr."""
+
+    region: str = Field(min_length=1)
+    plan: str = Field(min_length=1)
+    os_id: int = Field(gt=0)
+    cloud_init: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    ssh_key_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("cloud_init")
+    @classmethod
+    def _cloud_init_size(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("cloud-init is empty; omit it or give a non-empty script")
+        size = len(value.encode())
+        if size > MAX_CLOUD_INIT_BYTES:
+            raise ValueError(
+                f"cloud-init is {size} bytes; Vultr accepts at most {MAX_CLOUD_INIT_BYTES}"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_clean(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not tag or len(tag) > 255:
+                raise ValueError(f"invalid tag {tag!r}: tags are 1-255 characters")
+        return value
+
+
+class ServerPolicy(_Model):
+    """When the server is kept and when it goes."""
+
+    billing_period_seconds: int = Field(default=3600, gt=0)
+    terminate_before_seconds: int = Field(default=60, ge=0)
+    readiness_timeout_seconds: int = Field(default=900, gt=0)
+    ready_poll_seconds: float = Field(default=5.0, gt=0)
+    # Hard cap: at the first deadline after this much life the server goes, busy or not.
+    max_lifetime_seconds: int | None = Field(default=None, gt=0)
+    # Trade paid minutes for capacity: terminate after this much idle time even before
+    # the deadline (frees a quota slot early).
+    max_idle_seconds: int | None = Field(default=None, gt=0)
+    # A task not marked idle within this long is presumed dead and dropped.
+    busy_timeout_seconds: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _margin_below_period(self) -> ServerPolicy:
+        if self.terminate_before_seconds >= self.billing_period_seconds:
+            raise ValueError(
+                f"terminate_before_seconds ({self.terminate_before_seconds}) must be smaller "
+                f"than billing_period_seconds ({self.billing_period_seconds})"
+            )
+        return self
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(seconds=self.billing_period_seconds)
+
+    @property
+    def margin(self) -> timedelta:
+        return timedelta(seconds=self.terminate_before_seconds)
+
+
+class TimelineEntry(_Model):
+    state: ServerState
+    at: datetime
+    reason: str = ""
+
+
+class TerminationRequest(_Model):
+    reason: str = Field(default="requested by operator", max_length=500)
+    immediately: bool = False
+
+
+class TaskSignal(_Model):
+    task_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ClaimRequest(_Model):
+    task_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ClaimResult(_Model):
+    accepted: bool
+    state: ServerState
+    reason: str = ""
+
+
+class ServerRuntime(_Model):
+    """All mutable state of one server; carried whole across continue-as-new."""
+
+    state: ServerState = ServerState.PROVISIONING
+    version: int = 0  # grows on every change; the fence for read-model writes
+    started_at: datetime | None = None
+    instance_id: str | None = None
+    main_ip: str | None = None
+    billing_start: datetime | None = None
+    monthly_cost: float | None = None
+    terminate_at: datetime | None = None
+    idle_since: datetime | None = None
+    deleted_at: datetime | None = None
+    active_tasks: dict[str, datetime] = Field(default_factory=dict)
+    finished_tasks: list[str] = Field(default_factory=list)
+    busy_seconds: float = 0.0
+    busy_since: datetime | None = None
+    termination: TerminationRequest | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    error: str | None = None
+    rejected: list[str] = Field(default_factory=list)
+
+
+class ServerInput(_Model):
+    name: str
+    spec: ServerSpec
+    policy: ServerPolicy = Field(default_factory=ServerPolicy)
+    # Present only when continuing as new.
+    runtime: ServerRuntime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_valid(cls, value: str) -> str:
+        return validate_server_name(value)
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.name)
+
+
+class ServerStatus(_Model):
+    """What `status`/`list` show; also the shape of a read-model document."""
+
+    name: str
+    workflow_id: str
+    state: ServerState
+    instance_id: str | None = None
+    main_ip: str | None = None
+    region: str
+    plan: str
+    billing_start: datetime | None = None
+    next_boundary: datetime | None = None
+    terminate_at: datetime | None = None
+    deleted_at: datetime | None = None
+    billed_hours: int = 0
+    cost: float = 0.0
+    busy_seconds: float = 0.0
+    active_tasks: list[str] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    error: str | None = None
+    kind: Literal["server"] = "server"
+
+    @classmethod
+    def from_runtime(
+        cls, name: str, spec: ServerSpec, policy: ServerPolicy, rt: ServerRuntime, now: datetime
+    ) -> ServerStatus:
+        boundary = None
+        units = 0
+        if rt.billing_start is not None:
+            end = rt.deleted_at or now
+            units = billing.billed_units(
+                rt.billing_start, end, policy.period, billing.month_cap(spec.plan)
+            )
+            if rt.deleted_at is None:
+                boundary = billing.next_boundary(rt.billing_start, now, policy.period)
+        busy = rt.busy_seconds
+        if rt.busy_since is not None:
+            busy += max(0.0, (now - rt.busy_since).total_seconds())
+        return cls(
+            name=name,
+            workflow_id=workflow_id_for(name),
+            state=rt.state,
+            instance_id=rt.instance_id,
+            main_ip=rt.main_ip,
+            region=spec.region,
+            plan=spec.plan,
+            billing_start=rt.billing_start,
+            next_boundary=boundary,
+            terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
+            deleted_at=rt.deleted_at,
+            billed_hours=units,
+            cost=billing.cost(units, rt.monthly_cost or 0.0),
+            busy_seconds=busy,
+            active_tasks=sorted(rt.active_tasks),
+            timeline=list(rt.timeline),
+            error=rt.error,
+        )

@@ -1,0 +1,153 @@
+"""Configuration from the environment and `.env`; invalid values fail at start, named."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+DEFAULT_VULTR_API_URL = "https://api.vultr.com/v2"
+
+
+class SettingsError(ValueError):
+    """Configuration is invalid; the message names each variable and what is wrong."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Vultr. The key stays a SecretStr so repr() and logs show "**********".
+    vultr_api_key: SecretStr | None = None
+    vultr_api_url: str = DEFAULT_VULTR_API_URL
+    vultr_requests_per_second: float = Field(default=25.0, gt=0, le=30)
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "servers"
+
+    # MongoDB
+    mongo_uri: str = "mongodb://localhost:27017"
+    mongo_db: str = "vultr_lifecycle"
+    mongo_write_concern: str = "majority"
+
+    # Billing policy
+    billing_period_seconds: int = Field(default=3600, gt=0)
+    terminate_before_seconds: int = Field(default=60, ge=0)
+    readiness_timeout_seconds: int = Field(default=900, gt=0)
+
+    # Shared resources
+    max_servers: int = Field(default=10, gt=0)
+    max_concurrent_terminations: int = Field(default=30, gt=0)
+
+    # Defaults for new servers
+    default_region: str = "ewr"
+    default_plan: str = "vc2-1c-1gb"
+    default_os_id: int = 2284
+
+    # Observability and security
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    payload_encryption_key: SecretStr | None = None
+
+    @field_validator("mongo_uri")
+    @classmethod
+    def _mongo_uri_shape(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("mongodb", "mongodb+srv"):
+            raise ValueError(
+                f"must start with mongodb:// or mongodb+srv://, got {value.split('@')[-1]!r}"
+            )
+        if not parsed.netloc or parsed.netloc.endswith("@"):
+            raise ValueError("has no host (expected mongodb://HOST[:PORT])")
+        try:
+            parsed.port  # noqa: B018 - raises on a non-numeric port
+        except ValueError as exc:
+            raise ValueError(f"has an invalid port: {exc}") from None
+        return value
+
+    @field_validator("vultr_api_url")
+    @classmethod
+    def _api_url_shape(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"must be an http(s) URL such as {DEFAULT_VULTR_API_URL}")
+        return value.rstrip("/")
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _temporal_address_shape(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"must be HOST:PORT such as localhost:7233, got {value!r}")
+        return value
+
+    @field_validator("mongo_write_concern")
+    @classmethod
+    def _write_concern_shape(cls, value: str) -> str:
+        if value != "majority" and not value.isdigit():
+            raise ValueError("must be 'majority' or a number of nodes")
+        return value
+
+    @field_validator("payload_encryption_key")
+    @classmethod
+    def _encryption_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        raw = value.get_secret_value()
+        try:
+            key = bytes.fromhex(raw)
+        except ValueError:
+            raise ValueError("must be hex (32 bytes = 64 hex digits for AES-256)") from None
+        if len(key) not in (16, 24, 32):
+            raise ValueError("must be 16, 24 or 32 bytes of hex for AES-GCM")
+        return value
+
+    @model_validator(mode="after")
+    def _margin_below_period(self) -> Settings:
+        if self.terminate_before_seconds >= self.billing_period_seconds:
+            raise ValueError(
+                "TERMINATE_BEFORE_SECONDS must be smaller than BILLING_PERIOD_SECONDS "
+                f"({self.terminate_before_seconds} >= {self.billing_period_seconds})"
+            )
+        return self
+
+    @property
+    def uses_real_vultr(self) -> bool:
+        return self.vultr_api_url == DEFAULT_VULTR_API_URL
+
+    def vultr_key(self) -> str:
+        """The API key, for the Vultr client alone."""
+        if self.vultr_api_key is None or not self.vultr_api_key.get_secret_value():
+            raise SettingsError(
+                "VULTR_API_KEY is not set: export it, put it in .env, or point "
+                "VULTR_API_URL at the emulator (any non-empty key works there)"
+            )
+        return self.vultr_api_key.get_secret_value()
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = "_".join(str(p) for p in err["loc"]).upper()
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from env/.env (overrides win); raises SettingsError with named variables."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def cached_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,5 @@
+pytest_plugins = [
+    "tests.support.mongo",
+    "tests.support.emulator",
+    "tests.support.temporal",
+]

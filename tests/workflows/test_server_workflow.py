@@ -1,0 +1,289 @@
+"""ServerWorkflow on the time-skipping test server with in-memory activities."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import (
+    ServerInput,
+    ServerPolicy,
+    ServerSpec,
+    ServerStatus,
+    TaskSignal,
+    TerminationRequest,
+)
+from tests.workflows.fake_activities import FakeCloud
+from workflows.policies import vultr_task_queue
+from workflows.server import ServerWorkflow
+
+PERIOD = 3600
+MARGIN = 60
+SPEC = ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284)
+
+
+def server_input(name: str, **policy: object) -> ServerInput:
+    return ServerInput(
+        name=name,
+        spec=SPEC,
+        policy=ServerPolicy(
+            billing_period_seconds=PERIOD,
+            terminate_before_seconds=MARGIN,
+            ready_poll_seconds=5,
+            readiness_timeout_seconds=300,
+            **policy,  # type: ignore[arg-type]
+        ),
+    )
+
+
+@asynccontextmanager
+async def workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AsyncIterator[str]:
+    queue = f"servers-{uuid.uuid4().hex[:8]}"
+    async with (
+        Worker(
+            env.client,
+            task_queue=queue,
+            workflows=[ServerWorkflow],
+            activities=cloud.store_activities(),
+            # A bug in workflow code fails the test instead of retrying the task forever.
+            workflow_failure_exception_types=[Exception],
+        ),
+        Worker(
+            env.client, task_queue=vultr_task_queue(queue), activities=cloud.vultr_activities()
+        ),
+    ):
+        yield queue
+
+
+async def start(env: WorkflowEnvironment, queue: str, inp: ServerInput) -> WorkflowHandle:
+    return await env.client.start_workflow(
+        ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=queue
+    )
+
+
+async def wait_for_state(
+    env: WorkflowEnvironment, handle: WorkflowHandle, state: ServerState
+) -> ServerStatus:
+    for _ in range(300):
+        status = await handle.query(ServerWorkflow.status)
+        if status.state == state:
+            return status
+        await env.sleep(1)  # skips time so that retries and timers move on
+    raise AssertionError(f"never reached {state}; last {status.state}")
+
+
+def assert_at(actual: datetime | None, expected: datetime) -> None:
+    """Timers fire at their time or a few milliseconds after, never before."""
+    assert actual is not None
+    assert expected <= actual < expected + timedelta(seconds=1), (actual, expected)
+
+
+def entered(result: ServerStatus, state: ServerState):  # type: ignore[no-untyped-def]
+    return [entry.at for entry in result.timeline if entry.state == state]
+
+
+@pytest.fixture
+async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    return time_skipping_env
+
+
+async def test_idle_server_is_deleted_exactly_margin_before_its_first_boundary(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("idle-one"))
+        result = await handle.result()
+    (inst,) = cloud.instances.values()
+    deadline = inst.created + timedelta(seconds=PERIOD - MARGIN)
+    assert result.state == ServerState.TERMINATED
+    (terminating,) = entered(result, ServerState.TERMINATING)
+    assert_at(terminating, deadline)
+    assert_at(inst.deleted, deadline)
+    assert result.billed_hours == 1
+    assert cloud.leases_held == set()
+
+
+async def test_busy_server_survives_its_deadline_and_goes_at_the_next_one(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("busy-across"))
+        await wait_for_state(env, handle, ServerState.READY)
+        await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="job-1"))
+        await wait_for_state(env, handle, ServerState.EXECUTING)
+        await env.sleep(PERIOD + 600)  # well past the first deadline
+        (inst,) = cloud.instances.values()
+        assert inst.deleted is None, "a busy server must never be deleted by the timer"
+        await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="job-1"))
+        result = await handle.result()
+    assert_at(inst.deleted, inst.created + timedelta(seconds=2 * PERIOD - MARGIN))
+    assert result.billed_hours == 2
+
+
+async def test_busy_signal_during_provisioning_is_honoured(env):
+    cloud = FakeCloud(env, boot_checks=5)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("early-job"))
+        await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="early"))
+        status = await wait_for_state(env, handle, ServerState.EXECUTING)
+        assert status.active_tasks == ["early"]
+        await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="early"))
+        result = await handle.result()
+    states = [entry.state for entry in result.timeline]
+    assert states == [
+        ServerState.PROVISIONING,
+        ServerState.READY,
+        ServerState.EXECUTING,
+        ServerState.IDLE,
+        ServerState.TERMINATING,
+        ServerState.TERMINATED,
+    ]
+
+
+async def test_idle_busy_idle_round_trip_then_terminates_at_deadline(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("round-trip"))
+        await wait_for_state(env, handle, ServerState.READY)
+        for task in ("a", "b"):
+            await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id=task))
+            await wait_for_state(env, handle, ServerState.EXECUTING)
+            await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id=task))
+            await wait_for_state(env, handle, ServerState.IDLE)
+        result = await handle.result()
+    (inst,) = cloud.instances.values()
+    assert_at(inst.deleted, inst.created + timedelta(seconds=PERIOD - MARGIN))
+    assert result.billed_hours == 1
+
+
+async def test_going_idle_after_the_deadline_waits_for_the_next_deadline(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("late-idle"))
+        await wait_for_state(env, handle, ServerState.READY)
+        await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="long"))
+        await wait_for_state(env, handle, ServerState.EXECUTING)
+        await env.sleep(PERIOD - 30)  # now inside the margin: this hour's deadline passed
+        await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="long"))
+        status = await wait_for_state(env, handle, ServerState.IDLE)
+        (inst,) = cloud.instances.values()
+        assert_at(status.terminate_at, inst.created + timedelta(seconds=2 * PERIOD - MARGIN))
+        result = await handle.result()
+    assert_at(inst.deleted, inst.created + timedelta(seconds=2 * PERIOD - MARGIN))
+    assert result.billed_hours == 2
+
+
+async def test_readiness_timeout_deletes_the_instance_and_ends_in_error(env):
+    cloud = FakeCloud(env, never_ready=True)
+    async with workers(env, cloud) as queue:
+        result = await (await start(env, queue, server_input("never-boots"))).result()
+    assert result.state == ServerState.ERROR
+    assert "check_ready timed out" in (result.error or "")
+    (inst,) = cloud.instances.values()
+    assert inst.deleted is not None
+    assert cloud.leases_held == set()
+
+
+async def test_non_retryable_vultr_error_ends_in_error_without_creating(env):
+    error = ApplicationError("401 from Vultr: check VULTR_API_KEY", type="VultrAuthError",
+                             non_retryable=True)
+    cloud = FakeCloud(env, create_error=error)
+    async with workers(env, cloud) as queue:
+        result = await (await start(env, queue, server_input("bad-key"))).result()
+    assert result.state == ServerState.ERROR
+    assert "VULTR_API_KEY" in (result.error or "")
+    assert cloud.live() == []
+    assert cloud.calls.count("create_instance") == 1, "a non-retryable error must fail fast"
+
+
+async def test_unknown_region_is_refused_before_anything_is_created(env):
+    error = ApplicationError("unknown region 'xyz'", type="VultrValidationError",
+                             non_retryable=True)
+    cloud = FakeCloud(env, quote_error=error)
+    async with workers(env, cloud) as queue:
+        result = await (await start(env, queue, server_input("nowhere"))).result()
+    assert result.state == ServerState.ERROR
+    assert "unknown region" in (result.error or "")
+    assert "create_instance" not in cloud.calls
+    assert "take_quota_slot" not in cloud.calls
+
+
+async def test_immediate_termination_deletes_at_once(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("now-please"))
+        ready = await wait_for_state(env, handle, ServerState.READY)
+        await handle.execute_update(
+            ServerWorkflow.terminate, TerminationRequest(reason="test", immediately=True)
+        )
+        result = await handle.result()
+    (inst,) = cloud.instances.values()
+    assert inst.deleted is not None
+    assert inst.deleted < ready.terminate_at
+    assert result.timeline[-1].reason == "test"
+
+
+async def test_termination_during_provisioning_deletes_what_was_created(env):
+    cloud = FakeCloud(env, boot_checks=50)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("cancel-early"))
+        while not cloud.instances:
+            await handle.describe()
+        await handle.signal(
+            ServerWorkflow.request_termination, TerminationRequest(reason="stop", immediately=True)
+        )
+        result = await handle.result()
+    assert result.state == ServerState.TERMINATED
+    assert cloud.live() == []
+
+
+async def test_mark_idle_for_a_task_that_is_not_running_is_refused_by_update(env):
+    from temporalio.client import WorkflowUpdateFailedError
+
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("strict"))
+        await wait_for_state(env, handle, ServerState.READY)
+        with pytest.raises(WorkflowUpdateFailedError) as failure:
+            await handle.execute_update(ServerWorkflow.finish_task, TaskSignal(task_id="ghost"))
+        assert "task ghost is not running" in str(failure.value.cause)
+        status = await handle.query(ServerWorkflow.status)
+        assert status.state == ServerState.READY
+        await handle.execute_update(
+            ServerWorkflow.terminate, TerminationRequest(reason="done", immediately=True)
+        )
+        await handle.result()
+
+
+async def test_claim_is_exclusive(env):
+    from orchestrator.models import ClaimRequest
+
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("exclusive"))
+        await wait_for_state(env, handle, ServerState.READY)
+        first = await handle.execute_update(ServerWorkflow.claim, ClaimRequest(task_id="j1"))
+        second = await handle.execute_update(ServerWorkflow.claim, ClaimRequest(task_id="j2"))
+        again = await handle.execute_update(ServerWorkflow.claim, ClaimRequest(task_id="j1"))
+        assert first.accepted and again.accepted
+        assert not second.accepted and "busy with j1" in second.reason
+        await handle.execute_update(
+            ServerWorkflow.terminate, TerminationRequest(reason="done", immediately=True)
+        )
+        await handle.result()
+
+
+async def test_read_model_writes_carry_increasing_fences(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        await (await start(env, queue, server_input("fenced"))).result()
+    fences = [r.fence for r in cloud.records]
+    assert fences == sorted(fences) and len(set(fences)) == len(fences)
+    assert cloud.records[-1].status.state == ServerState.TERMINATED

@@ -1,0 +1,68 @@
+"""Retry policies and timeouts for each kind of activity the server workflow runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+from orchestrator.vultr.errors import NON_RETRYABLE_ERROR_TYPES
+
+__all__ = [
+    "CONFIRM_RETRY",
+    "DELETE_RETRY",
+    "LEASE_WAIT_RETRY",
+    "MONGO_RETRY",
+    "VULTR_RETRY",
+    "ready_poll_retry",
+    "vultr_task_queue",
+]
+
+# Validation, auth and not-found errors will not change on retry: fail fast.
+VULTR_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=list(NON_RETRYABLE_ERROR_TYPES),
+)
+
+# A delete is never abandoned: an instance without a workflow would bill forever.
+# Auth errors are retried too, so that fixing VULTR_API_KEY lets it finish.
+DELETE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+)
+
+# After a delete: a few looks, then the workflow deletes again.
+CONFIRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
+
+# MongoDB is the lease and read-model store; transient errors retry until it is back.
+MONGO_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+)
+
+# Waiting for a slot of a shared semaphore: each denied attempt is a retry.
+LEASE_WAIT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=1.5,
+    maximum_interval=timedelta(seconds=15),
+)
+
+
+def ready_poll_retry(poll_seconds: float) -> RetryPolicy:
+    """Poll readiness at a steady pace; retries add no history events."""
+    every = timedelta(seconds=poll_seconds)
+    return RetryPolicy(
+        initial_interval=every,
+        backoff_coefficient=1.0,
+        maximum_interval=every,
+        non_retryable_error_types=list(NON_RETRYABLE_ERROR_TYPES),
+    )
+
+
+def vultr_task_queue(main_task_queue: str) -> str:
+    """Vultr activities run on their own queue, rate-limited for the whole account."""
+    return f"{main_task_queue}-vultr"

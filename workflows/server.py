@@ -1,0 +1,571 @@
+"""ServerWorkflow: one Vultr server from provisioning to deletion, billing-aware."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payloads import (
+        CheckReadyInput,
+        CreateInstanceInput,
+        FindInstanceInput,
+        InstanceInfo,
+        InstanceRef,
+        PlanQuote,
+        RecordServerInput,
+        SlotInput,
+        SpecInput,
+    )
+    from orchestrator import billing
+    from orchestrator.lifecycle import FINAL_STATES, TRANSITIONS, InvalidTransition, ServerState
+    from orchestrator.models import (
+        ClaimRequest,
+        ClaimResult,
+        ServerInput,
+        ServerRuntime,
+        ServerStatus,
+        TaskSignal,
+        TerminationRequest,
+        TimelineEntry,
+    )
+    from workflows.search_attributes import (
+        INSTANCE_KEY,
+        NAME_KEY,
+        PLAN_KEY,
+        REGION_KEY,
+        STATE_KEY,
+        TERMINATE_AT_KEY,
+    )
+    from workflows.policies import (
+        CONFIRM_RETRY,
+        DELETE_RETRY,
+        LEASE_WAIT_RETRY,
+        MONGO_RETRY,
+        VULTR_RETRY,
+        ready_poll_retry,
+        vultr_task_queue,
+    )
+
+__all__ = ["ServerWorkflow"]
+
+S = ServerState
+FINISHED_TASKS_KEPT = 200
+VULTR_CALL_TIMEOUT = timedelta(seconds=45)
+MONGO_CALL_TIMEOUT = timedelta(seconds=15)
+
+
+class _Cleanup(Exception):
+    """Provisioning stopped on purpose (termination requested); no error to report."""
+
+
+@workflow.defn(name="ServerWorkflow")
+class ServerWorkflow:
+    @workflow.init
+    def __init__(self, input: ServerInput) -> None:
+        self._input = input
+        self._rt: ServerRuntime = input.runtime or ServerRuntime()
+        # Bumped by every signal/update so the main loop re-evaluates.
+        self._changes = 0
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, input: ServerInput) -> ServerStatus:
+        rt = self._rt
+        if rt.started_at is None:
+            rt.started_at = workflow.now()
+            rt.timeline.append(TimelineEntry(state=S.PROVISIONING, at=rt.started_at))
+        self._publish()
+        try:
+            if rt.state == S.PROVISIONING:
+                await self._provision()
+            await self._serve()
+            await self._terminate()
+        except _Cleanup:
+            await self._terminate()
+        except ActivityError as err:
+            await self._fail(self._describe(err))
+        except ApplicationError as err:
+            await self._fail(str(err))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status()
+
+    # ---------------------------------------------------------- provisioning
+
+    async def _provision(self) -> None:
+        rt, spec, policy = self._rt, self._input.spec, self._input.policy
+        if rt.monthly_cost is None:
+            quote: PlanQuote = await self._vultr(
+                "quote_plan", SpecInput(spec=spec), "check region, plan and OS", PlanQuote
+            )
+            rt.monthly_cost = quote.monthly_cost
+        self._details("waiting for a slot of the account quota")
+        await self._until_done_or_terminated(
+            workflow.start_activity(
+                "take_quota_slot",
+                SlotInput(owner=self._wf_id, ttl_seconds=self._quota_ttl()),
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                retry_policy=LEASE_WAIT_RETRY,
+                summary="take a slot of the account quota",
+            )
+        )
+        if rt.instance_id is None:
+            self._details("creating the instance")
+            found = await self._vultr(
+                "find_instance",
+                FindInstanceInput(workflow_id=self._wf_id),
+                "look for an instance this server already owns",
+                InstanceInfo | None,  # type: ignore[arg-type]
+            )
+            info = found or await self._vultr(
+                "create_instance",
+                CreateInstanceInput(workflow_id=self._wf_id, hostname=self._input.name, spec=spec),
+                f"create {spec.plan} in {spec.region}",
+                InstanceInfo,
+            )
+            self._adopt(info)
+            await self._record()
+        self._details(f"waiting for instance {rt.instance_id} to boot")
+        info = await self._until_done_or_terminated(
+            workflow.start_activity(
+                "check_ready",
+                CheckReadyInput(workflow_id=self._wf_id, instance_id=rt.instance_id or ""),
+                task_queue=self._vultr_queue,
+                start_to_close_timeout=VULTR_CALL_TIMEOUT,
+                schedule_to_close_timeout=timedelta(seconds=policy.readiness_timeout_seconds),
+                retry_policy=ready_poll_retry(policy.ready_poll_seconds),
+                result_type=InstanceInfo,
+                summary="wait until active/running/ok",
+            )
+        )
+        self._adopt(info)
+        await self._transition(S.READY, "instance is active, running and ok")
+
+    def _adopt(self, info: InstanceInfo) -> None:
+        rt = self._rt
+        if rt.instance_id != info.instance_id:
+            rt.instance_id = info.instance_id
+            workflow.upsert_search_attributes([INSTANCE_KEY.value_set(info.instance_id)])
+        rt.main_ip = info.main_ip
+        rt.billing_start = info.date_created
+
+    async def _until_done_or_terminated(self, handle: workflow.ActivityHandle[Any]) -> Any:
+        """Await an activity unless an immediate termination arrives first."""
+        await workflow.wait_condition(lambda: handle.done() or self._terminate_now())
+        if handle.done():
+            return await handle
+        handle.cancel()
+        try:
+            await handle
+        except (ActivityError, asyncio.CancelledError):
+            pass
+        raise _Cleanup()
+
+    # ------------------------------------------------------------- serving
+
+    async def _serve(self) -> None:
+        """READY/EXECUTING/IDLE until the billing deadline finds the server idle."""
+        rt, policy = self._rt, self._input.policy
+        assert rt.billing_start is not None
+        while True:
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._input.model_copy(update={"runtime": rt}))
+            # Taken before any await: a signal that lands while a transition is being
+            # recorded must wake the wait below, not be slept through.
+            seen = self._changes
+            now = workflow.now()
+            self._expire_stuck_tasks(now)
+            if self._terminate_now():
+                return
+            await self._settle_busy_state()
+            deadline = billing.terminate_deadline(rt.billing_start, now, policy.period, policy.margin)
+            await self._set_terminate_at(deadline)
+            wake_at = min([deadline, *self._other_wakeups()])
+            self._details(self._serving_details())
+            try:
+                await workflow.wait_condition(
+                    lambda: self._changes != seen,
+                    timeout=max(wake_at - now, timedelta(0)),
+                    timeout_summary=f"until {wake_at:%H:%M:%S} (deadline {deadline:%H:%M:%S})",
+                )
+            except asyncio.TimeoutError:
+                pass  # the timer fired: re-evaluate below
+            now = workflow.now()
+            if self._terminate_now():
+                return
+            if self._max_idle_reached(now):
+                rt.termination = TerminationRequest(reason="idle longer than max_idle_seconds")
+                return
+            if now >= deadline:
+                if self._lifetime_exceeded(now):
+                    rt.termination = TerminationRequest(reason="max lifetime reached")
+                    return
+                if not rt.active_tasks:
+                    if rt.termination is None:
+                        rt.termination = TerminationRequest(reason="idle at billing deadline")
+                    return
+                await self._renew_quota()
+
+    async def _settle_busy_state(self) -> None:
+        rt = self._rt
+        if rt.active_tasks and rt.state != S.EXECUTING:
+            await self._transition(S.EXECUTING, "task started: " + ", ".join(sorted(rt.active_tasks)))
+        elif not rt.active_tasks and rt.state == S.EXECUTING:
+            await self._transition(S.IDLE, "all tasks finished")
+
+    def _other_wakeups(self) -> list[datetime]:
+        rt, policy = self._rt, self._input.policy
+        wakeups = []
+        if policy.busy_timeout_seconds and rt.active_tasks:
+            wakeups.append(min(rt.active_tasks.values()) + timedelta(seconds=policy.busy_timeout_seconds))
+        if policy.max_idle_seconds and not rt.active_tasks and rt.idle_since is not None:
+            wakeups.append(rt.idle_since + timedelta(seconds=policy.max_idle_seconds))
+        return wakeups
+
+    def _expire_stuck_tasks(self, now: datetime) -> None:
+        limit = self._input.policy.busy_timeout_seconds
+        if not limit:
+            return
+        for task_id, since in list(self._rt.active_tasks.items()):
+            if now - since >= timedelta(seconds=limit):
+                workflow.logger.warning("task %s busy for over %ss; presumed dead", task_id, limit)
+                self._finish_task(task_id, now)
+
+    def _max_idle_reached(self, now: datetime) -> bool:
+        limit, rt = self._input.policy.max_idle_seconds, self._rt
+        return bool(
+            limit and not rt.active_tasks and rt.idle_since is not None
+            and now - rt.idle_since >= timedelta(seconds=limit)
+        )
+
+    def _lifetime_exceeded(self, now: datetime) -> bool:
+        limit, rt = self._input.policy.max_lifetime_seconds, self._rt
+        return bool(limit and rt.billing_start and now - rt.billing_start >= timedelta(seconds=limit))
+
+    def _terminate_now(self) -> bool:
+        return self._rt.termination is not None and self._rt.termination.immediately
+
+    def _serving_details(self) -> str:
+        rt = self._rt
+        when = f"{rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC" if rt.terminate_at else "?"
+        if rt.active_tasks:
+            return f"busy with {', '.join(sorted(rt.active_tasks))}; next deadline {when}"
+        return f"idle; terminates at {when} unless a task arrives"
+
+    # ---------------------------------------------------------- termination
+
+    async def _terminate(self) -> None:
+        reason = self._rt.termination.reason if self._rt.termination else "terminated"
+        await self._transition(S.TERMINATING, reason)
+        await self._delete_instance()
+        await self._transition(S.TERMINATED, reason)
+
+    async def _delete_instance(self) -> None:
+        """Delete under a termination slot, confirm it is gone, release every lease."""
+        rt = self._rt
+        if rt.instance_id is not None and rt.deleted_at is None:
+            self._details("waiting for a termination slot")
+            await workflow.execute_activity(
+                "take_termination_slot",
+                SlotInput(owner=self._wf_id, ttl_seconds=300),
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                retry_policy=LEASE_WAIT_RETRY,
+                summary="take a termination slot",
+            )
+            ref = InstanceRef(workflow_id=self._wf_id, instance_id=rt.instance_id)
+            self._details(f"deleting instance {rt.instance_id}")
+            while True:
+                await workflow.execute_activity(
+                    "delete_instance",
+                    ref,
+                    task_queue=self._vultr_queue,
+                    start_to_close_timeout=VULTR_CALL_TIMEOUT,
+                    retry_policy=DELETE_RETRY,
+                    summary=f"delete {rt.instance_id}",
+                )
+                deleted_at = workflow.now()
+                try:
+                    await workflow.execute_activity(
+                        "confirm_deleted",
+                        ref,
+                        task_queue=self._vultr_queue,
+                        start_to_close_timeout=VULTR_CALL_TIMEOUT,
+                        retry_policy=CONFIRM_RETRY,
+                        summary=f"confirm {rt.instance_id} is gone",
+                    )
+                    break
+                except ActivityError:
+                    workflow.logger.warning("instance %s survived a delete; deleting again", rt.instance_id)
+            rt.deleted_at = deleted_at
+        await workflow.execute_activity(
+            "release_server_leases",
+            SlotInput(owner=self._wf_id, ttl_seconds=0),
+            start_to_close_timeout=MONGO_CALL_TIMEOUT,
+            retry_policy=MONGO_RETRY,
+            summary="release quota and termination slots",
+        )
+
+    async def _fail(self, message: str) -> None:
+        """ERROR only after whatever was created is gone: no path leaks an instance."""
+        rt = self._rt
+        workflow.logger.error("server %s failed: %s", self._input.name, message)
+        rt.error = message
+        if rt.state not in FINAL_STATES:
+            self._details(f"failed: {message}; cleaning up")
+            await self._delete_instance()
+            await self._transition(S.ERROR, message)
+
+    @staticmethod
+    def _describe(err: ActivityError) -> str:
+        cause = err.cause
+        last = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        if err.retry_state == RetryState.TIMEOUT or isinstance(cause, TimeoutError):
+            return f"{err.activity_type} timed out (last: {last})"
+        return last
+
+    # ---------------------------------------------------- signals & updates
+
+    @workflow.signal
+    def mark_busy(self, task: TaskSignal) -> None:
+        problem = self._start_problem(task.task_id)
+        if problem:
+            self._reject(f"mark_busy({task.task_id}) ignored: {problem}")
+            return
+        self._start_task(task.task_id)
+
+    @workflow.signal
+    def mark_idle(self, task: TaskSignal) -> None:
+        problem = self._finish_problem(task.task_id)
+        if problem:
+            self._reject(f"mark_idle({task.task_id}) ignored: {problem}")
+            return
+        self._finish_task(task.task_id, workflow.now())
+
+    @workflow.signal
+    def request_termination(self, request: TerminationRequest) -> None:
+        if self._rt.state in (S.TERMINATING, *FINAL_STATES):
+            self._reject(f"request_termination ignored: already {self._rt.state}")
+            return
+        self._request_termination(request)
+
+    @workflow.update
+    def start_task(self, task: TaskSignal) -> ServerStatus:
+        self._start_task(task.task_id)
+        return self._status()
+
+    @start_task.validator
+    def _validate_start_task(self, task: TaskSignal) -> None:
+        problem = self._start_problem(task.task_id)
+        if problem:
+            raise ValueError(problem)
+
+    @workflow.update
+    def finish_task(self, task: TaskSignal) -> ServerStatus:
+        self._finish_task(task.task_id, workflow.now())
+        return self._status()
+
+    @finish_task.validator
+    def _validate_finish_task(self, task: TaskSignal) -> None:
+        problem = self._finish_problem(task.task_id)
+        if problem:
+            raise ValueError(problem)
+
+    @workflow.update
+    def claim(self, request: ClaimRequest) -> ClaimResult:
+        """Hand the server to one job exclusively; refused with the reason otherwise."""
+        rt = self._rt
+        problem = self._claim_problem(request.task_id)
+        if problem:
+            return ClaimResult(accepted=False, state=rt.state, reason=problem)
+        self._start_task(request.task_id)
+        return ClaimResult(accepted=True, state=rt.state)
+
+    @workflow.update
+    def terminate(self, request: TerminationRequest) -> ServerStatus:
+        self._request_termination(request)
+        return self._status()
+
+    @terminate.validator
+    def _validate_terminate(self, request: TerminationRequest) -> None:
+        rt = self._rt
+        if rt.state in (S.TERMINATING, *FINAL_STATES):
+            raise ValueError(f"server {self._input.name} is already {rt.state}")
+        if rt.termination is not None and not request.immediately:
+            raise ValueError(
+                f"termination already requested ({rt.termination.reason}); "
+                "use --now to delete it at once"
+            )
+
+    @workflow.query
+    def status(self) -> ServerStatus:
+        return self._status()
+
+    # The rules, shared by the signal handlers (which can only log a refusal) and
+    # the update validators (which return it to the caller).
+
+    def _start_problem(self, task_id: str) -> str | None:
+        rt = self._rt
+        if rt.state in (S.TERMINATING, *FINAL_STATES):
+            return f"server {self._input.name} is {rt.state}"
+        if rt.termination is not None:
+            return f"server {self._input.name} is draining ({rt.termination.reason})"
+        if task_id in rt.active_tasks:
+            return None
+        if task_id in rt.finished_tasks:
+            return f"task {task_id} already finished on {self._input.name}"
+        return None
+
+    def _finish_problem(self, task_id: str) -> str | None:
+        rt = self._rt
+        if task_id in rt.active_tasks or task_id in rt.finished_tasks:
+            return None
+        running = ", ".join(sorted(rt.active_tasks)) or "none"
+        return f"task {task_id} is not running on {self._input.name} (running: {running})"
+
+    def _claim_problem(self, task_id: str) -> str | None:
+        rt = self._rt
+        if task_id in rt.active_tasks:
+            return None
+        problem = self._start_problem(task_id)
+        if problem:
+            return problem
+        if rt.active_tasks:
+            return f"busy with {', '.join(sorted(rt.active_tasks))}"
+        return None
+
+    def _start_task(self, task_id: str) -> None:
+        rt = self._rt
+        if task_id in rt.active_tasks:
+            return
+        now = workflow.now()
+        if not rt.active_tasks:
+            rt.busy_since = now
+        rt.active_tasks[task_id] = now
+        rt.idle_since = None
+        self._changes += 1
+
+    def _finish_task(self, task_id: str, now: datetime) -> None:
+        rt = self._rt
+        if rt.active_tasks.pop(task_id, None) is None:
+            return
+        rt.finished_tasks = [*rt.finished_tasks, task_id][-FINISHED_TASKS_KEPT:]
+        if not rt.active_tasks:
+            if rt.busy_since is not None:
+                rt.busy_seconds += max(0.0, (now - rt.busy_since).total_seconds())
+            rt.busy_since = None
+            rt.idle_since = now
+        self._changes += 1
+
+    def _request_termination(self, request: TerminationRequest) -> None:
+        current = self._rt.termination
+        if current is None or (request.immediately and not current.immediately):
+            self._rt.termination = request
+            self._changes += 1
+
+    def _reject(self, message: str) -> None:
+        workflow.logger.warning(message)
+        self._rt.rejected = [*self._rt.rejected, message][-20:]
+
+    # ------------------------------------------------------------- plumbing
+
+    @property
+    def _wf_id(self) -> str:
+        return workflow.info().workflow_id
+
+    @property
+    def _vultr_queue(self) -> str:
+        return vultr_task_queue(workflow.info().task_queue)
+
+    def _quota_ttl(self) -> float:
+        # Held for the server's life; renewed at each deadline the server survives.
+        policy = self._input.policy
+        return float(policy.readiness_timeout_seconds + 3 * policy.billing_period_seconds)
+
+    async def _renew_quota(self) -> None:
+        await workflow.execute_activity(
+            "take_quota_slot",
+            SlotInput(owner=self._wf_id, ttl_seconds=self._quota_ttl()),
+            start_to_close_timeout=MONGO_CALL_TIMEOUT,
+            retry_policy=LEASE_WAIT_RETRY,
+            summary="renew the quota slot",
+        )
+
+    async def _vultr(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            task_queue=self._vultr_queue,
+            start_to_close_timeout=VULTR_CALL_TIMEOUT,
+            retry_policy=VULTR_RETRY,
+            result_type=result_type,
+            summary=summary,
+        )
+
+    async def _transition(self, target: ServerState, reason: str = "") -> None:
+        rt = self._rt
+        if target == rt.state:
+            return
+        if target not in TRANSITIONS[rt.state]:
+            raise InvalidTransition(rt.state, target)
+        now = workflow.now()
+        if target == S.IDLE and rt.idle_since is None:
+            rt.idle_since = now
+        rt.state = target
+        rt.timeline.append(TimelineEntry(state=target, at=now, reason=reason))
+        self._publish()
+        workflow.metric_meter().create_counter(
+            "server_transitions", "Server state transitions", "1"
+        ).add(1, {"state": target.value})
+        await self._record()
+
+    async def _set_terminate_at(self, deadline: datetime) -> None:
+        if self._rt.terminate_at != deadline:
+            self._rt.terminate_at = deadline
+            workflow.upsert_search_attributes([TERMINATE_AT_KEY.value_set(deadline)])
+            await self._record()
+
+    def _publish(self) -> None:
+        """Search attributes and current details for the web UI."""
+        rt, spec = self._rt, self._input.spec
+        updates = [
+            STATE_KEY.value_set(rt.state.value),
+            NAME_KEY.value_set(self._input.name),
+            REGION_KEY.value_set(spec.region),
+            PLAN_KEY.value_set(spec.plan),
+        ]
+        if rt.instance_id:
+            updates.append(INSTANCE_KEY.value_set(rt.instance_id))
+        workflow.upsert_search_attributes(updates)
+        self._details(rt.state.value)
+
+    def _details(self, text: str) -> None:
+        rt = self._rt
+        lines = [f"**{rt.state}** — {text}"]
+        if rt.instance_id:
+            lines.append(f"instance `{rt.instance_id}` {rt.main_ip or ''}")
+        if rt.terminate_at and rt.state not in FINAL_STATES:
+            lines.append(f"terminate at {rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC")
+        workflow.set_current_details("\n\n".join(lines))
+
+    async def _record(self) -> None:
+        """Write the read model; the version fences out stale attempts."""
+        self._rt.version += 1
+        await workflow.execute_activity(
+            "record_server",
+            RecordServerInput(status=self._status(), fence=self._rt.version),
+            start_to_close_timeout=MONGO_CALL_TIMEOUT,
+            retry_policy=MONGO_RETRY,
+            summary=f"record {self._rt.state}",
+        )
+
+    def _status(self) -> ServerStatus:
+        return ServerStatus.from_runtime(
+            self._input.name, self._input.spec, self._input.policy, self._rt, workflow.now()
+        )
+
