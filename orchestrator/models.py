@@ -154,6 +154,7 @@ class ServerRuntime(_Model):
     """All mutable state of one server; carried whole across continue-as-new."""
 
     state: ServerState = ServerState.PROVISIONING
+    generation: str = ""  # first run id: tells apart servers that reuse a name
     version: int = 0  # grows on every change; the fence for read-model writes
     started_at: datetime | None = None
     instance_id: str | None = None
@@ -195,6 +196,7 @@ class ServerStatus(_Model):
 
     name: str
     workflow_id: str
+    generation: str = ""
     state: ServerState
     instance_id: str | None = None
     main_ip: str | None = None
@@ -231,6 +233,7 @@ class ServerStatus(_Model):
         return cls(
             name=name,
             workflow_id=workflow_id_for(name),
+            generation=rt.generation,
             state=rt.state,
             instance_id=rt.instance_id,
             main_ip=rt.main_ip,

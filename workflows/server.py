@@ -79,6 +79,7 @@ class ServerWorkflow:
         rt = self._rt
         if rt.started_at is None:
             rt.started_at = workflow.now()
+            rt.generation = workflow.info().first_execution_run_id
             rt.timeline.append(TimelineEntry(state=S.PROVISIONING, at=rt.started_at))
         self._publish()
         try:

@@ -1,0 +1,87 @@
+"""Shared-resource slots and the fleet read model, on the MongoDB lease store.
+
+The limits come from the worker's settings, so every path that creates or deletes
+servers obeys the same caps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.leases import LEASE_UNAVAILABLE
+from activities.leases import _mongo_errors as mongo_errors
+from activities.payloads import RecordServerInput, SlotInput
+from orchestrator.leases import Lease, LeaseStore
+
+__all__ = ["QUOTA_RESOURCE", "SERVERS_COLLECTION", "TERMINATIONS_RESOURCE", "FleetStoreActivities"]
+
+QUOTA_RESOURCE = "quota:servers"
+TERMINATIONS_RESOURCE = "terminations"
+SERVERS_COLLECTION = "servers"
+
+
+def record_id(workflow_id: str, generation: str) -> str:
+    return f"{workflow_id}/{generation}"
+
+
+async def ensure_read_model_indexes(db: AsyncDatabase) -> None:
+    servers = db[SERVERS_COLLECTION]
+    await servers.create_index([("name", 1), ("updated_at", DESCENDING)], name="name_updated")
+    await servers.create_index("state", name="state")
+
+
+class FleetStoreActivities:
+    def __init__(
+        self, store: LeaseStore, db: AsyncDatabase, *, max_servers: int, max_terminations: int
+    ) -> None:
+        self._store = store
+        self._db = db
+        self._max_servers = max_servers
+        self._max_terminations = max_terminations
+
+    async def _take(self, resource: str, limit: int, request: SlotInput) -> Lease:
+        with mongo_errors(f"take a slot of {resource!r} for {request.owner!r}"):
+            lease = await self._store.acquire(
+                resource, request.owner, timedelta(seconds=request.ttl_seconds), limit
+            )
+        if lease is None:
+            raise ApplicationError(
+                f"all {limit} slots of {resource!r} are taken; waiting for one to free up",
+                {"resource": resource, "limit": limit},
+                type=LEASE_UNAVAILABLE,
+            )
+        return lease
+
+    @activity.defn(name="take_quota_slot")
+    async def take_quota_slot(self, request: SlotInput) -> Lease:
+        """One of MAX_SERVERS live servers; taking it again renews it (same owner)."""
+        return await self._take(QUOTA_RESOURCE, self._max_servers, request)
+
+    @activity.defn(name="take_termination_slot")
+    async def take_termination_slot(self, request: SlotInput) -> Lease:
+        """One of MAX_CONCURRENT_TERMINATIONS deletes in flight."""
+        return await self._take(TERMINATIONS_RESOURCE, self._max_terminations, request)
+
+    @activity.defn(name="release_server_leases")
+    async def release_server_leases(self, request: SlotInput) -> int:
+        with mongo_errors(f"release the leases of {request.owner!r}"):
+            return await self._store.release_all(request.owner)
+
+    @activity.defn(name="record_server")
+    async def record_server(self, request: RecordServerInput) -> bool:
+        """Write the server's read-model document; an older fence never overwrites."""
+        status = request.status
+        fields = status.model_dump(mode="python", exclude={"kind"})
+        fields["updated_at"] = datetime.now(UTC)
+        with mongo_errors(f"record {status.name} as {status.state}"):
+            return await self._store.fenced_write(
+                SERVERS_COLLECTION,
+                record_id(status.workflow_id, status.generation),
+                fields,
+                request.fence,
+            )

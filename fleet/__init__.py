@@ -1,0 +1,1 @@
+"""Temporal-facing plumbing shared by the worker, the CLI and Python callers."""

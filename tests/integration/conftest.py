@@ -1,0 +1,122 @@
+"""The real thing, wired in-process: dev server, embedded MongoDB, the emulator over
+HTTP, and the project's own workers on a fresh task queue per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.fleet_store import ensure_read_model_indexes
+from orchestrator.leases import LeaseStore
+from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
+from orchestrator.settings import Settings, load_settings
+from orchestrator.vultr import VultrClient
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from worker import build_workers
+from workflows.server import ServerWorkflow
+
+PERIOD = 20  # seconds per billed "hour" on the fast emulator
+MARGIN = 5
+BOOT = 2
+
+
+@pytest.fixture(scope="session")
+def fast_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    running = start_emulator(
+        tmp_path_factory.mktemp("fast-emulator"),
+        billing_period_seconds=PERIOD,
+        boot_seconds=BOOT,
+        rate_limit=1000,
+        seed=11,
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+@dataclass
+class Fleet:
+    client: Client
+    settings: Settings
+    emulator: RunningEmulator
+    db: Any
+
+    def spec(self, **overrides: Any) -> ServerSpec:
+        return ServerSpec(**{"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, **overrides})
+
+    def policy(self, **overrides: Any) -> ServerPolicy:
+        values = {
+            "billing_period_seconds": PERIOD,
+            "terminate_before_seconds": MARGIN,
+            "ready_poll_seconds": 0.5,
+            "readiness_timeout_seconds": 60,
+            **overrides,
+        }
+        return ServerPolicy(**values)
+
+    async def start(self, name: str, **policy: Any) -> WorkflowHandle:
+        inp = ServerInput(name=name, spec=self.spec(), policy=self.policy(**policy))
+        return await self.client.start_workflow(
+            ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=self.settings.temporal_task_queue
+        )
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return self.emulator.admin("GET", "/ledger").json()["ledger"]
+
+    def live_instances(self) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.emulator.api_url}/instances",
+            headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+            params={"per_page": 500},
+        )
+        return response.json()["instances"]
+
+
+@pytest.fixture
+async def fleet_factory(
+    temporal_env: WorkflowEnvironment, mongo_uri: str, fast_emulator: RunningEmulator
+) -> AsyncIterator[Any]:
+    """Builds a Fleet with its own task queue, database and settings overrides."""
+    async with AsyncExitStack() as stack:
+
+        async def make(**overrides: Any) -> Fleet:
+            fast_emulator.reset()
+            settings = load_settings(
+                vultr_api_key=TEST_API_KEY,
+                vultr_api_url=fast_emulator.api_url,
+                mongo_uri=mongo_uri,
+                mongo_db=f"it_{uuid.uuid4().hex[:10]}",
+                temporal_task_queue=f"servers-{uuid.uuid4().hex[:8]}",
+                billing_period_seconds=PERIOD,
+                terminate_before_seconds=MARGIN,
+                vultr_requests_per_second=30,
+                **overrides,
+            )
+            mongo: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
+            stack.push_async_callback(mongo.close)
+            db = mongo[settings.mongo_db]
+            stack.push_async_callback(mongo.drop_database, settings.mongo_db)
+            store = LeaseStore(db)
+            await store.ensure_indexes()
+            await ensure_read_model_indexes(db)
+            vultr = await stack.enter_async_context(VultrClient.from_settings(settings))
+            for w in build_workers(temporal_env.client, settings, vultr=vultr, db=db, store=store):
+                await stack.enter_async_context(w)
+            return Fleet(temporal_env.client, settings, fast_emulator, db)
+
+        yield make
+
+
+@pytest.fixture
+async def fleet(fleet_factory: Any) -> Fleet:
+    return await fleet_factory()
