@@ -97,10 +97,11 @@ def billed_units(
     return sum(min(cap, count) for count in per_month.values())
 
 
-def hourly_price(monthly_cost: float) -> float:
-    return monthly_cost / HOURS_PER_MONTH_CAP
+def hourly_price(monthly_cost: float, plan_id: str = "") -> float:
+    """Monthly price spread over the monthly cap, so a capped month costs the monthly price."""
+    return monthly_cost / month_cap(plan_id)
 
 
-def cost(units: int, monthly_cost: float) -> float:
+def cost(units: int, monthly_cost: float, plan_id: str = "") -> float:
     """What `units` billed periods cost at a plan's monthly price."""
-    return units * hourly_price(monthly_cost)
+    return units * hourly_price(monthly_cost, plan_id)

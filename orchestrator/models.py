@@ -244,7 +244,7 @@ class ServerStatus(_Model):
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
             deleted_at=rt.deleted_at,
             billed_hours=units,
-            cost=billing.cost(units, rt.monthly_cost or 0.0),
+            cost=billing.cost(units, rt.monthly_cost or 0.0, spec.plan),
             busy_seconds=busy,
             active_tasks=sorted(rt.active_tasks),
             timeline=list(rt.timeline),

@@ -1,0 +1,71 @@
+"""Each bad setting stops the process at start with the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.settings import Settings, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_match_the_design():
+    s = load_settings()
+    assert s.billing_period_seconds == 3600
+    assert s.terminate_before_seconds == 60
+    assert s.max_concurrent_terminations == 30
+    assert s.temporal_address == "localhost:7233"
+    assert s.mongo_uri == "mongodb://localhost:27017"
+    assert s.vultr_api_url == "https://api.vultr.com/v2"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("MONGO_URI", "postgres://x", "MONGO_URI"),
+        ("MONGO_URI", "mongodb://", "MONGO_URI"),
+        ("MONGO_URI", "mongodb://host:notaport", "MONGO_URI"),
+        ("TERMINATE_BEFORE_SECONDS", "-5", "TERMINATE_BEFORE_SECONDS"),
+        ("TERMINATE_BEFORE_SECONDS", "3600", "TERMINATE_BEFORE_SECONDS must be smaller"),
+        ("BILLING_PERIOD_SECONDS", "0", "BILLING_PERIOD_SECONDS"),
+        ("TEMPORAL_ADDRESS", "localhost", "TEMPORAL_ADDRESS"),
+        ("VULTR_API_URL", "api.vultr.com", "VULTR_API_URL"),
+        ("MAX_SERVERS", "0", "MAX_SERVERS"),
+        ("VULTR_REQUESTS_PER_SECOND", "31", "VULTR_REQUESTS_PER_SECOND"),
+        ("PAYLOAD_ENCRYPTION_KEY", "zz", "PAYLOAD_ENCRYPTION_KEY"),
+        ("METRICS_PORT", "70000", "METRICS_PORT"),
+    ],
+)
+def test_bad_values_are_named(monkeypatch, variable, value, words):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert words in str(err.value)
+
+
+def test_the_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("MAX_SERVERS=7\nTERMINATE_BEFORE_SECONDS=30\n")
+    s = load_settings()
+    assert (s.max_servers, s.terminate_before_seconds) == (7, 30)
+
+
+def test_the_api_key_never_shows_in_repr_or_errors(monkeypatch):
+    monkeypatch.setenv("VULTR_API_KEY", "SECRETKEY1234567890")
+    s = load_settings()
+    assert "SECRETKEY1234567890" not in repr(s) and "SECRETKEY1234567890" not in str(s)
+    assert s.vultr_key() == "SECRETKEY1234567890"
+    monkeypatch.setenv("MONGO_URI", "nope")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "SECRETKEY1234567890" not in str(err.value)
+
+
+def test_a_missing_key_says_what_to_do():
+    with pytest.raises(SettingsError) as err:
+        load_settings().vultr_key()
+    assert "VULTR_API_KEY is not set" in str(err.value)
