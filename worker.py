@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
 from activities.leases import LeaseActivities
+from activities.reconcile import ReconcileActivities
 from activities.vultr import VultrActivities
 from fleet.connection import connect_temporal, mongo_client, write_concern
 from fleet.metrics import LeaseMetricsToTemporal, publish_fleet_gauges
@@ -28,11 +29,13 @@ from orchestrator.leases import LeaseStore
 from orchestrator.settings import Settings, SettingsError, load_settings
 from orchestrator.vultr import VultrClient
 from workflows.policies import vultr_task_queue
+from workflows.reconcile import ReconcileWorkflow
+from workflows.schedules import ensure_reconcile_schedule
 from workflows.server import ServerWorkflow
 
 log = logging.getLogger("worker")
 
-WORKFLOWS: Sequence[type] = (ServerWorkflow,)
+WORKFLOWS: Sequence[type] = (ServerWorkflow, ReconcileWorkflow)
 
 
 def build_workers(
@@ -52,6 +55,7 @@ def build_workers(
     )
     leases = LeaseActivities(store)
     vultr_activities = VultrActivities(vultr)
+    reconcile = ReconcileActivities(client, vultr, db)
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -66,6 +70,7 @@ def build_workers(
             leases.release_lease,
             leases.release_all_leases,
             leases.lease_holders,
+            reconcile.record_reconciliation,
         ],
     )
     calls = Worker(
@@ -78,6 +83,7 @@ def build_workers(
             vultr_activities.check_ready,
             vultr_activities.delete_instance,
             vultr_activities.confirm_deleted,
+            reconcile.scan_fleet,
         ],
         # Enforced by the server across every worker polling this queue.
         max_task_queue_activities_per_second=settings.vultr_requests_per_second,
@@ -103,6 +109,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_read_model_indexes(db)
     async with VultrClient.from_settings(settings) as vultr:
         workers = build_workers(client, settings, vultr=vultr, db=db, store=store)
+        await ensure_reconcile_schedule(client, settings)
         gauges = asyncio.create_task(publish_fleet_gauges(db, runtime.metric_meter))
         log.info(
             "worker ready: task queues %s and %s (Vultr %s, %.0f req/s), metrics on :%d",

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator import billing
 from orchestrator.lifecycle import ServerState
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
 
 __all__ = [
     "MAX_CLOUD_INIT_BYTES",
@@ -115,6 +118,15 @@ class ServerPolicy(_Model):
                 f"than billing_period_seconds ({self.billing_period_seconds})"
             )
         return self
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ServerPolicy:
+        return cls(
+            billing_period_seconds=settings.billing_period_seconds,
+            terminate_before_seconds=settings.terminate_before_seconds,
+            readiness_timeout_seconds=settings.readiness_timeout_seconds,
+            **overrides,
+        )
 
     @property
     def period(self) -> timedelta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     # Shared resources
     max_servers: int = Field(default=10, gt=0)
     max_concurrent_terminations: int = Field(default=30, gt=0)
+
+    # Reconciliation (a Temporal Schedule the worker keeps up to date; 0 disables it)
+    reconcile_interval_seconds: int = Field(default=300, ge=0)
+    orphan_grace_seconds: int = Field(default=600, ge=0)
+    orphan_action: Literal["adopt", "delete"] = "adopt"
 
     # Defaults for new servers
     default_region: str = "ewr"

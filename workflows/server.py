@@ -355,6 +355,14 @@ class ServerWorkflow:
             return
         self._request_termination(request)
 
+    @workflow.signal
+    def instance_gone(self, instance_id: str) -> None:
+        """Reconciliation found the instance deleted outside this workflow."""
+        if instance_id != self._rt.instance_id or self._rt.state in FINAL_STATES:
+            return
+        self._rt.termination = TerminationRequest(reason="gone at provider", immediately=True)
+        self._changes += 1
+
     @workflow.update
     def start_task(self, task: TaskSignal) -> ServerStatus:
         self._start_task(task.task_id)

@@ -1,0 +1,161 @@
+"""Reconciliation: compare what Vultr runs (instances with our tag) with the server
+workflows that should own them, and report what needs doing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.asynchronous.database import AsyncDatabase
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.failures import vultr_failure
+from activities.fleet_store import SERVERS_COLLECTION
+from activities.leases import _mongo_errors as mongo_errors
+from activities.payloads import MANAGED_TAG, WORKFLOW_TAG_PREFIX
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import WORKFLOW_ID_PREFIX
+from orchestrator.vultr import Instance, VultrClient, VultrError
+
+__all__ = [
+    "FleetScan",
+    "Finding",
+    "ReconcileActivities",
+    "ReconcileReport",
+    "ScanInput",
+]
+
+RECONCILIATIONS_COLLECTION = "reconciliations"
+# States in which the workflow's instance must exist at Vultr.
+SERVING = (ServerState.READY.value, ServerState.EXECUTING.value, ServerState.IDLE.value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScanInput(_Model):
+    grace_seconds: float = Field(ge=0)
+
+
+class Finding(_Model):
+    kind: Literal["orphan", "duplicate", "gone"]
+    workflow_id: str
+    instance_id: str
+    region: str = ""
+    plan: str = ""
+    os_id: int = 0
+    created: datetime | None = None
+    detail: str = ""
+
+
+class FleetScan(_Model):
+    instances_seen: int
+    findings: list[Finding]
+
+
+class ReconcileReport(_Model):
+    started_at: datetime
+    instances_seen: int
+    actions: list[str]
+    findings: list[Finding]
+
+
+def _workflow_tag(instance: Instance) -> str | None:
+    for tag in instance.tags:
+        if tag.startswith(WORKFLOW_TAG_PREFIX):
+            return tag.removeprefix(WORKFLOW_TAG_PREFIX)
+    return None
+
+
+class ReconcileActivities:
+    def __init__(self, client: Client, vultr: VultrClient, db: AsyncDatabase[Any]) -> None:
+        self._client = client
+        self._vultr = vultr
+        self._db = db
+
+    async def _running(self, workflow_id: str) -> bool:
+        try:
+            desc = await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return desc.status == WorkflowExecutionStatus.RUNNING
+
+    @activity.defn(name="scan_fleet")
+    async def scan_fleet(self, request: ScanInput) -> FleetScan:
+        """Orphans (our tag, no live workflow), duplicates (a second instance of one
+        workflow) and servers whose instance is gone at Vultr; all older than the grace."""
+        now = datetime.now(UTC)
+        grace = timedelta(seconds=request.grace_seconds)
+        try:
+            instances = await self._vultr.list_instances(tag=MANAGED_TAG)
+        except VultrError as error:
+            raise vultr_failure(error, "listing managed instances") from None
+        old = [i for i in instances if i.date_created and now - i.date_created >= grace]
+        by_workflow: dict[str, list[Instance]] = {}
+        for inst in old:
+            wf = _workflow_tag(inst) or inst.label
+            by_workflow.setdefault(wf, []).append(inst)
+
+        with mongo_errors("reading the fleet read model"):
+            records = {
+                doc["workflow_id"]: doc
+                async for doc in self._db[SERVERS_COLLECTION].find(
+                    {"state": {"$in": [*SERVING, ServerState.PROVISIONING.value,
+                                       ServerState.TERMINATING.value]}},
+                    {"workflow_id": 1, "instance_id": 1, "state": 1, "billing_start": 1},
+                )
+            }
+        findings: list[Finding] = []
+        for wf, insts in sorted(by_workflow.items()):
+            insts.sort(key=lambda i: (i.date_created, i.id))  # type: ignore[arg-type, return-value]
+            running = await self._running(wf)
+            owned = records.get(wf, {}).get("instance_id") if running else None
+            for index, inst in enumerate(insts):
+                base = {
+                    "workflow_id": wf,
+                    "instance_id": inst.id,
+                    "region": inst.region,
+                    "plan": inst.plan,
+                    "os_id": inst.os_id,
+                    "created": inst.date_created,
+                }
+                if not running:
+                    kind = "orphan" if index == 0 else "duplicate"
+                    findings.append(Finding(kind=kind, detail="no running workflow", **base))
+                elif owned is not None and inst.id != owned:
+                    findings.append(
+                        Finding(kind="duplicate", detail=f"workflow owns {owned}", **base)
+                    )
+            activity.heartbeat(wf)
+
+        live_ids = {i.id for i in instances}
+        for wf, doc in records.items():
+            started = doc.get("billing_start")
+            if (
+                doc.get("state") in SERVING
+                and doc.get("instance_id")
+                and doc["instance_id"] not in live_ids
+                and started is not None
+                and now - started >= grace
+                and await self._running(wf)
+            ):
+                findings.append(
+                    Finding(kind="gone", workflow_id=wf, instance_id=doc["instance_id"],
+                            detail="instance no longer listed at Vultr")
+                )
+        return FleetScan(instances_seen=len(instances), findings=findings)
+
+    @activity.defn(name="record_reconciliation")
+    async def record_reconciliation(self, report: ReconcileReport) -> None:
+        with mongo_errors("recording the reconciliation"):
+            await self._db[RECONCILIATIONS_COLLECTION].insert_one(report.model_dump(mode="python"))
+
+
+def server_name(workflow_id: str) -> str:
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)

@@ -1,0 +1,108 @@
+"""ReconcileWorkflow: run on a Temporal Schedule; adopts or deletes orphans, deletes
+duplicates, and ends server workflows whose instance vanished at Vultr."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import workflow
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payloads import InstanceRef
+    from activities.reconcile import FleetScan, Finding, ReconcileReport, ScanInput, server_name
+    from orchestrator.models import NAME_PATTERN, ServerInput, ServerPolicy, ServerSpec
+    from workflows.policies import DELETE_RETRY, MONGO_RETRY, VULTR_RETRY, vultr_task_queue
+    from workflows.server import ServerWorkflow
+
+__all__ = ["RECONCILE_SCHEDULE_ID", "ReconcileInput", "ReconcileWorkflow"]
+
+RECONCILE_SCHEDULE_ID = "reconcile-fleet"
+
+
+class ReconcileInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: float = Field(default=600, ge=0)
+    orphan_action: Literal["adopt", "delete"] = "adopt"
+    policy: ServerPolicy = Field(default_factory=ServerPolicy)
+    default_os_id: int = 2284
+
+
+@workflow.defn(name="ReconcileWorkflow")
+class ReconcileWorkflow:
+    @workflow.run
+    async def run(self, input: ReconcileInput) -> ReconcileReport:
+        started = workflow.now()
+        vultr_queue = vultr_task_queue(workflow.info().task_queue)
+        workflow.set_current_details("scanning Vultr instances with the managed tag")
+        scan: FleetScan = await workflow.execute_activity(
+            "scan_fleet",
+            ScanInput(grace_seconds=input.grace_seconds),
+            task_queue=vultr_queue,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=VULTR_RETRY,
+            result_type=FleetScan,
+            summary="list managed instances and match them to workflows",
+        )
+        actions: list[str] = []
+        for finding in scan.findings:
+            actions.append(await self._act(finding, input, vultr_queue))
+            workflow.set_current_details("\n\n".join(actions))
+        report = ReconcileReport(
+            started_at=started,
+            instances_seen=scan.instances_seen,
+            actions=actions,
+            findings=scan.findings,
+        )
+        await workflow.execute_activity(
+            "record_reconciliation",
+            report,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=MONGO_RETRY,
+            summary=f"record {len(actions)} action(s)",
+        )
+        return report
+
+    async def _act(self, finding: Finding, input: ReconcileInput, vultr_queue: str) -> str:
+        name = server_name(finding.workflow_id)
+        adoptable = (
+            finding.kind == "orphan"
+            and input.orphan_action == "adopt"
+            and finding.workflow_id != name
+            and NAME_PATTERN.fullmatch(name) is not None
+        )
+        if adoptable:
+            spec = ServerSpec(
+                region=finding.region,
+                plan=finding.plan,
+                os_id=finding.os_id or input.default_os_id,
+            )
+            try:
+                await workflow.start_child_workflow(
+                    ServerWorkflow.run,
+                    ServerInput(name=name, spec=spec, policy=input.policy),
+                    id=finding.workflow_id,
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    static_summary=f"adopted orphan {finding.instance_id}",
+                )
+            except WorkflowAlreadyStartedError:
+                return f"orphan {finding.instance_id}: {finding.workflow_id} already running again"
+            return f"adopted orphan {finding.instance_id} as {finding.workflow_id}"
+        if finding.kind in ("orphan", "duplicate"):
+            await workflow.execute_activity(
+                "delete_instance",
+                InstanceRef(workflow_id=finding.workflow_id, instance_id=finding.instance_id),
+                task_queue=vultr_queue,
+                start_to_close_timeout=timedelta(seconds=45),
+                retry_policy=DELETE_RETRY,
+                summary=f"delete {finding.kind} {finding.instance_id}",
+            )
+            return f"deleted {finding.kind} {finding.instance_id} ({finding.detail})"
+        await workflow.get_external_workflow_handle(finding.workflow_id).signal(
+            "instance_gone", finding.instance_id
+        )
+        return f"told {finding.workflow_id} that {finding.instance_id} is gone at provider"
