@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator import billing
+from orchestrator.leases.models import Lease
 from orchestrator.lifecycle import ServerState
 
 if TYPE_CHECKING:
@@ -154,6 +155,9 @@ class TaskSignal(_Model):
 
 class ClaimRequest(_Model):
     task_id: Annotated[str, Field(min_length=1, max_length=200)]
+    # The job's MongoDB lease on this server: while it is renewed the task stays busy;
+    # once it lapses the server goes back to IDLE.
+    lease: Lease | None = None
 
 
 class ClaimResult(_Model):
@@ -177,6 +181,7 @@ class ServerRuntime(_Model):
     idle_since: datetime | None = None
     deleted_at: datetime | None = None
     active_tasks: dict[str, datetime] = Field(default_factory=dict)
+    claims: dict[str, Lease] = Field(default_factory=dict)
     finished_tasks: list[str] = Field(default_factory=list)
     busy_seconds: float = 0.0
     busy_since: datetime | None = None

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         SpecInput,
     )
     from orchestrator import billing
+    from orchestrator.leases.models import Lease, LeaseHoldersInput
     from orchestrator.lifecycle import FINAL_STATES, TRANSITIONS, InvalidTransition, ServerState
     from orchestrator.models import (
         ClaimRequest,
@@ -198,6 +199,7 @@ class ServerWorkflow:
             except asyncio.TimeoutError:
                 pass  # the timer fired: re-evaluate below
             now = workflow.now()
+            await self._check_claims(now)
             if self._terminate_now():
                 return
             if self._max_idle_reached(now):
@@ -225,9 +227,32 @@ class ServerWorkflow:
         wakeups = []
         if policy.busy_timeout_seconds and rt.active_tasks:
             wakeups.append(min(rt.active_tasks.values()) + timedelta(seconds=policy.busy_timeout_seconds))
+        wakeups.extend(lease.expires_at for lease in rt.claims.values())
         if policy.max_idle_seconds and not rt.active_tasks and rt.idle_since is not None:
             wakeups.append(rt.idle_since + timedelta(seconds=policy.max_idle_seconds))
         return wakeups
+
+    async def _check_claims(self, now: datetime) -> None:
+        """A claim whose lease time has come is looked up in MongoDB (its clock decides):
+        renewed claims carry on, lapsed ones free the server."""
+        due = [lease for lease in self._rt.claims.values() if lease.expires_at <= now]
+        for lease in due:
+            holders: list[Lease] = await workflow.execute_activity(
+                "lease_holders",
+                LeaseHoldersInput(resource=lease.resource),
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                retry_policy=MONGO_RETRY,
+                result_type=list[Lease],
+                summary=f"is the claim of {lease.owner} still renewed?",
+            )
+            current = next((h for h in holders if h.token == lease.token), None)
+            if lease.owner not in self._rt.claims:
+                continue  # released while we looked
+            if current is None:
+                workflow.logger.warning("claim of %s lapsed; server is free again", lease.owner)
+                self._finish_task(lease.owner, now)
+            else:
+                self._rt.claims[lease.owner] = current
 
     def _expire_stuck_tasks(self, now: datetime) -> None:
         limit = self._input.policy.busy_timeout_seconds
@@ -393,6 +418,9 @@ class ServerWorkflow:
         if problem:
             return ClaimResult(accepted=False, state=rt.state, reason=problem)
         self._start_task(request.task_id)
+        if request.lease is not None:
+            rt.claims[request.task_id] = request.lease
+            self._changes += 1
         return ClaimResult(accepted=True, state=rt.state)
 
     @workflow.update
@@ -461,6 +489,7 @@ class ServerWorkflow:
 
     def _finish_task(self, task_id: str, now: datetime) -> None:
         rt = self._rt
+        rt.claims.pop(task_id, None)
         if rt.active_tasks.pop(task_id, None) is None:
             return
         rt.finished_tasks = [*rt.finished_tasks, task_id][-FINISHED_TASKS_KEPT:]

@@ -91,17 +91,18 @@ async def fleet_factory(
 
         async def make(**overrides: Any) -> Fleet:
             fast_emulator.reset()
-            settings = load_settings(
-                vultr_api_key=TEST_API_KEY,
-                vultr_api_url=fast_emulator.api_url,
-                mongo_uri=mongo_uri,
-                mongo_db=f"it_{uuid.uuid4().hex[:10]}",
-                temporal_task_queue=f"servers-{uuid.uuid4().hex[:8]}",
-                billing_period_seconds=PERIOD,
-                terminate_before_seconds=MARGIN,
-                vultr_requests_per_second=30,
+            values: dict[str, Any] = {
+                "vultr_api_key": TEST_API_KEY,
+                "vultr_api_url": fast_emulator.api_url,
+                "mongo_uri": mongo_uri,
+                "mongo_db": f"it_{uuid.uuid4().hex[:10]}",
+                "temporal_task_queue": f"servers-{uuid.uuid4().hex[:8]}",
+                "billing_period_seconds": PERIOD,
+                "terminate_before_seconds": MARGIN,
+                "vultr_requests_per_second": 30,
                 **overrides,
-            )
+            }
+            settings = load_settings(**values)
             mongo: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
             stack.push_async_callback(mongo.close)
             db = mongo[settings.mongo_db]

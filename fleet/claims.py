@@ -1,0 +1,165 @@
+"""Hand jobs servers: reuse one already paid for, or provision one within the quota.
+
+A claim is a MongoDB lease on the server (`claim:<workflow id>`, one holder) plus the
+workflow's `claim` update. The lease makes the choice atomic across claimers; the job
+renews it with `heartbeat`, and when a job dies its lease lapses and the workflow
+frees the server at the lease's expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pymongo.asynchronous.database import AsyncDatabase
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from activities.fleet_store import SERVERS_COLLECTION
+from orchestrator.leases import Lease, LeaseStore
+from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
+from orchestrator.models import ClaimRequest, ServerInput, ServerPolicy, ServerSpec, TaskSignal
+from orchestrator.settings import Settings
+from workflows.server import ServerWorkflow
+
+__all__ = ["Claim", "ClaimBroker", "ClaimError"]
+
+# A server this close to its deadline is not offered: the job would start a new hour.
+MIN_PAID_LEFT = timedelta(seconds=30)
+
+
+class ClaimError(RuntimeError):
+    """No server could be claimed, or a claim was lost."""
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    server: str
+    workflow_id: str
+    task_id: str
+    lease: Lease
+    reused: bool
+
+
+def claim_resource(workflow_id: str) -> str:
+    return f"claim:{workflow_id}"
+
+
+class ClaimBroker:
+    def __init__(
+        self, client: Client, settings: Settings, db: AsyncDatabase[Any], store: LeaseStore
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._db = db
+        self._store = store
+
+    async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
+        """Available servers of that kind, most paid time left first."""
+        soon = datetime.now(UTC) + MIN_PAID_LEFT
+        cursor = self._db[SERVERS_COLLECTION].find(
+            {
+                "state": {"$in": [s.value for s in AVAILABLE_STATES]},
+                "region": region,
+                "plan": plan,
+                "terminate_at": {"$gt": soon},
+            },
+            {"name": 1, "workflow_id": 1, "terminate_at": 1},
+        ).sort("terminate_at", -1)
+        return await cursor.to_list()
+
+    async def claim(
+        self,
+        task_id: str,
+        *,
+        region: str | None = None,
+        plan: str | None = None,
+        ttl: timedelta = timedelta(minutes=5),
+        wait: timedelta = timedelta(minutes=15),
+    ) -> Claim:
+        region = region or self._settings.default_region
+        plan = plan or self._settings.default_plan
+        for doc in await self.candidates(region, plan):
+            claim = await self._try(doc["workflow_id"], task_id, ttl, reused=True)
+            if claim is not None:
+                return claim
+        return await self._provision_and_claim(task_id, region, plan, ttl, wait)
+
+    async def _try(self, workflow_id: str, task_id: str, ttl: timedelta, *, reused: bool) -> Claim | None:
+        lease = await self._store.acquire(claim_resource(workflow_id), task_id, ttl)
+        if lease is None:
+            return None  # another job holds it
+        handle = self._client.get_workflow_handle_for(ServerWorkflow.run, workflow_id)
+        try:
+            result = await handle.execute_update(
+                ServerWorkflow.claim, ClaimRequest(task_id=task_id, lease=lease)
+            )
+        except (WorkflowUpdateFailedError, RPCError):
+            result = None  # ended meanwhile
+        if result is None or not result.accepted:
+            await self._store.release(lease)
+            return None
+        return Claim(
+            server=workflow_id.removeprefix("server-"),
+            workflow_id=workflow_id,
+            task_id=task_id,
+            lease=lease,
+            reused=reused,
+        )
+
+    async def _provision_and_claim(
+        self, task_id: str, region: str, plan: str, ttl: timedelta, wait: timedelta
+    ) -> Claim:
+        name = f"claim-{uuid.uuid4().hex[:10]}"
+        inp = ServerInput(
+            name=name,
+            spec=ServerSpec(region=region, plan=plan, os_id=self._settings.default_os_id),
+            policy=ServerPolicy.from_settings(self._settings),
+        )
+        await self._client.start_workflow(
+            ServerWorkflow.run,
+            inp,
+            id=inp.workflow_id,
+            task_queue=self._settings.temporal_task_queue,
+            static_summary=f"{region} {plan}: provisioned for claim {task_id}",
+        )
+        claim = await self._try(inp.workflow_id, task_id, ttl, reused=False)
+        if claim is None:
+            raise ClaimError(f"could not claim the new server {name}")
+        return await self._wait_until_serving(claim, ttl, wait)
+
+    async def _wait_until_serving(self, claim: Claim, ttl: timedelta, wait: timedelta) -> Claim:
+        """Renew the claim while the new server boots; return once it is EXECUTING."""
+        handle = self._client.get_workflow_handle_for(ServerWorkflow.run, claim.workflow_id)
+        deadline = asyncio.get_running_loop().time() + wait.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            status = await handle.query(ServerWorkflow.status)
+            if status.state == ServerState.EXECUTING:
+                return claim
+            if status.state in (ServerState.ERROR, ServerState.TERMINATED):
+                await self._store.release(claim.lease)
+                raise ClaimError(f"server {claim.server} ended {status.state}: {status.error}")
+            claim = await self.heartbeat(claim, ttl)
+            await asyncio.sleep(1)
+        raise ClaimError(f"server {claim.server} not ready within {wait}")
+
+    async def heartbeat(self, claim: Claim, ttl: timedelta = timedelta(minutes=5)) -> Claim:
+        lease = await self._store.renew(claim.lease, ttl)
+        if lease is None:
+            raise ClaimError(
+                f"claim of {claim.task_id} on {claim.server} lapsed; the server may have been "
+                "handed to another job"
+            )
+        return claim.model_copy(update={"lease": lease})
+
+    async def release(self, claim: Claim) -> None:
+        handle = self._client.get_workflow_handle_for(ServerWorkflow.run, claim.workflow_id)
+        try:
+            await handle.execute_update(ServerWorkflow.finish_task, TaskSignal(task_id=claim.task_id))
+        except (WorkflowUpdateFailedError, RPCError):
+            pass  # already freed (lapsed claim) or the server ended
+        await self._store.release(claim.lease)

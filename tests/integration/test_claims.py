@@ -1,0 +1,83 @@
+"""Claims: atomic across jobs, prefer paid time, lapse when the job stops renewing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from fleet.claims import ClaimBroker
+from orchestrator.leases import LeaseStore
+from orchestrator.lifecycle import ServerState
+from tests.integration.conftest import Fleet
+from tests.integration.test_reconcile import wait_until_ready
+from workflows.server import ServerWorkflow
+
+pytestmark = [pytest.mark.integration]
+
+
+def broker(fleet: Fleet) -> ClaimBroker:
+    return ClaimBroker(fleet.client, fleet.settings, fleet.db, LeaseStore(fleet.db))
+
+
+async def started_ready(fleet: Fleet, name: str, **policy):
+    handle = await fleet.start(name, billing_period_seconds=300, **policy)
+    await wait_until_ready(handle)
+    return handle
+
+
+async def stop_all(fleet: Fleet, handles) -> None:
+    for h in handles:
+        await h.signal(ServerWorkflow.request_termination, {"reason": "t", "immediately": True})
+    await asyncio.gather(*(h.result() for h in handles))
+
+
+async def test_concurrent_claimers_never_share_a_server(fleet_factory):
+    fleet: Fleet = await fleet_factory(max_servers=10, billing_period_seconds=300)
+    handles = [await started_ready(fleet, f"pool-{i}") for i in range(3)]
+    b = broker(fleet)
+    claims = await asyncio.gather(*(b.claim(f"job-{i}", ttl=timedelta(seconds=60)) for i in range(5)))
+    servers = [c.server for c in claims]
+    assert len(set(servers)) == 5, servers
+    assert sum(c.reused for c in claims) == 3
+    more = [fleet.client.get_workflow_handle(c.workflow_id) for c in claims if not c.reused]
+    await stop_all(fleet, handles + more)
+
+
+async def test_a_claim_prefers_the_server_with_the_most_paid_time_left(fleet_factory):
+    fleet: Fleet = await fleet_factory(billing_period_seconds=300)
+    older = await started_ready(fleet, "older")
+    await asyncio.sleep(3)
+    younger = await started_ready(fleet, "younger")
+    claim = await broker(fleet).claim("job-pref", ttl=timedelta(seconds=60))
+    assert claim.server == "younger"
+    await stop_all(fleet, [older, younger])
+
+
+async def test_a_lapsed_claim_returns_the_server_to_idle(fleet_factory):
+    fleet: Fleet = await fleet_factory(billing_period_seconds=300)
+    handle = await started_ready(fleet, "lapsing")
+    claim = await broker(fleet).claim("job-dies", ttl=timedelta(seconds=2))
+    assert claim.server == "lapsing"
+    assert (await handle.query(ServerWorkflow.status)).state == ServerState.EXECUTING
+    for _ in range(40):  # nobody renews: the lease lapses after 2 s
+        await asyncio.sleep(0.25)
+        if (await handle.query(ServerWorkflow.status)).state == ServerState.IDLE:
+            break
+    status = await handle.query(ServerWorkflow.status)
+    assert status.state == ServerState.IDLE and status.active_tasks == []
+    await stop_all(fleet, [handle])
+
+
+async def test_release_marks_the_server_idle_and_frees_the_lease(fleet_factory):
+    fleet: Fleet = await fleet_factory(billing_period_seconds=300)
+    handle = await started_ready(fleet, "released")
+    b = broker(fleet)
+    claim = await b.claim("job-ok", ttl=timedelta(seconds=60))
+    claim = await b.heartbeat(claim, timedelta(seconds=60))
+    await b.release(claim)
+    assert (await handle.query(ServerWorkflow.status)).state == ServerState.IDLE
+    again = await b.claim("job-next", ttl=timedelta(seconds=60))
+    assert again.server == "released"
+    await stop_all(fleet, [handle])
