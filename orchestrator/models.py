@@ -224,6 +224,7 @@ class ServerStatus(_Model):
     terminate_at: datetime | None = None
     deleted_at: datetime | None = None
     billed_hours: int = 0
+    monthly_cost: float | None = None
     cost: float = 0.0
     busy_seconds: float = 0.0
     active_tasks: list[str] = Field(default_factory=list)
@@ -261,6 +262,7 @@ class ServerStatus(_Model):
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
             deleted_at=rt.deleted_at,
             billed_hours=units,
+            monthly_cost=rt.monthly_cost,
             cost=billing.cost(units, rt.monthly_cost or 0.0, spec.plan),
             busy_seconds=busy,
             active_tasks=sorted(rt.active_tasks),

@@ -69,3 +69,26 @@ async def test_read_model_shows_the_final_state(fleet: Fleet):
     assert len(docs) == 1
     assert docs[0]["state"] == "TERMINATED"
     assert docs[0]["billed_hours"] == 1
+
+
+async def test_the_cost_report_equals_the_emulator_ledger(fleet: Fleet):
+    from datetime import timedelta
+
+    from fleet.reports import load_cost_report
+
+    idle = await fleet.start("cost-idle")
+    busy = await fleet.start("cost-busy")
+    await busy.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="j"))
+    await asyncio.sleep(PERIOD + 2)
+    await busy.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="j"))
+    await asyncio.gather(idle.result(), busy.result())
+    report = await load_cost_report(fleet.db, timedelta(seconds=PERIOD))
+    by_instance = {row["instance_id"]: row for row in fleet.ledger()}
+    statuses = {s.name: s for s in [await idle.result(), await busy.result()]}
+    assert {line.name for line in report.servers} == {"cost-idle", "cost-busy"}
+    for line in report.servers:
+        row = by_instance[statuses[line.name].instance_id]
+        assert line.billed_hours == row["units"]
+        assert abs(line.cost - row["total"]) < 1e-9
+    assert report.billed_hours == sum(r["units"] for r in by_instance.values()) == 3
+    assert abs(report.cost - sum(r["total"] for r in by_instance.values())) < 1e-9

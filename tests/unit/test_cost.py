@@ -1,0 +1,61 @@
+"""Cost report arithmetic on hand-made histories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.cost import busy_intervals, cost_report, idle_timeout_units
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerStatus, TimelineEntry
+
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+S = ServerState
+
+
+def status(name: str, entries: list[tuple[ServerState, timedelta]], deleted: timedelta | None):
+    return ServerStatus(
+        name=name,
+        workflow_id=f"server-{name}",
+        state=S.TERMINATED if deleted else S.IDLE,
+        region="ewr",
+        plan="vc2-1c-1gb",
+        billing_start=T0,
+        deleted_at=T0 + deleted if deleted else None,
+        monthly_cost=6.72,
+        timeline=[TimelineEntry(state=s, at=T0 + d) for s, d in entries],
+    )
+
+
+def test_busy_intervals_follow_the_timeline():
+    st = status("a", [(S.READY, H * 0), (S.EXECUTING, H * 0.1), (S.IDLE, H * 0.5),
+                      (S.EXECUTING, H * 0.7), (S.IDLE, H * 0.8)], H * 0.98)
+    assert busy_intervals(st, T0 + H) == [(T0 + H * 0.1, T0 + H * 0.5), (T0 + H * 0.7, T0 + H * 0.8)]
+
+
+def test_report_totals_billed_busy_and_paid_idle_hours():
+    a = status("a", [(S.READY, H * 0), (S.EXECUTING, H * 0), (S.IDLE, H * 0.5)], H * 0.98)
+    b = status("b", [(S.READY, H * 0), (S.EXECUTING, H * 0.1), (S.IDLE, H * 1.5)], H * 1.98)
+    report = cost_report([a, b], H, T0 + 3 * H, timedelta(minutes=10))
+    assert [line.billed_hours for line in report.servers] == [1, 2]
+    assert report.billed_hours == 3
+    assert abs(report.cost - 0.03) < 1e-12
+    assert abs(report.busy_hours - 1.9) < 1e-9
+    assert abs(report.paid_idle_hours - 1.1) < 1e-9
+
+
+def test_idle_timeout_policy_splits_sessions_further_apart_than_the_timeout():
+    ten = timedelta(minutes=10)
+    # Two jobs 30 min apart: an idle timeout of 10 min deletes in between and pays twice.
+    intervals = [(T0, T0 + timedelta(minutes=5)), (T0 + timedelta(minutes=45), T0 + timedelta(minutes=50))]
+    assert idle_timeout_units(intervals, H, ten, "vc2-1c-1gb") == 2
+    # With a 60 min timeout they share one server: 50 + 60 min = 2 periods started.
+    assert idle_timeout_units(intervals, H, timedelta(minutes=60), "vc2-1c-1gb") == 2
+    close = [(T0, T0 + timedelta(minutes=5)), (T0 + timedelta(minutes=12), T0 + timedelta(minutes=20))]
+    assert idle_timeout_units(close, H, ten, "vc2-1c-1gb") == 1
+
+
+def test_a_server_never_created_costs_nothing():
+    never = ServerStatus(name="x", workflow_id="server-x", state=S.ERROR, region="ewr",
+                         plan="vc2-1c-1gb")
+    assert cost_report([never], H, T0).servers == []
