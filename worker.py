@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
 from activities.leases import LeaseActivities
+from activities.pools import PoolActivities
 from activities.reconcile import ReconcileActivities
 from activities.vultr import VultrActivities
 from fleet.connection import connect_temporal, mongo_client, write_concern
@@ -29,13 +30,14 @@ from orchestrator.leases import LeaseStore
 from orchestrator.settings import Settings, SettingsError, load_settings
 from orchestrator.vultr import VultrClient
 from workflows.policies import vultr_task_queue
+from workflows.pool import WarmPoolWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.schedules import ensure_reconcile_schedule
 from workflows.server import ServerWorkflow
 
 log = logging.getLogger("worker")
 
-WORKFLOWS: Sequence[type] = (ServerWorkflow, ReconcileWorkflow)
+WORKFLOWS: Sequence[type] = (ServerWorkflow, ReconcileWorkflow, WarmPoolWorkflow)
 
 
 def build_workers(
@@ -56,6 +58,7 @@ def build_workers(
     leases = LeaseActivities(store)
     vultr_activities = VultrActivities(vultr)
     reconcile = ReconcileActivities(client, vultr, db)
+    pools = PoolActivities(store, db)
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -71,6 +74,8 @@ def build_workers(
             leases.release_all_leases,
             leases.lease_holders,
             reconcile.record_reconciliation,
+            pools.pool_census,
+            pools.keep_warm,
         ],
     )
     calls = Worker(

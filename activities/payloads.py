@@ -14,6 +14,7 @@ __all__ = [
     "FindInstanceInput",
     "InstanceInfo",
     "InstanceRef",
+    "KeepWarmInput",
     "PlanQuote",
     "RecordServerInput",
     "SlotInput",
@@ -85,6 +86,12 @@ class CheckReadyInput(_Payload):
 
 
 class SlotInput(_Payload):
+    owner: str
+    ttl_seconds: float
+
+
+class KeepWarmInput(_Payload):
+    pool: str
     owner: str
     ttl_seconds: float
 

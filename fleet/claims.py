@@ -31,6 +31,11 @@ __all__ = ["Claim", "ClaimBroker", "ClaimError"]
 MIN_PAID_LEFT = timedelta(seconds=30)
 
 
+def min_paid_left(period_seconds: int) -> timedelta:
+    """MIN_PAID_LEFT, or a tenth of a (demo-short) billing period if that is less."""
+    return min(MIN_PAID_LEFT, timedelta(seconds=period_seconds / 10))
+
+
 class ClaimError(RuntimeError):
     """No server could be claimed, or a claim was lost."""
 
@@ -60,7 +65,7 @@ class ClaimBroker:
 
     async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
         """Available servers of that kind, most paid time left first."""
-        soon = datetime.now(UTC) + MIN_PAID_LEFT
+        soon = datetime.now(UTC) + min_paid_left(self._settings.billing_period_seconds)
         cursor = self._db[SERVERS_COLLECTION].find(
             {
                 "state": {"$in": [s.value for s in AVAILABLE_STATES]},

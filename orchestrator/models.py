@@ -195,6 +195,8 @@ class ServerInput(_Model):
     name: str
     spec: ServerSpec
     policy: ServerPolicy = Field(default_factory=ServerPolicy)
+    # Warm-pool membership: at a deadline an idle member stays if the pool needs it.
+    pool: str | None = None
     # Present only when continuing as new.
     runtime: ServerRuntime | None = None
 
@@ -230,11 +232,18 @@ class ServerStatus(_Model):
     active_tasks: list[str] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     error: str | None = None
+    pool: str | None = None
     kind: Literal["server"] = "server"
 
     @classmethod
     def from_runtime(
-        cls, name: str, spec: ServerSpec, policy: ServerPolicy, rt: ServerRuntime, now: datetime
+        cls,
+        name: str,
+        spec: ServerSpec,
+        policy: ServerPolicy,
+        rt: ServerRuntime,
+        now: datetime,
+        pool: str | None = None,
     ) -> ServerStatus:
         boundary = None
         units = 0
@@ -268,4 +277,5 @@ class ServerStatus(_Model):
             active_tasks=sorted(rt.active_tasks),
             timeline=list(rt.timeline),
             error=rt.error,
+            pool=pool,
         )

@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState, T
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import (
         CheckReadyInput,
+        KeepWarmInput,
         CreateInstanceInput,
         FindInstanceInput,
         InstanceInfo,
@@ -83,6 +84,8 @@ class ServerWorkflow:
             rt.generation = workflow.info().first_execution_run_id
             rt.timeline.append(TimelineEntry(state=S.PROVISIONING, at=rt.started_at))
         self._publish()
+        if rt.version == 0:
+            await self._record()  # visible in `list` from the start
         try:
             if rt.state == S.PROVISIONING:
                 await self._provision()
@@ -210,10 +213,29 @@ class ServerWorkflow:
                     rt.termination = TerminationRequest(reason="max lifetime reached")
                     return
                 if not rt.active_tasks:
+                    if rt.termination is None and await self._pool_keeps_me():
+                        await self._renew_quota()  # a warm member the pool still needs
+                        continue
                     if rt.termination is None:
                         rt.termination = TerminationRequest(reason="idle at billing deadline")
                     return
                 await self._renew_quota()
+
+    async def _pool_keeps_me(self) -> bool:
+        if self._input.pool is None:
+            return False
+        return await workflow.execute_activity(
+            "keep_warm",
+            KeepWarmInput(
+                pool=self._input.pool,
+                owner=self._wf_id,
+                ttl_seconds=float(self._input.policy.billing_period_seconds),
+            ),
+            start_to_close_timeout=MONGO_CALL_TIMEOUT,
+            retry_policy=MONGO_RETRY,
+            result_type=bool,
+            summary=f"does pool {self._input.pool} still need this server?",
+        )
 
     async def _settle_busy_state(self) -> None:
         rt = self._rt
@@ -603,7 +625,8 @@ class ServerWorkflow:
         )
 
     def _status(self) -> ServerStatus:
+        inp = self._input
         return ServerStatus.from_runtime(
-            self._input.name, self._input.spec, self._input.policy, self._rt, workflow.now()
+            inp.name, inp.spec, inp.policy, self._rt, workflow.now(), inp.pool
         )
 
