@@ -49,8 +49,12 @@ class ReconcileWorkflow:
             summary="list managed instances and match them to workflows",
         )
         actions: list[str] = []
+        counter = workflow.metric_meter().create_counter(
+            "reconciled_instances", "Orphans, duplicates and vanished instances handled", "1"
+        )
         for finding in scan.findings:
             actions.append(await self._act(finding, input, vultr_queue))
+            counter.add(1, {"kind": finding.kind})
             workflow.set_current_details("\n\n".join(actions))
         report = ReconcileReport(
             started_at=started,

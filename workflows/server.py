@@ -150,6 +150,10 @@ class ServerWorkflow:
         )
         self._adopt(info)
         await self._transition(S.READY, "instance is active, running and ok")
+        if rt.started_at is not None:
+            workflow.metric_meter().create_histogram_timedelta(
+                "server_provisioning_latency", "Workflow start to READY", "ms"
+            ).record(workflow.now() - rt.started_at, {"region": spec.region, "plan": spec.plan})
 
     def _adopt(self, info: InstanceInfo) -> None:
         rt = self._rt
@@ -311,8 +315,12 @@ class ServerWorkflow:
     async def _terminate(self) -> None:
         reason = self._rt.termination.reason if self._rt.termination else "terminated"
         await self._transition(S.TERMINATING, reason)
+        began = workflow.now()
         await self._delete_instance()
         await self._transition(S.TERMINATED, reason)
+        workflow.metric_meter().create_histogram_timedelta(
+            "server_termination_latency", "TERMINATING to TERMINATED (delete confirmed)", "ms"
+        ).record(workflow.now() - began)
 
     async def _delete_instance(self) -> None:
         """Delete under a termination slot, confirm it is gone, release every lease."""

@@ -1,0 +1,50 @@
+"""Continue-as-new through the real path: the session dev server suggests it after 60
+history events (limit.historyCount.suggestContinueAsNew), so a busy server rolls over."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import TaskSignal
+from tests.integration.conftest import Fleet
+from tests.integration.test_reconcile import wait_until_ready
+from workflows.server import ServerWorkflow
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        bool(os.environ.get("TEMPORAL_ADDRESS")),
+        reason="needs the dev server started with a low suggestContinueAsNew limit",
+    ),
+]
+
+
+async def test_state_and_tasks_survive_continue_as_new(fleet: Fleet):
+    handle = await fleet.start("long-lived", billing_period_seconds=600)
+    await wait_until_ready(handle)
+    first_run = (await handle.describe()).run_id
+    for i in range(25):
+        await handle.execute_update(ServerWorkflow.start_task, TaskSignal(task_id=f"t{i}"))
+        await handle.execute_update(ServerWorkflow.finish_task, TaskSignal(task_id=f"t{i}"))
+    await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="carried"))
+    for _ in range(40):
+        latest = fleet.client.get_workflow_handle(handle.id)
+        if (await latest.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.25)
+    latest = fleet.client.get_workflow_handle_for(ServerWorkflow.run, handle.id)
+    assert (await latest.describe()).run_id != first_run, "never continued as new"
+    status = await latest.query(ServerWorkflow.status)
+    assert status.state == ServerState.EXECUTING
+    assert status.active_tasks == ["carried"]
+    assert status.instance_id is not None
+    assert [e.state for e in status.timeline][:2] == [ServerState.PROVISIONING, ServerState.READY]
+    await latest.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="carried"))
+    await latest.signal(ServerWorkflow.request_termination, {"reason": "t", "immediately": True})
+    result = await latest.result()
+    assert result.state == ServerState.TERMINATED
+    assert fleet.live_instances() == []
