@@ -48,7 +48,7 @@ async def publish_fleet_gauges(db: AsyncDatabase[Any], meter: MetricMeter, every
         try:
             counts = {state.value: 0 for state in ServerState}
             hours = 0
-            async for row in db[SERVERS_COLLECTION].aggregate(
+            async for row in await db[SERVERS_COLLECTION].aggregate(
                 [{"$group": {"_id": "$state", "n": {"$sum": 1}, "h": {"$sum": "$billed_hours"}}}]
             ):
                 counts[str(row["_id"])] = int(row["n"])

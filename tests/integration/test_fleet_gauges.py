@@ -1,0 +1,42 @@
+"""The worker's fleet gauges read the read model (servers by state, billed hours)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fleet.metrics import publish_fleet_gauges
+
+
+class Gauge:
+    def __init__(self) -> None:
+        self.values: dict[tuple, int] = {}
+
+    def set(self, value: int, attributes: dict | None = None) -> None:
+        self.values[tuple(sorted((attributes or {}).items()))] = value
+
+
+class Meter:
+    def __init__(self) -> None:
+        self.gauges: dict[str, Gauge] = {}
+
+    def create_gauge(self, name: str, description: str = "", unit: str = "") -> Gauge:
+        return self.gauges.setdefault(name, Gauge())
+
+
+async def test_gauges_count_servers_by_state_and_sum_billed_hours(mongo_db):
+    await mongo_db["servers"].insert_many(
+        [
+            {"_id": "a", "state": "IDLE", "billed_hours": 2},
+            {"_id": "b", "state": "IDLE", "billed_hours": 1},
+            {"_id": "c", "state": "TERMINATED", "billed_hours": 4},
+        ]
+    )
+    meter = Meter()
+    task = asyncio.create_task(publish_fleet_gauges(mongo_db, meter, every=0.05))  # type: ignore[arg-type]
+    await asyncio.sleep(0.5)
+    task.cancel()
+    by_state = meter.gauges["servers_by_state"].values
+    assert by_state[(("state", "IDLE"),)] == 2
+    assert by_state[(("state", "TERMINATED"),)] == 1
+    assert by_state[(("state", "EXECUTING"),)] == 0
+    assert meter.gauges["billed_hours_total"].values[()] == 7

@@ -1,0 +1,29 @@
+"""A Vultr emulator that accepts only the security tests' distinctive API key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.security.support import API_KEY
+from tests.support.emulator import RunningEmulator, start_emulator
+
+PERIOD = 20  # seconds per billed "hour"
+MARGIN = 5
+BOOT = 2
+
+
+@pytest.fixture(scope="session")
+def locked_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    running = start_emulator(
+        tmp_path_factory.mktemp("locked-emulator"),
+        billing_period_seconds=PERIOD,
+        boot_seconds=BOOT,
+        rate_limit=1000,
+        extra_args=["--api-key", API_KEY.value],
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()

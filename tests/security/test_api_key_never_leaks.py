@@ -1,0 +1,319 @@
+"""The Vultr API key never leaves the Vultr client: not into Temporal histories, MongoDB,
+logs, log files, or error messages.
+
+One short lifecycle runs against an emulator that accepts only a distinctive key, so
+every completed workflow proves the key was in use. Two workers serve it: the
+project's workers in this process (every log record captured at DEBUG) and a real
+`worker.py` process (its log file scanned). Each scan first proves it would find
+the key where it is planted, so a silent scanner cannot pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bson
+import pytest
+from google.protobuf import json_format
+from pymongo import AsyncMongoClient
+from temporalio.api.failure.v1 import Failure
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.failures import vultr_failure
+from activities.fleet_store import ensure_read_model_indexes
+from orchestrator.components import worker_process
+from orchestrator.leases import LeaseStore
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
+from orchestrator.procs import free_port
+from orchestrator.settings import Settings, load_settings
+from orchestrator.vultr import CreateInstanceRequest, VultrAuthError, VultrClient, VultrError
+from tests.security.conftest import MARGIN, PERIOD
+from tests.security.support import API_KEY, LogCapture, Secret, rendered_records
+from tests.support.emulator import RunningEmulator
+from worker import build_workers
+from workflows.server import ServerWorkflow
+
+pytestmark = [pytest.mark.integration]
+
+LIFECYCLE_TIMEOUT = 90
+
+
+@dataclass
+class LeakRun:
+    client: Client
+    results: list[ServerStatus]
+    histories: list[WorkflowHistory]
+    db: Any
+    records: list[logging.LogRecord]
+    emulator: RunningEmulator
+    worker_log: Path
+
+
+def _settings(emulator: RunningEmulator, mongo_uri: str, db: str, target: str) -> Settings:
+    return load_settings(
+        vultr_api_key=API_KEY.value,
+        vultr_api_url=emulator.api_url,
+        mongo_uri=mongo_uri,
+        mongo_db=db,
+        temporal_address=target,
+        temporal_task_queue=f"sec-{uuid.uuid4().hex[:8]}",
+        billing_period_seconds=PERIOD,
+        terminate_before_seconds=MARGIN,
+        vultr_requests_per_second=30,
+        payload_encryption_key="",  # plaintext histories: a key in them would show
+    )
+
+
+def _worker_env(settings: Settings, metrics_port: int) -> dict[str, str]:
+    return {
+        "VULTR_API_KEY": API_KEY.value,
+        "VULTR_API_URL": settings.vultr_api_url,
+        "VULTR_REQUESTS_PER_SECOND": "30",
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "MONGO_URI": settings.mongo_uri,
+        "MONGO_DB": settings.mongo_db,
+        "BILLING_PERIOD_SECONDS": str(PERIOD),
+        "TERMINATE_BEFORE_SECONDS": str(MARGIN),
+        "METRICS_PORT": str(metrics_port),
+        "PAYLOAD_ENCRYPTION_KEY": "",
+    }
+
+
+async def _start(client: Client, name: str, task_queue: str) -> Any:
+    inp = ServerInput(
+        name=name,
+        spec=ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284),
+        policy=ServerPolicy(
+            billing_period_seconds=PERIOD,
+            terminate_before_seconds=MARGIN,
+            ready_poll_seconds=0.5,
+            readiness_timeout_seconds=60,
+        ),
+    )
+    return await client.start_workflow(
+        ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=task_queue
+    )
+
+
+async def _histories(client: Client, workflow_ids: list[str]) -> list[WorkflowHistory]:
+    """Every run of the given workflows, found through visibility as an operator would."""
+    query = " OR ".join(f"WorkflowId = '{wid}'" for wid in workflow_ids)
+    for _ in range(50):
+        executions = [e async for e in client.list_workflows(query)]
+        if {e.id for e in executions} == set(workflow_ids):
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError(f"visibility never listed all of {workflow_ids}")
+    return [
+        await client.get_workflow_handle(e.id, run_id=e.run_id).fetch_history() for e in executions
+    ]
+
+
+@pytest.fixture(scope="module")
+async def leak_run(
+    temporal_env: WorkflowEnvironment,
+    mongo_uri: str,
+    locked_emulator: RunningEmulator,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[LeakRun]:
+    client = temporal_env.client
+    target = client.service_client.config.target_host
+    suffix = uuid.uuid4().hex[:6]
+    inproc = _settings(locked_emulator, mongo_uri, f"sec_{suffix}", target)
+    outproc = _settings(locked_emulator, mongo_uri, inproc.mongo_db, target)
+    metrics_port = free_port()
+    worker = worker_process(
+        tmp_path_factory.mktemp("worker-log") / "worker.log",
+        _worker_env(outproc, metrics_port),
+        metrics_port,
+    )
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri, tz_aware=True)
+    db = mongo[inproc.mongo_db]
+    capture = LogCapture()
+    try:
+        with capture.everything():
+            await asyncio.to_thread(worker.start, 60)
+            async with AsyncExitStack() as stack:
+                store = LeaseStore(db)
+                await store.ensure_indexes()
+                await ensure_read_model_indexes(db)
+                vultr = await stack.enter_async_context(VultrClient.from_settings(inproc))
+                for w in build_workers(client, inproc, vultr=vultr, db=db, store=store):
+                    await stack.enter_async_context(w)
+                handles = [
+                    await _start(client, f"leak-in-{suffix}", inproc.temporal_task_queue),
+                    await _start(client, f"leak-out-{suffix}", outproc.temporal_task_queue),
+                ]
+                results = await asyncio.wait_for(
+                    asyncio.gather(*(h.result() for h in handles)), LIFECYCLE_TIMEOUT
+                )
+            await asyncio.to_thread(worker.stop)
+        histories = await _histories(client, [h.id for h in handles])
+        yield LeakRun(
+            client, results, histories, db, capture.records, locked_emulator, worker.log_path
+        )
+    finally:
+        if worker.running():
+            await asyncio.to_thread(worker.stop)
+        await mongo.drop_database(inproc.mongo_db)
+        await mongo.close()
+
+
+@pytest.mark.slow
+async def test_the_lifecycle_ran_with_the_key(leak_run: LeakRun) -> None:
+    """The premise of the scans below: the emulator accepts only this key, and both
+    servers were created and deleted through it."""
+    assert [r.state for r in leak_run.results] == [ServerState.TERMINATED] * 2
+    assert all(r.instance_id for r in leak_run.results)
+
+
+def _history_bytes(histories: list[WorkflowHistory]) -> bytes:
+    """Histories as stored (protobuf) and as exported (JSON, bytes fields base64)."""
+    raw = b"".join(event.SerializeToString() for h in histories for event in h.events)
+    return raw + "".join(h.to_json() for h in histories).encode()
+
+
+@pytest.mark.slow
+async def test_no_workflow_history_contains_the_key(leak_run: LeakRun) -> None:
+    planted = pydantic_data_converter.payload_converter.to_payloads([{"auth": API_KEY.value}])
+    assert API_KEY.found_in(planted[0].SerializeToString())
+    assert API_KEY.found_in(json_format.MessageToJson(planted[0]))  # base64 form
+
+    blob = _history_bytes(leak_run.histories)
+    assert len(leak_run.histories) >= 2
+    for result in leak_run.results:  # payloads are readable here, so a key would be too
+        assert result.instance_id is not None
+        assert result.instance_id.encode() in blob
+    assert not API_KEY.found_in(blob)
+
+
+async def _database_dump(db: Any) -> bytes:
+    parts: list[bytes] = []
+    for name in await db.list_collection_names():
+        collection = db[name]
+        parts.append(repr(await collection.index_information()).encode())
+        parts.extend(bson.encode(doc) for doc in await collection.find({}).to_list())
+    return b"".join(parts)
+
+
+@pytest.mark.slow
+async def test_no_mongodb_document_contains_the_key(leak_run: LeakRun) -> None:
+    dump = await _database_dump(leak_run.db)
+    servers = await leak_run.db["servers"].count_documents({})
+    assert servers == 2  # both workers wrote the read model here
+    assert not API_KEY.found_in(dump)
+
+    planted = leak_run.db["planted_secret"]
+    try:
+        await planted.insert_one({"headers": {"Authorization": f"Bearer {API_KEY.value}"}})
+        assert API_KEY.found_in(await _database_dump(leak_run.db))
+    finally:
+        await planted.drop()
+
+
+@pytest.mark.slow
+async def test_no_log_record_at_debug_contains_the_key(leak_run: LeakRun) -> None:
+    records = leak_run.records
+    loggers = {r.name.split(".")[0] for r in records}
+    assert {"httpx", "httpcore", "orchestrator", "pymongo"} <= loggers, loggers
+    assert any("HTTP Request: POST" in r.getMessage() for r in records)
+
+    planted = logging.LogRecord(
+        "httpx", logging.DEBUG, __file__, 1, "sent %s", ({"authorization": API_KEY.value},), None
+    )
+    assert API_KEY.found_in(rendered_records([planted]))
+    assert not API_KEY.found_in(rendered_records(records))
+
+
+@pytest.mark.slow
+async def test_the_emulator_log_file_does_not_contain_the_key(leak_run: LeakRun) -> None:
+    text = leak_run.emulator.process.log_path.read_text()
+    assert '"POST /v2/instances" 202' in text and '"DELETE /v2/instances/' in text
+    assert API_KEY.found_in(text + f"Authorization: Bearer {API_KEY.value}")
+    assert not API_KEY.found_in(text)
+
+
+@pytest.mark.slow
+async def test_the_worker_log_file_does_not_contain_the_key(leak_run: LeakRun) -> None:
+    text = leak_run.worker_log.read_text()
+    assert "worker ready" in text and leak_run.emulator.api_url in text
+    assert API_KEY.found_in(text + f"VULTR_API_KEY={API_KEY.value}")
+    assert not API_KEY.found_in(text)
+
+
+@pytest.mark.slow
+async def test_the_emulator_admin_api_does_not_show_the_key(leak_run: LeakRun) -> None:
+    answers = [leak_run.emulator.admin("GET", path).text for path in ("/config", "/requests")]
+    assert "POST" in answers[1]
+    assert not API_KEY.found_in("\n".join(answers))
+
+
+# ---- errors on a 401: the client holds a key the emulator does not accept ---------------
+
+WRONG_KEY = Secret("WRONGKEY" + uuid.uuid4().hex.upper())
+
+CALLS: dict[str, Callable[[VultrClient], Awaitable[object]]] = {
+    "get_instance": lambda c: c.get_instance("i-1"),
+    "list_instances": lambda c: c.list_instances(tag="t"),
+    "create_instance": lambda c: c.create_instance(
+        CreateInstanceRequest(region="ewr", plan="vc2-1c-1gb", os_id=2284)
+    ),
+    "delete_instance": lambda c: c.delete_instance("i-1"),
+    "get_account": lambda c: c.get_account(),
+}
+
+
+def _rendered_error(error: BaseException) -> bytes:
+    """The error as a log line, a repr, a traceback, its attributes, pickled, and as the
+    Temporal failure an activity would record in the history."""
+    texts = [str(error), repr(error), *traceback.format_exception(error)]
+    seen: BaseException | None = error
+    while seen is not None:
+        texts += [repr(seen), repr(vars(seen))]
+        seen = seen.__cause__ or seen.__context__
+    blob = "\n".join(texts).encode() + pickle.dumps(error)
+    if isinstance(error, VultrError):
+        try:
+            raise vultr_failure(error, "calling Vultr")
+        except Exception as failure:
+            proto = Failure()
+            pydantic_data_converter.failure_converter.to_failure(
+                failure, pydantic_data_converter.payload_converter, proto
+            )
+            blob += proto.SerializeToString() + str(failure).encode()
+    return blob
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+async def test_a_401_error_never_shows_the_key(locked_emulator: RunningEmulator, call: str) -> None:
+    async with VultrClient(WRONG_KEY.value, locked_emulator.api_url) as client:
+        with pytest.raises(VultrAuthError) as caught:
+            await CALLS[call](client)
+    assert caught.value.status == 401
+    assert "VULTR_API_KEY" in str(caught.value)
+    assert not WRONG_KEY.found_in(_rendered_error(caught.value))
+
+
+def test_the_error_scan_sees_a_key_even_in_a_suppressed_context() -> None:
+    try:
+        try:
+            raise RuntimeError(f"sent Authorization: Bearer {WRONG_KEY.value}")
+        except RuntimeError:
+            raise VultrAuthError("401 from Vultr", status=401) from None
+    except VultrAuthError as error:
+        assert WRONG_KEY.found_in(_rendered_error(error))
