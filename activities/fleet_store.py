@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.leases import LEASE_UNAVAILABLE
-from activities.leases import _mongo_errors as mongo_errors
+from activities.leases import mongo_errors
 from activities.payloads import RecordServerInput, SlotInput
 from orchestrator.leases import Lease, LeaseStore
 

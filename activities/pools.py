@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from temporalio import activity
 
 from activities.fleet_store import SERVERS_COLLECTION
-from activities.leases import _mongo_errors as mongo_errors
+from activities.leases import mongo_errors
 from activities.payloads import KeepWarmInput
 from orchestrator.leases import LeaseStore
 from orchestrator.lifecycle import ACTIVE_STATES, ServerState

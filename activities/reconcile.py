@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.failures import vultr_failure
 from activities.fleet_store import SERVERS_COLLECTION
-from activities.leases import _mongo_errors as mongo_errors
+from activities.leases import mongo_errors
 from activities.payloads import MANAGED_TAG, WORKFLOW_TAG_PREFIX
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import WORKFLOW_ID_PREFIX

@@ -14,8 +14,9 @@ from orchestrator.components import mongo_process
 from orchestrator.procs import ManagedProcess, free_port
 
 
-def start_embedded_mongo(storage: Path | str, log_dir: Path, port: int | None = None,
-                         test_commands: bool = True) -> tuple[ManagedProcess, str]:
+def start_embedded_mongo(
+    storage: Path | str, log_dir: Path, port: int | None = None, test_commands: bool = True
+) -> tuple[ManagedProcess, str]:
     port = port or free_port()
     proc = mongo_process(port, storage, log_dir / f"mongo-{port}.log", test_commands=test_commands)
     proc.start(timeout=30)

@@ -1,0 +1,42 @@
+"""MongoDB leases and semaphores with fencing tokens; no Temporal imports."""
+
+from orchestrator.leases.errors import LeaseError, LeaseOutcomeUnknown
+from orchestrator.leases.metrics import (
+    LeaseMetrics,
+    LeaseOperation,
+    LeaseOutcome,
+    NoopLeaseMetrics,
+)
+from orchestrator.leases.models import (
+    AcquireLeaseInput,
+    Lease,
+    LeaseHoldersInput,
+    ReleaseAllInput,
+    ReleaseLeaseInput,
+    RenewLeaseInput,
+)
+from orchestrator.leases.store import (
+    DEFAULT_GC_GRACE,
+    DEFAULT_WRITE_CONCERN,
+    LeaseStore,
+    is_ambiguous,
+)
+
+__all__ = [
+    "DEFAULT_GC_GRACE",
+    "DEFAULT_WRITE_CONCERN",
+    "AcquireLeaseInput",
+    "Lease",
+    "LeaseError",
+    "LeaseHoldersInput",
+    "LeaseMetrics",
+    "LeaseOperation",
+    "LeaseOutcome",
+    "LeaseOutcomeUnknown",
+    "LeaseStore",
+    "NoopLeaseMetrics",
+    "ReleaseAllInput",
+    "ReleaseLeaseInput",
+    "RenewLeaseInput",
+    "is_ambiguous",
+]

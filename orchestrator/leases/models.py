@@ -1,0 +1,65 @@
+"""Lease values and the inputs of the lease activities, as pydantic v2 models.
+
+Plain data with no IO, so workflows can import them and temporalio's pydantic data
+converter can carry them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "AcquireLeaseInput",
+    "Lease",
+    "LeaseHoldersInput",
+    "ReleaseAllInput",
+    "ReleaseLeaseInput",
+    "RenewLeaseInput",
+]
+
+
+class Lease(BaseModel):
+    """One holder's slot of a resource.
+
+    `token` is the fence: it only grows per resource, so whatever the lease protects can
+    reject a writer whose token is older than one it has already seen. `expires_at` is
+    the MongoDB server's clock, never this process's.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    resource: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    token: int = Field(ge=1)
+    expires_at: AwareDatetime
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+
+class AcquireLeaseInput(BaseModel):
+    resource: str = Field(min_length=1)
+    owner: str = Field(min_length=1, description="stable across retries, e.g. the workflow id")
+    ttl_seconds: float = Field(gt=0)
+    limit: int = Field(default=1, ge=1, description="how many live holders the resource admits")
+
+
+class RenewLeaseInput(BaseModel):
+    lease: Lease
+    ttl_seconds: float = Field(gt=0)
+
+
+class ReleaseLeaseInput(BaseModel):
+    lease: Lease
+
+
+class ReleaseAllInput(BaseModel):
+    owner: str = Field(min_length=1)
+
+
+class LeaseHoldersInput(BaseModel):
+    resource: str = Field(min_length=1)
