@@ -1,0 +1,1 @@
+"""The operator CLI behind `python starter.py` (typer commands, rich output)."""

@@ -1,0 +1,295 @@
+"""The operator CLI (`python starter.py ...`): provision servers, mark them busy or idle,
+terminate them, look at them, and run the local stack or a demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from cli.inputs import batch_names, read_cloud_init
+from cli.provisioning import provision_batch
+from cli.render import dump_json, fleet_table, format_time, status_json, status_view
+from cli.runtime import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    err_console,
+    fail,
+    load_cli_settings,
+    out_console,
+    run_with_fleet,
+)
+from fleet.client import ServerFleet, build_spec
+from fleet.errors import FleetError
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerStatus
+from orchestrator.settings import SettingsError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="starter.py",
+    help="Cost-aware lifecycle manager for hourly-billed Vultr servers. Settings come from "
+    "the environment and .env (TEMPORAL_ADDRESS, MONGO_URI, VULTR_API_KEY, ...).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+TaskOption = Annotated[
+    str, typer.Option("--task", help="Task (job) id; the same id must mark it idle again.")
+]
+NameArg = Annotated[
+    str, typer.Argument(metavar="NAME", help="Server name (the workflow id is server-NAME).")
+]
+
+
+class WaitFor(StrEnum):
+    ready = "ready"
+
+
+def _print_status(status: ServerStatus, as_json: bool, line: str) -> None:
+    if as_json:
+        typer.echo(dump_json(status_json(status)))
+    else:
+        typer.echo(line)
+
+
+@app.command()
+def provision(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="Server name; with --count, the prefix of NAME-1..NAME-N."
+        ),
+    ],
+    region: Annotated[
+        str | None, typer.Option(help="Vultr region id. [default: DEFAULT_REGION or ewr]")
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="Vultr plan id. [default: DEFAULT_PLAN or vc2-1c-1gb]")
+    ] = None,
+    os_id: Annotated[
+        int | None,
+        typer.Option("--os-id", help="Vultr OS id. [default: DEFAULT_OS_ID or 2284]"),
+    ] = None,
+    cloud_init: Annotated[
+        Path | None,
+        typer.Option("--cloud-init", metavar="FILE", help="cloud-init user data (max 64 KiB)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="T", help="Vultr tag; repeatable.")
+    ] = None,
+    ssh_key_id: Annotated[
+        list[str] | None,
+        typer.Option("--ssh-key-id", metavar="ID", help="Vultr SSH key id; repeatable."),
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(min=1, max=500, help="Start N servers named NAME-1..NAME-N."),
+    ] = None,
+    wait: Annotated[
+        WaitFor | None,
+        typer.Option(help="Wait until every server is READY; exit 1 if one fails."),
+    ] = None,
+    wait_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=1, help="Seconds to wait with --wait. [default: READINESS_TIMEOUT_SECONDS + 60]"
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start server workflows. Region, plan and OS are checked against Vultr's catalog
+    first: nothing starts when one is unknown.
+
+    JSON: an object per server ({name, workflow_id, run_id, state} without --wait, the
+    status object with it); a list with --count.
+    """
+    settings = load_cli_settings()
+    try:
+        names = batch_names(name, count)
+        spec = build_spec(
+            region or settings.default_region,
+            plan or settings.default_plan,
+            os_id if os_id is not None else settings.default_os_id,
+            cloud_init=read_cloud_init(cloud_init) if cloud_init is not None else None,
+            tags=tag or (),
+            ssh_key_ids=ssh_key_id or (),
+        )
+    except FleetError as exc:
+        fail(str(exc), exc.exit_code)
+    timeout = wait_timeout or float(settings.readiness_timeout_seconds + 60)
+    outcomes = run_with_fleet(
+        settings,
+        lambda fleet: provision_batch(
+            fleet,
+            names,
+            spec,
+            wait=wait is not None,
+            wait_timeout=timeout,
+            progress_console=err_console() if count is not None else None,
+        ),
+    )
+    good = [o for o in outcomes if o.error is None]
+    if as_json:
+        shapes = [o.as_json() for o in good]
+        if count is None and shapes:
+            typer.echo(dump_json(shapes[0]))
+        elif count is not None:
+            typer.echo(dump_json(shapes))
+    else:
+        for outcome in good:
+            typer.echo(outcome.describe())
+    failed = [o for o in outcomes if o.error is not None]
+    for outcome in failed:
+        typer.echo(f"error: {outcome.error}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def busy(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
+    """Mark TASK as running on the server: it is EXECUTING and never deleted while busy."""
+    settings = load_cli_settings()
+    status = run_with_fleet(settings, lambda fleet: fleet.busy(name, task))
+    _print_status(
+        status, as_json, f"{name}: {status.state} (tasks: {', '.join(status.active_tasks)})"
+    )
+
+
+@app.command()
+def idle(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
+    """Mark TASK as finished; with no task left the server waits for its deadline."""
+    settings = load_cli_settings()
+    status = run_with_fleet(settings, lambda fleet: fleet.idle(name, task))
+    running = ", ".join(status.active_tasks)
+    line = f"{name}: task {task} finished; " + (
+        f"still busy with {running}"
+        if running
+        else f"idle, deleted at {format_time(status.terminate_at, date=True)} unless a task arrives"
+    )
+    _print_status(status, as_json, line)
+
+
+@app.command()
+def terminate(
+    name: NameArg,
+    now: Annotated[
+        bool, typer.Option("--now", help="Delete at once, even if busy or the hour is paid.")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why; recorded in the server's timeline.")
+    ] = "requested by operator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Terminate the server: at its next deadline once idle, or at once with --now."""
+    settings = load_cli_settings()
+    status = run_with_fleet(settings, lambda fleet: fleet.terminate(name, reason, now))
+    if now:
+        line = f"{name}: termination requested; deleting it now"
+    else:
+        line = (
+            f"{name}: termination requested; deleted at "
+            f"{format_time(status.terminate_at, date=True)} once idle (--now deletes at once)"
+        )
+    _print_status(status, as_json, line)
+
+
+@app.command()
+def status(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show one server: live from its workflow, or its last record once it has ended."""
+    settings = load_cli_settings()
+    found = run_with_fleet(settings, lambda fleet: fleet.status(name))
+    if as_json:
+        typer.echo(dump_json(status_json(found)))
+    else:
+        out_console().print(status_view(found))
+
+
+@app.command("list")
+def list_servers(
+    state: Annotated[
+        ServerState | None,
+        typer.Option(case_sensitive=False, help="Only servers in this state."),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include TERMINATED and ERROR servers.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """List servers (latest of each name) from the read model."""
+    settings = load_cli_settings()
+
+    async def fetch(fleet: ServerFleet) -> list[ServerStatus]:
+        return await fleet.list(state, include_finished=all_)
+
+    servers = run_with_fleet(settings, fetch)
+    if as_json:
+        typer.echo(dump_json([status_json(s) for s in servers]))
+    elif not servers:
+        hint = "" if all_ or state else " (--all includes finished ones)"
+        typer.echo(f"no servers{hint}")
+    else:
+        out_console().print(fleet_table(servers))
+
+
+@app.command()
+def dev() -> None:
+    """Run the local stack (Temporal dev server + UI, embedded MongoDB, Vultr emulator,
+    worker) in the foreground until Ctrl-C. DEVSTACK_* variables configure it."""
+    from orchestrator.devstack import DevStackOptions, run_devstack
+
+    try:
+        options = DevStackOptions.from_environment()
+    except SettingsError as exc:
+        fail(str(exc), EXIT_USAGE)
+    raise typer.Exit(run_devstack(options))
+
+
+@app.command()
+def demo(
+    servers: Annotated[int, typer.Option(min=1, max=6, help="How many servers to run.")] = 3,
+    keep_stack: Annotated[
+        bool,
+        typer.Option("--keep-stack", help="Keep the stack running after the demo until Ctrl-C."),
+    ] = False,
+) -> None:
+    """A two-minute tour on a private local stack with a 60 s billing "hour": servers
+    are provisioned, jobs mark them busy and idle, idle ones are deleted just before
+    their boundary, and the bill is compared with the emulator's ledger."""
+    from cli.demo import run_demo
+
+    raise typer.Exit(run_demo(servers=servers, keep_stack=keep_stack))
+
+
+def main() -> NoReturn:
+    """Run the CLI and exit without interpreter teardown.
+
+    The Temporal client's native threads can outlive the event loop, and a normal
+    interpreter shutdown then sometimes aborts with "PyGILState_Release: thread state
+    must be current" (temporalio/sdk-python#300), turning a finished command into exit
+    134. Every command has closed what it opened by now, so skipping teardown is safe.
+    """
+    try:
+        app(prog_name="starter.py")
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (`| head`): nothing left to say
+            pass
+    os._exit(code)

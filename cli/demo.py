@@ -1,0 +1,377 @@
+"""`starter.py demo`: the whole product in under two minutes on a private local stack.
+
+A 60 s billing "hour", a 5 s margin and a 3 s boot make an hour's decisions visible in
+a minute. Servers are provisioned; fake jobs mark them busy and idle; the ones whose
+jobs end early are deleted by their own workflow 5 s before their first boundary; one
+job runs across its first boundary, so that server is billed two periods (and is then
+released at once with `terminate --now`, rather than kept for the rest of the paid
+period, to keep the demo short). The bill the workflows computed is compared with the
+emulator's own ledger.
+
+The stack lives in `.devstack/demo` with ports of its own, so it never clashes with
+`starter.py dev`; each run starts from empty data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from cli.provisioning import SERVING_STATES
+from cli.render import format_cost, format_time, state_text
+from fleet.client import ServerFleet, build_spec
+from fleet.errors import FleetError
+from orchestrator.components import PROJECT_ROOT
+from orchestrator.devstack import EMULATOR_API_KEY, DevStack, DevStackOptions, DevStackUrls
+from orchestrator.lifecycle import FINAL_STATES, ServerState
+from orchestrator.models import ServerStatus
+from orchestrator.procs import ComponentError
+from orchestrator.settings import Settings, SettingsError, load_settings
+
+__all__ = ["DEMO_DATA_DIR", "JobPlan", "job_plans", "run_demo"]
+
+DEMO_DATA_DIR = PROJECT_ROOT / ".devstack" / "demo"
+PERIOD = 60
+MARGIN = 5
+BOOT = 3.0
+REGION = "ewr"
+PLANS = ("vc2-1c-1gb", "vc2-2c-4gb", "vc2-4c-8gb", "vc2-1c-2gb", "vc2-2c-2gb", "vc2-6c-16gb")
+REFRESH_SECONDS = 0.5
+# No server of the demo lives past its second period; anything slower is a failure.
+SERVER_DEADLINE_SECONDS = 2 * PERIOD + 30
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """One fake job: busy from `start` to `end` seconds after the server was created."""
+
+    server: str
+    task_id: str
+    start: float
+    end: float
+    release_now: bool = False  # terminate --now once the job is done
+
+
+def job_plans(names: list[str]) -> list[JobPlan]:
+    """Short, staggered jobs on every server but the last; the last one's job runs
+    across its first boundary (at PERIOD s), so it is billed two periods."""
+    plans = []
+    for i, name in enumerate(names[:-1]):
+        start = 5.0 * i
+        plans.append(JobPlan(name, f"job-{i + 1}", start, start + 10 + 5 * i))
+    last = names[-1]
+    plans.append(JobPlan(last, f"job-{len(names)}", 0.0, PERIOD + 5, release_now=True))
+    return plans
+
+
+def demo_options() -> DevStackOptions:
+    return DevStackOptions(
+        data_dir=DEMO_DATA_DIR,
+        temporal_port=0,
+        ui_port=0,
+        mongo_port=0,
+        emulator_port=0,
+        metrics_port=0,
+        mongo_db="demo",
+        use_emulator=True,
+        with_worker=True,
+        emulator_boot_seconds=BOOT,
+        billing_period_seconds=PERIOD,
+        terminate_before_seconds=MARGIN,
+    )
+
+
+def _settings_for(base: Settings, urls: DevStackUrls) -> Settings:
+    return base.model_copy(
+        update={
+            "temporal_address": urls.temporal_address,
+            "temporal_namespace": urls.temporal_namespace,
+            "mongo_uri": urls.mongo_uri,
+            "mongo_db": urls.mongo_db,
+            "vultr_api_url": urls.vultr_api_url,
+            "vultr_api_key": SecretStr(EMULATOR_API_KEY),
+        }
+    )
+
+
+@contextmanager
+def _demo_lock(data_dir: Path) -> Iterator[None]:
+    """One demo at a time per folder: the next one wipes the data this one uses."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "demo.lock").open("a+", encoding="utf-8") as file:
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ComponentError(
+                f"another demo is running in {data_dir}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+
+def _wipe(data_dir: Path) -> None:
+    """Forget the previous demo: Temporal history, MongoDB files and logs."""
+    for path in data_dir.glob("temporal.sqlite*"):
+        path.unlink()
+    for sub in ("mongo", "logs"):
+        shutil.rmtree(data_dir / sub, ignore_errors=True)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(*, servers: int = 3, keep_stack: bool = False, console: Console | None = None) -> int:
+    """Run the demo; returns the exit code (0: every server TERMINATED and the bill
+    matches the emulator's ledger)."""
+    # Not a terminal (a log, a pipe): wide enough that the tables are not cut.
+    console = console or (Console() if sys.stdout.isatty() else Console(width=120))
+    began = time.monotonic()
+    try:
+        base = load_settings(billing_period_seconds=PERIOD, terminate_before_seconds=MARGIN)
+    except SettingsError as exc:
+        console.print(Text(f"error: {exc}", style="red"))
+        return 2
+    # SIGTERM and SIGHUP stop the demo like Ctrl-C: the stack is always stopped.
+    previous = {
+        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        with _demo_lock(DEMO_DATA_DIR):
+            _wipe(DEMO_DATA_DIR)
+            stack = DevStack(demo_options(), out=sys.stdout)
+            try:
+                stack.start()
+                settings = _settings_for(base, stack.urls)
+                code = asyncio.run(_tour(settings, stack.urls, servers, console, began))
+                console.print(f"demo took {time.monotonic() - began:.0f} s")
+                if keep_stack:
+                    console.print("the stack keeps running; press Ctrl-C to stop it")
+                    try:
+                        stack.wait()
+                    except KeyboardInterrupt:
+                        pass  # the expected way to end a kept stack
+                return code
+            finally:
+                stack.stop()
+    except ComponentError as exc:
+        console.print(Text(f"error: {exc}", style="red"))
+        return 1
+    except KeyboardInterrupt:
+        console.print("interrupted; the stack is stopped")
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Clock:
+    def __init__(self, began: float) -> None:
+        self.began = began
+
+    def stamp(self) -> str:
+        return f"+{time.monotonic() - self.began:5.1f}s"
+
+
+async def _tour(
+    settings: Settings, urls: DevStackUrls, count: int, console: Console, began: float
+) -> int:
+    clock = _Clock(began)
+    names = [f"demo-{i}" for i in range(1, count + 1)]
+    plans = job_plans(names)
+    _explain(console, plans, urls)
+    fleet = await ServerFleet.connect(settings)
+    async with fleet:
+        for i, name in enumerate(names):
+            spec = build_spec(REGION, PLANS[i % len(PLANS)], settings.default_os_id)
+            await fleet.provision(name, spec)
+            console.print(f"{clock.stamp()} provisioned {name} ({REGION} {spec.plan})")
+        latest: dict[str, ServerStatus] = {}
+        jobs = [asyncio.create_task(_run_job(fleet, plan, console, clock)) for plan in plans]
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            while True:
+                for name, status in zip(
+                    names, await asyncio.gather(*(fleet.status(n) for n in names)), strict=True
+                ):
+                    before = latest.get(name)
+                    if before is None or before.state != status.state:
+                        live.console.print(f"{clock.stamp()} {_transition_line(status)}")
+                    latest[name] = status
+                live.update(_live_view(list(latest.values()), clock))
+                if all(s.state in FINAL_STATES for s in latest.values()):
+                    break
+                if time.monotonic() - began > SERVER_DEADLINE_SECONDS + 60:
+                    live.console.print("the demo is taking too long; giving up")
+                    break
+                await asyncio.sleep(REFRESH_SECONDS)
+        console.print()
+        failures = [r for r in await asyncio.gather(*jobs, return_exceptions=True) if r]
+        for failure in failures:
+            console.print(Text(f"job failed: {failure}", style="red"))
+        final = [latest[n] for n in names]
+    ledger = _ledger(urls.vultr_api_url)
+    ok = _summary(console, final, ledger, urls)
+    return 0 if ok and not failures else 1
+
+
+def _explain(console: Console, plans: list[JobPlan], urls: DevStackUrls) -> None:
+    console.print(
+        f"\n[bold]demo[/bold]: billing period {PERIOD} s, idle servers deleted {MARGIN} s "
+        f"before a boundary, emulator boot {BOOT:g} s"
+    )
+    for plan in plans:
+        note = (
+            f"runs across its first boundary (+{PERIOD} s): billed 2 periods, then "
+            "`terminate --now`"
+            if plan.release_now
+            else f"done early: deleted at +{PERIOD - MARGIN} s, billed 1 period"
+        )
+        console.print(
+            f"  {plan.server}: {plan.task_id} busy from +{plan.start:g} s to +{plan.end:g} s "
+            f"after creation; {note}"
+        )
+    if urls.temporal_ui:
+        console.print(
+            f"  watch it live: {urls.temporal_ui}/namespaces/{urls.temporal_namespace}/workflows\n"
+        )
+
+
+async def _sleep_until(moment: datetime) -> None:
+    delay = (moment - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _run_job(fleet: ServerFleet, plan: JobPlan, console: Console, clock: _Clock) -> str:
+    """The job system's side: busy, work, idle (and maybe release). Returns '' or why not."""
+    try:
+        ready = await fleet.wait_for_state(plan.server, SERVING_STATES, timeout=60)
+        assert ready.billing_start is not None
+        created = ready.billing_start
+        await _sleep_until(created + timedelta(seconds=plan.start))
+        await fleet.busy(plan.server, plan.task_id)
+        console.print(f"{clock.stamp()} {plan.server}: {plan.task_id} started (busy)")
+        await _sleep_until(created + timedelta(seconds=plan.end))
+        await fleet.idle(plan.server, plan.task_id)
+        console.print(f"{clock.stamp()} {plan.server}: {plan.task_id} finished (idle)")
+        if plan.release_now:
+            await fleet.terminate(
+                plan.server, "job done; released instead of idling out its second period", True
+            )
+            console.print(f"{clock.stamp()} {plan.server}: terminate --now")
+        return ""
+    except FleetError as exc:
+        return f"{plan.server}: {exc}"
+
+
+def _short(instance_id: str | None) -> str:
+    return (instance_id or "-")[:8]
+
+
+def _transition_line(s: ServerStatus) -> str:
+    line = f"{s.name} is {s.state}"
+    if s.state in (ServerState.READY, ServerState.IDLE) and s.terminate_at is not None:
+        line += (
+            f" (instance {_short(s.instance_id)}; deleted at {format_time(s.terminate_at)} "
+            "UTC if still idle)"
+        )
+    elif s.state == ServerState.EXECUTING:
+        line += f" ({', '.join(s.active_tasks)})"
+    elif s.state == ServerState.TERMINATED:
+        line += f" (billed {s.billed_hours} h, {format_cost(s.cost)})"
+    elif s.state == ServerState.ERROR:
+        line += f": {s.error}"
+    return line
+
+
+def _live_view(servers: list[ServerStatus], clock: _Clock) -> Table:
+    now = format_time(datetime.now(UTC))
+    table = Table(
+        title=f"fleet at {now} UTC ({clock.stamp()})", title_justify="left", header_style="bold"
+    )
+    for column in ("server", "state", "plan", "instance", "tasks", "terminate at"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("billed h", justify="right")
+    table.add_column("cost", justify="right")
+    for s in servers:
+        table.add_row(
+            s.name,
+            state_text(s.state),
+            s.plan,
+            _short(s.instance_id),
+            ", ".join(s.active_tasks) or "-",
+            format_time(s.terminate_at),
+            str(s.billed_hours),
+            format_cost(s.cost),
+        )
+    return table
+
+
+def _ledger(api_url: str) -> dict[str, Any]:
+    base = api_url.removesuffix("/").removesuffix("/v2")
+    response = httpx.get(f"{base}/admin/ledger", timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _summary(
+    console: Console, final: list[ServerStatus], ledger: dict[str, Any], urls: DevStackUrls
+) -> bool:
+    table = Table(title="summary", title_justify="left", header_style="bold")
+    for column in ("server", "state", "plan", "lived", "deleted", "billed h", "cost"):
+        table.add_column(column, justify="right" if column in ("billed h", "cost") else "left")
+    for s in final:
+        lived = deleted = "-"
+        if s.billing_start and s.deleted_at:
+            seconds = (s.deleted_at - s.billing_start).total_seconds()
+            lived = f"{seconds:.1f} s"
+            boundary = s.billed_hours * PERIOD
+            deleted = f"{boundary - seconds:.1f} s before boundary {s.billed_hours}"
+        table.add_row(
+            s.name, s.state.value, s.plan, lived, deleted, str(s.billed_hours), format_cost(s.cost)
+        )
+    hours = sum(s.billed_hours for s in final)
+    cost = sum(s.cost for s in final)
+    table.add_row("total", "", "", "", "", str(hours), format_cost(cost), style="bold")
+    console.print(table)
+    ledger_units = sum(int(row["units"]) for row in ledger["ledger"])
+    ledger_total = float(ledger["total"])
+    matches = ledger_units == hours and abs(ledger_total - cost) < 1e-6
+    verdict = "matches" if matches else "DOES NOT MATCH"
+    console.print(
+        f"emulator ledger (GET /admin/ledger): {len(ledger['ledger'])} instances, "
+        f"{ledger_units} h, {format_cost(ledger_total)} — {verdict} the workflows' bill"
+    )
+    all_terminated = all(s.state == ServerState.TERMINATED for s in final)
+    console.print(
+        "every server TERMINATED" if all_terminated else "[red]not every server TERMINATED[/red]"
+    )
+    if urls.temporal_ui:
+        query = 'ServerState="TERMINATED"'
+        console.print(
+            f"web UI: {urls.temporal_ui}/namespaces/{urls.temporal_namespace}/workflows"
+            f"?query={quote(query)}  (list filter: {query}; the stack stops now unless "
+            "--keep-stack)"
+        )
+    return matches and all_terminated

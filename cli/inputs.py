@@ -1,0 +1,46 @@
+"""Turning command-line input into requests, refusing bad input before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fleet.errors import InvalidRequest
+from orchestrator.models import MAX_CLOUD_INIT_BYTES, validate_server_name
+
+__all__ = ["batch_names", "read_cloud_init"]
+
+
+def read_cloud_init(path: Path) -> str:
+    """The file's text; raises InvalidRequest when it is unreadable, empty, not UTF-8 or
+    larger than Vultr accepts."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InvalidRequest(f"cloud-init file {path} is a directory; give a script file")
+        # Checked before reading, so a huge file is refused without loading it.
+        if size > MAX_CLOUD_INIT_BYTES:
+            raise InvalidRequest(
+                f"cloud-init file {path} is {size} bytes; Vultr accepts at most "
+                f"{MAX_CLOUD_INIT_BYTES} bytes (64 KiB)"
+            )
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read cloud-init file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"cloud-init file {path} is not UTF-8 text") from None
+    if not text.strip():
+        raise InvalidRequest(
+            f"cloud-init file {path} is empty; omit --cloud-init or give a non-empty script"
+        )
+    return text
+
+
+def batch_names(name: str, count: int | None) -> list[str]:
+    """`[name]`, or NAME-1..NAME-N with a count; every name checked before any start."""
+    names = [name] if count is None else [f"{name}-{i}" for i in range(1, count + 1)]
+    for each in names:
+        try:
+            validate_server_name(each)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+    return names

@@ -1,0 +1,99 @@
+"""`provision`: start one server or a batch, optionally waiting until they serve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.render import format_time, status_json
+from fleet.client import ServerFleet
+from fleet.errors import FleetError
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerSpec, ServerStatus, workflow_id_for
+
+__all__ = ["SERVING_STATES", "Outcome", "provision_batch"]
+
+# "Ready" for --wait: booted and serving; a job may already have marked it busy.
+SERVING_STATES = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
+# Starts in flight at once: enough to start hundreds quickly without flooding Temporal.
+START_CONCURRENCY = 8
+
+
+@dataclass
+class Outcome:
+    name: str
+    run_id: str | None = None
+    status: ServerStatus | None = None
+    error: FleetError | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        if self.status is not None:
+            return status_json(self.status)
+        return {
+            "name": self.name,
+            "workflow_id": workflow_id_for(self.name),
+            "run_id": self.run_id,
+            "state": ServerState.PROVISIONING.value,
+        }
+
+    def describe(self) -> str:
+        if self.status is None:
+            return f"started {self.name} (workflow {workflow_id_for(self.name)})"
+        s = self.status
+        line = f"{s.name} is {s.state}: instance {s.instance_id} at {s.main_ip}"
+        if s.terminate_at is not None:
+            line += f"; deleted at {format_time(s.terminate_at, date=True)} unless busy"
+        return line
+
+
+async def provision_batch(
+    fleet: ServerFleet,
+    names: Sequence[str],
+    spec: ServerSpec,
+    *,
+    wait: bool,
+    wait_timeout: float,
+    progress_console: Console | None,
+) -> list[Outcome]:
+    """Start every name (the spec is checked once first: a bad one starts nothing).
+
+    Per-server failures are returned in `Outcome.error`; a progress bar is drawn on
+    `progress_console` when given.
+    """
+    await fleet.check_spec(spec)
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+    progress = Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=progress_console,
+        disable=progress_console is None,
+    )
+    with progress:
+        started = progress.add_task("starting", total=len(names))
+        ready = progress.add_task("waiting for READY", total=len(names), visible=wait)
+
+        async def one(name: str) -> Outcome:
+            outcome = Outcome(name)
+            try:
+                async with gate:
+                    handle = await fleet.provision(name, spec)
+                outcome.run_id = handle.result_run_id
+                progress.advance(started)
+                if wait:
+                    outcome.status = await fleet.wait_for_state(name, SERVING_STATES, wait_timeout)
+            except FleetError as exc:
+                outcome.error = exc
+                if outcome.run_id is None:
+                    progress.advance(started)
+            if wait:
+                progress.advance(ready)
+            return outcome
+
+        return list(await asyncio.gather(*(one(name) for name in names)))

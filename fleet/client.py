@@ -1,0 +1,620 @@
+"""`ServerFleet`: the Python API over the server workflows, used by the CLI and by job
+systems that embed it.
+
+Writes go to the workflows (start, updates); live detail comes from the workflow's
+query; listings and servers whose workflow has ended come from the MongoDB read
+model the workflows keep. Every failure is one of the `fleet.errors` classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import re
+import time
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.fleet_store import SERVERS_COLLECTION
+from fleet.connection import connect_temporal, mongo_client
+from fleet.errors import (
+    FleetError,
+    FleetUnavailable,
+    InvalidRequest,
+    RequestRefused,
+    ServerExists,
+    ServerFailed,
+    ServerFinished,
+    ServerNotFound,
+    WaitTimeout,
+)
+from orchestrator import billing
+from orchestrator.lifecycle import FINAL_STATES, ServerState
+from orchestrator.models import (
+    ClaimRequest,
+    ClaimResult,
+    ServerInput,
+    ServerPolicy,
+    ServerSpec,
+    ServerStatus,
+    TaskSignal,
+    TerminationRequest,
+    validate_server_name,
+    workflow_id_for,
+)
+from orchestrator.settings import Settings
+from orchestrator.vultr import (
+    Catalog,
+    VultrClient,
+    VultrError,
+    VultrValidationError,
+    validate_create_request,
+)
+from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
+from workflows.server import ServerWorkflow
+
+__all__ = ["ServerFleet", "billing_as_of", "build_spec", "default_policy", "describe_spec"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The emulator accepts any non-empty bearer token; used for the catalog check only
+# when no key is configured and VULTR_API_URL is not the real Vultr.
+_EMULATOR_CATALOG_KEY = "catalog-check"
+_RUNNING = WorkflowExecutionStatus.RUNNING
+_SERVING = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
+_SETTLE_SECONDS = 5.0
+
+
+def default_policy(settings: Settings) -> ServerPolicy:
+    """The policy for servers provisioned without one: the configured billing period,
+    margin and readiness timeout."""
+    period = settings.billing_period_seconds
+    return ServerPolicy(
+        billing_period_seconds=period,
+        terminate_before_seconds=settings.terminate_before_seconds,
+        readiness_timeout_seconds=settings.readiness_timeout_seconds,
+        # Readiness polls scale with the period (every 5 s for an hour, faster for the
+        # short periods of demos), never more often than twice a second.
+        ready_poll_seconds=min(5.0, max(0.5, period / 120)),
+    )
+
+
+def describe_spec(name: str, spec: ServerSpec, policy: ServerPolicy) -> tuple[str, str]:
+    """The workflow's static summary and details, as the web UI shows them."""
+    summary = f"{spec.region} {spec.plan}: {name}"
+    lines = [
+        f"**Server** `{name}`",
+        f"- region `{spec.region}`, plan `{spec.plan}`, os_id `{spec.os_id}`",
+        f"- tags: {', '.join(spec.tags) or 'none'}",
+        f"- ssh keys: {', '.join(spec.ssh_key_ids) or 'none'}",
+        f"- cloud-init: {len(spec.cloud_init.encode()) if spec.cloud_init else 0} bytes",
+        f"- billing period {policy.billing_period_seconds} s, terminate "
+        f"{policy.terminate_before_seconds} s before each boundary when idle",
+        f"- readiness timeout {policy.readiness_timeout_seconds} s",
+    ]
+    if policy.max_lifetime_seconds:
+        lines.append(f"- max lifetime {policy.max_lifetime_seconds} s")
+    if policy.max_idle_seconds:
+        lines.append(f"- max idle {policy.max_idle_seconds} s")
+    return summary, "\n".join(lines)
+
+
+def _validation_text(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def build_spec(
+    region: str,
+    plan: str,
+    os_id: int,
+    *,
+    cloud_init: str | None = None,
+    tags: Collection[str] = (),
+    ssh_key_ids: Collection[str] = (),
+) -> ServerSpec:
+    """A ServerSpec from plain values; raises InvalidRequest naming each bad field."""
+    try:
+        return ServerSpec(
+            region=region,
+            plan=plan,
+            os_id=os_id,
+            cloud_init=cloud_init,
+            tags=list(tags),
+            ssh_key_ids=list(ssh_key_ids),
+        )
+    except ValidationError as exc:
+        raise InvalidRequest(f"invalid server spec: {_validation_text(exc)}") from None
+
+
+def billing_as_of(status: ServerStatus, now: datetime) -> ServerStatus:
+    """A live server's billing fields (next boundary, billed hours, cost) as of `now`.
+
+    A query answers with the workflow's clock at its last workflow task, and the read
+    model holds the last write. A busy server that crossed a boundary since then would
+    show one period too few until its workflow next wakes, at its next deadline.
+    """
+    s = status
+    if (
+        s.state in FINAL_STATES
+        or s.billing_start is None
+        or s.next_boundary is None
+        or s.billed_hours < 1
+        or now < s.next_boundary
+    ):
+        return s
+    # Below the monthly cap the boundary is `billed_hours` periods after the start.
+    period = (s.next_boundary - s.billing_start) / s.billed_hours
+    if period <= timedelta(0):
+        return s
+    units = billing.billed_units(s.billing_start, now, period, billing.month_cap(s.plan))
+    return s.model_copy(
+        update={
+            "next_boundary": billing.next_boundary(s.billing_start, now, period),
+            "billed_hours": units,
+            "cost": s.cost / s.billed_hours * units,
+        }
+    )
+
+
+def _checked_name(name: str) -> str:
+    try:
+        return validate_server_name(name)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def _aware(value: Any) -> Any:
+    """Naive datetimes (a client without tz_aware) as the UTC they were stored in."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, Mapping):
+        return {k: _aware(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_aware(v) for v in value]
+    return value
+
+
+def _status_from_record(doc: Mapping[str, Any]) -> ServerStatus:
+    # The record also holds _id, updated_at and the fence, which ServerStatus forbids.
+    fields = {k: _aware(v) for k, v in doc.items() if k in ServerStatus.model_fields}
+    return ServerStatus.model_validate(fields)
+
+
+def _mongo_reason(exc: PyMongoError) -> str:
+    """The driver's message without its topology dump and timeout settings."""
+    text = str(exc).split(", Timeout:")[0]
+    return re.sub(r" \(configured timeouts: [^)]*\)", "", text)
+
+
+def _status_name(description: WorkflowExecutionDescription) -> str:
+    return description.status.name if description.status is not None else "UNKNOWN"
+
+
+def _failure_text(error: BaseException | None) -> str:
+    if isinstance(error, ApplicationError | FailureError):
+        return error.message
+    return str(error) if error is not None else "no reason given"
+
+
+class ServerFleet:
+    """Provision, drive and inspect servers by name.
+
+    `db` is the read-model database; without it `status` answers only from the
+    workflow (its query, or the result of a completed one) and `list` is unavailable.
+    `ServerFleet.connect(settings)` builds all of it from settings and closes what it
+    opened on `aclose()` / `async with`.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        db: AsyncDatabase[Any] | None = None,
+        *,
+        check_catalog: bool = True,
+        request_timeout_seconds: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.db = db
+        self._check_catalog = check_catalog
+        self._timeout = request_timeout_seconds
+        self._catalog: Catalog | None = None
+        self._owned: list[Any] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def connect(cls, settings: Settings, **options: Any) -> ServerFleet:
+        """Connect to Temporal and open the read model; raises FleetUnavailable naming
+        TEMPORAL_ADDRESS when Temporal does not answer."""
+        try:
+            client = await connect_temporal(settings)
+        except ConnectionError as exc:
+            raise FleetUnavailable(str(exc)) from None
+        mongo = mongo_client(settings, server_selection_timeout_ms=5_000)
+        fleet = cls(client, settings, mongo[settings.mongo_db], **options)
+        fleet._owned.append(mongo)
+        return fleet
+
+    async def aclose(self) -> None:
+        while self._owned:
+            await self._owned.pop().close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ provisioning
+
+    def build_input(
+        self, name: str, spec: ServerSpec, policy: ServerPolicy | None = None
+    ) -> ServerInput:
+        """The workflow input, validated; raises InvalidRequest."""
+        _checked_name(name)
+        try:
+            return ServerInput(name=name, spec=spec, policy=policy or default_policy(self.settings))
+        except ValidationError as exc:
+            raise InvalidRequest(f"invalid server request: {_validation_text(exc)}") from None
+
+    async def check_spec(self, spec: ServerSpec) -> None:
+        """Refuse a region/plan/OS the Vultr catalog does not offer, listing valid choices.
+
+        Runs when a key is configured or VULTR_API_URL is not the real Vultr. A catalog
+        that cannot be loaded skips the check: the workflow's first activity checks again
+        and then fails before creating anything.
+        """
+        # A mapping, so the request's own rules report through VultrValidationError too.
+        request = {
+            "region": spec.region,
+            "plan": spec.plan,
+            "os_id": spec.os_id,
+            "tags": list(spec.tags),
+            "sshkey_id": list(spec.ssh_key_ids),
+            "user_data": spec.cloud_init,
+        }
+        catalog = await self._load_catalog() if self._check_catalog else None
+        try:
+            validate_create_request(request, catalog)
+        except VultrValidationError as exc:
+            raise InvalidRequest(
+                f"server spec refused, nothing started: {'; '.join(exc.problems)}",
+                exc.problems,
+            ) from None
+
+    async def _load_catalog(self) -> Catalog | None:
+        if self._catalog is not None:
+            return self._catalog
+        key = self.settings.vultr_api_key
+        if key is not None and key.get_secret_value():
+            token = key.get_secret_value()
+        elif not self.settings.uses_real_vultr:
+            token = _EMULATOR_CATALOG_KEY
+        else:
+            return None
+        try:
+            async with VultrClient(token, self.settings.vultr_api_url, timeout=10.0) as vultr:
+                self._catalog = await vultr.load_catalog()
+        except VultrError as exc:  # never carries the key: the client redacts it
+            log.warning("skipping the catalog check: cannot load Vultr's catalog (%s)", exc)
+            return None
+        return self._catalog
+
+    async def provision(
+        self, name: str, spec: ServerSpec, policy: ServerPolicy | None = None
+    ) -> WorkflowHandle[ServerWorkflow, ServerStatus]:
+        """Start the server's workflow; raises InvalidRequest, ServerExists, FleetUnavailable."""
+        inp = self.build_input(name, spec, policy)
+        await self.check_spec(spec)
+        summary, details = describe_spec(name, spec, inp.policy)
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(NAME_KEY, name),
+                SearchAttributePair(REGION_KEY, spec.region),
+                SearchAttributePair(PLAN_KEY, spec.plan),
+                SearchAttributePair(STATE_KEY, ServerState.PROVISIONING.value),
+            ]
+        )
+        try:
+            return await self.client.start_workflow(
+                ServerWorkflow.run,
+                inp,
+                id=inp.workflow_id,
+                task_queue=self.settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                # A name is free again once its server's workflow has ended, however.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=attributes,
+                static_summary=summary,
+                static_details=details,
+                rpc_timeout=timedelta(seconds=self._timeout),
+            )
+        except WorkflowAlreadyStartedError:
+            raise ServerExists(name, await self._state_of_running(name)) from None
+        except RPCError as exc:
+            raise self._rpc_failure(exc, f"start server {name}") from None
+
+    async def _state_of_running(self, name: str) -> str:
+        try:
+            return (await self.status(name)).state.value
+        except FleetError:
+            return "running"
+
+    # ------------------------------------------------------------------ requests
+
+    async def busy(self, name: str, task_id: str) -> ServerStatus:
+        """Mark `task_id` as running on the server (EXECUTING); idempotent per task."""
+        status = await self._update(name, ServerWorkflow.start_task, TaskSignal(task_id=task_id))
+        return await self._settled(name, status)
+
+    async def idle(self, name: str, task_id: str) -> ServerStatus:
+        """Mark `task_id` finished; the server is IDLE once no task runs."""
+        status = await self._update(name, ServerWorkflow.finish_task, TaskSignal(task_id=task_id))
+        return await self._settled(name, status)
+
+    async def _settled(self, name: str, status: ServerStatus) -> ServerStatus:
+        """The status once the state agrees with the tasks.
+
+        The update answers before the workflow's main loop applies the transition, so
+        its status can still say READY with a task listed; the loop applies it in the
+        same workflow task, so a query or two later it agrees.
+        """
+        deadline = time.monotonic() + _SETTLE_SECONDS
+        current = status
+        while current.state in _SERVING and time.monotonic() < deadline:
+            if current.active_tasks:
+                expected = ServerState.EXECUTING
+            elif current.state == ServerState.EXECUTING:
+                expected = ServerState.IDLE
+            else:
+                expected = current.state
+            if current.state == expected:
+                break
+            await asyncio.sleep(0.1)
+            current = await self.status(name)
+        return current
+
+    async def terminate(
+        self, name: str, reason: str = "requested by operator", now: bool = False
+    ) -> ServerStatus:
+        """Terminate at the next deadline when idle, or at once with `now`."""
+        request = TerminationRequest(reason=reason, immediately=now)
+        return await self._update(name, ServerWorkflow.terminate, request)
+
+    async def claim_server(self, name: str, task_id: str) -> ClaimResult:
+        """Hand the server to `task_id` exclusively; `accepted` False says why not."""
+        return await self._update(name, ServerWorkflow.claim, ClaimRequest(task_id=task_id))
+
+    async def _update(self, name: str, update: Any, arg: Any) -> Any:
+        handle = self.client.get_workflow_handle(workflow_id_for(_checked_name(name)))
+        what = f"{update.__name__} for server {name}"
+        try:
+            return await asyncio.wait_for(
+                handle.execute_update(update, arg, rpc_timeout=timedelta(seconds=self._timeout)),
+                timeout=self._timeout,
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise RequestRefused(name, _failure_text(exc.cause)) from None
+        except RPCError as exc:
+            # An update sent to a completed workflow fails as an RPCError (NOT_FOUND),
+            # exactly like one sent to a workflow that never existed: tell them apart.
+            if exc.status == RPCStatusCode.NOT_FOUND and not self._namespace_missing(exc):
+                raise await self._gone(name) from None
+            raise self._rpc_failure(exc, what) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise self._no_worker(what) from None
+
+    async def _gone(self, name: str) -> FleetError:
+        """ServerNotFound, or ServerFinished with the final state when it ran once."""
+        description = await self._describe(name)
+        if description is None:
+            return ServerNotFound(name)
+        record = await self._latest_record(name)
+        state = record.state.value if record is not None else _status_name(description)
+        return ServerFinished(name, state)
+
+    # ------------------------------------------------------------------ reading
+
+    async def status(self, name: str) -> ServerStatus:
+        """Live status from the workflow while it runs, else its last recorded status."""
+        handle = self.client.get_workflow_handle_for(
+            ServerWorkflow.run, workflow_id_for(_checked_name(name))
+        )
+        description = await self._describe(name)
+        if description is not None and description.status == _RUNNING:
+            try:
+                live = await handle.query(
+                    ServerWorkflow.status, rpc_timeout=timedelta(seconds=self._timeout)
+                )
+                return billing_as_of(live, datetime.now(UTC))
+            except (WorkflowQueryFailedError, WorkflowQueryRejectedError, RPCError) as exc:
+                if isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNAVAILABLE:
+                    raise self._rpc_failure(exc, f"query server {name}") from None
+                record = await self._latest_record(name)
+                if record is not None:
+                    log.warning("query of %s failed (%s); showing its last record", name, exc)
+                    return billing_as_of(record, datetime.now(UTC))
+                raise self._no_worker(f"the status query for server {name}") from None
+        record = await self._latest_record(name)
+        if record is not None:
+            return billing_as_of(record, datetime.now(UTC))
+        if description is None:
+            raise ServerNotFound(name)
+        if description.status == WorkflowExecutionStatus.COMPLETED:
+            return await handle.result()
+        raise FleetError(
+            f"server {name}'s workflow ended {_status_name(description)} and left no record; "
+            f"see workflow {handle.id} in the Temporal web UI"
+        )
+
+    async def list(
+        self, state: ServerState | None = None, *, include_finished: bool = False
+    ) -> builtins.list[ServerStatus]:
+        """The latest generation of every server, by name, from the read model.
+
+        Finished servers (TERMINATED, ERROR) are left out unless `include_finished`, or
+        unless `state` asks for one of them.
+        """
+        pipeline: list[dict[str, Any]] = [
+            {"$sort": {"name": 1, "updated_at": -1}},
+            {"$group": {"_id": "$name", "doc": {"$first": "$$ROOT"}}},
+        ]
+        docs = await self._read(
+            "list servers",
+            lambda db: db[SERVERS_COLLECTION].aggregate(pipeline),
+            many=True,
+        )
+        now = datetime.now(UTC)
+        found = [billing_as_of(_status_from_record(row["doc"]), now) for row in docs]
+        if state is not None:
+            found = [s for s in found if s.state == state]
+        elif not include_finished:
+            found = [s for s in found if s.state not in FINAL_STATES]
+        return sorted(found, key=lambda s: s.name)
+
+    async def wait_for_state(
+        self,
+        name: str,
+        states: Collection[ServerState],
+        timeout: float,  # noqa: ASYNC109 - WaitTimeout reports the last state seen
+        *,
+        poll_seconds: float = 0.5,
+    ) -> ServerStatus:
+        """Poll until the server is in one of `states`.
+
+        Raises ServerFailed when it goes to ERROR and ServerFinished when it reaches
+        TERMINATED without either being wanted; WaitTimeout after `timeout` seconds.
+        """
+        wanted = frozenset(states)
+        deadline = time.monotonic() + timeout
+        while True:
+            current = await self.status(name)
+            if current.state in wanted:
+                return current
+            if current.state == ServerState.ERROR:
+                raise ServerFailed(name, current.error)
+            if current.state in FINAL_STATES:
+                raise ServerFinished(name, current.state.value)
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(name, wanted, current.state.value, timeout)
+            await asyncio.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _describe(self, name: str) -> WorkflowExecutionDescription | None:
+        handle = self.client.get_workflow_handle(workflow_id_for(name))
+        try:
+            return await handle.describe(rpc_timeout=timedelta(seconds=self._timeout))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and not self._namespace_missing(exc):
+                return None
+            raise self._rpc_failure(exc, f"describe server {name}") from None
+
+    async def _latest_record(self, name: str) -> ServerStatus | None:
+        if self.db is None:
+            return None
+        doc = await self._read(
+            f"read the record of {name}",
+            lambda db: db[SERVERS_COLLECTION].find_one({"name": name}, sort=[("updated_at", -1)]),
+        )
+        return _status_from_record(doc) if doc else None
+
+    async def _read(self, what: str, op: Any, *, many: bool = False) -> Any:
+        if self.db is None:
+            raise FleetError(
+                f"cannot {what}: this ServerFleet has no read-model database (pass db=)"
+            )
+        try:
+            result = op(self.db)
+            if many:
+                cursor = await result
+                return await cursor.to_list()
+            return await result
+        except PyMongoError as exc:
+            raise FleetUnavailable(
+                f"cannot {what}: MongoDB at MONGO_URI (database MONGO_DB="
+                f"{self.settings.mongo_db}) did not answer: {_mongo_reason(exc)}"
+            ) from None
+
+    def _namespace_missing(self, exc: RPCError) -> bool:
+        return "namespace" in exc.message.lower()
+
+    def _rpc_failure(self, exc: RPCError, what: str) -> FleetError:
+        address = self.settings.temporal_address
+        namespace = self.settings.temporal_namespace
+        if exc.status == RPCStatusCode.UNAVAILABLE:
+            return FleetUnavailable(
+                f"cannot {what}: Temporal at TEMPORAL_ADDRESS={address} is unavailable "
+                f"({exc.message}); start it with `python starter.py dev` or fix TEMPORAL_ADDRESS"
+            )
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            return FleetUnavailable(
+                f"cannot {what}: Temporal at TEMPORAL_ADDRESS={address} did not answer "
+                f"within {self._timeout:g} s"
+            )
+        if exc.status == RPCStatusCode.NOT_FOUND and self._namespace_missing(exc):
+            return FleetUnavailable(
+                f"cannot {what}: namespace {namespace!r} does not exist at {address}; "
+                "set TEMPORAL_NAMESPACE or create the namespace"
+            )
+        if exc.status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED):
+            return FleetUnavailable(
+                f"cannot {what}: Temporal at {address} refused the credentials ({exc.message})"
+            )
+        if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+            return FleetUnavailable(
+                f"cannot {what}: Temporal at {address} is rate limiting ({exc.message}); "
+                "try again shortly"
+            )
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT and "search attribute" in exc.message:
+            return FleetError(
+                f"cannot {what}: {exc.message}; register the search attributes on namespace "
+                f"{namespace!r} (`python starter.py dev` does it for a local server)"
+            )
+        return FleetError(f"cannot {what}: Temporal answered {exc.status.name}: {exc.message}")
+
+    def _no_worker(self, what: str) -> FleetUnavailable:
+        return FleetUnavailable(
+            f"no worker answered {what} within {self._timeout:g} s: is a worker "
+            f"(`python worker.py`) polling task queue {self.settings.temporal_task_queue!r} "
+            f"at {self.settings.temporal_address}?"
+        )
