@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from cli.fleet_ops import register as register_fleet_commands
 from cli.inputs import batch_names, read_cloud_init
 from cli.provisioning import provision_batch
 from cli.render import dump_json, fleet_table, format_time, status_json, status_view
@@ -267,6 +268,9 @@ def demo(
     from cli.demo import run_demo
 
     raise typer.Exit(run_demo(servers=servers, keep_stack=keep_stack))
+
+
+register_fleet_commands(app)
 
 
 def main() -> NoReturn:

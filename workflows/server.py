@@ -73,6 +73,9 @@ class ServerWorkflow:
         self._rt: ServerRuntime = input.runtime or ServerRuntime()
         # Bumped by every signal/update so the main loop re-evaluates.
         self._changes = 0
+        # The last `_changes` value the main loop has acted on (state settled).
+        self._settled = 0
+        self._billed_recorded = 0
 
     # ------------------------------------------------------------------ run
 
@@ -149,6 +152,11 @@ class ServerWorkflow:
             )
         )
         self._adopt(info)
+        assert rt.billing_start is not None
+        rt.terminate_at = billing.terminate_deadline(
+            rt.billing_start, workflow.now(), policy.period, policy.margin
+        )
+        workflow.upsert_search_attributes([TERMINATE_AT_KEY.value_set(rt.terminate_at)])
         await self._transition(S.READY, "instance is active, running and ok")
         if rt.started_at is not None:
             workflow.metric_meter().create_histogram_timedelta(
@@ -193,8 +201,10 @@ class ServerWorkflow:
             if self._terminate_now():
                 return
             await self._settle_busy_state()
+            self._settled = seen
             deadline = billing.terminate_deadline(rt.billing_start, now, policy.period, policy.margin)
             await self._set_terminate_at(deadline)
+            await self._record_if_billing_moved()
             wake_at = min([deadline, *self._other_wakeups()])
             self._details(self._serving_details())
             try:
@@ -254,6 +264,9 @@ class ServerWorkflow:
         if policy.busy_timeout_seconds and rt.active_tasks:
             wakeups.append(min(rt.active_tasks.values()) + timedelta(seconds=policy.busy_timeout_seconds))
         wakeups.extend(lease.expires_at for lease in rt.claims.values())
+        if rt.active_tasks and rt.billing_start is not None:
+            # Crossing a boundary while busy starts a billed hour: record it then.
+            wakeups.append(billing.next_boundary(rt.billing_start, workflow.now(), policy.period))
         if policy.max_idle_seconds and not rt.active_tasks and rt.idle_since is not None:
             wakeups.append(rt.idle_since + timedelta(seconds=policy.max_idle_seconds))
         return wakeups
@@ -419,8 +432,9 @@ class ServerWorkflow:
         self._changes += 1
 
     @workflow.update
-    def start_task(self, task: TaskSignal) -> ServerStatus:
+    async def start_task(self, task: TaskSignal) -> ServerStatus:
         self._start_task(task.task_id)
+        await self._until_settled()
         return self._status()
 
     @start_task.validator
@@ -430,8 +444,9 @@ class ServerWorkflow:
             raise ValueError(problem)
 
     @workflow.update
-    def finish_task(self, task: TaskSignal) -> ServerStatus:
+    async def finish_task(self, task: TaskSignal) -> ServerStatus:
         self._finish_task(task.task_id, workflow.now())
+        await self._until_settled()
         return self._status()
 
     @finish_task.validator
@@ -468,6 +483,15 @@ class ServerWorkflow:
                 f"termination already requested ({rt.termination.reason}); "
                 "use --now to delete it at once"
             )
+
+    async def _until_settled(self) -> None:
+        """Answer an update with the state it led to, once the main loop has applied it
+        (while provisioning or terminating the state cannot follow, so answer at once)."""
+        target = self._changes
+        await workflow.wait_condition(
+            lambda: self._settled >= target
+            or self._rt.state in (S.PROVISIONING, S.TERMINATING, *FINAL_STATES)
+        )
 
     @workflow.query
     def status(self) -> ServerStatus:
@@ -592,6 +616,11 @@ class ServerWorkflow:
         ).add(1, {"state": target.value})
         await self._record()
 
+    async def _record_if_billing_moved(self) -> None:
+        billed = self._status().billed_hours
+        if billed != self._billed_recorded:
+            await self._record()
+
     async def _set_terminate_at(self, deadline: datetime) -> None:
         if self._rt.terminate_at != deadline:
             self._rt.terminate_at = deadline
@@ -624,9 +653,11 @@ class ServerWorkflow:
     async def _record(self) -> None:
         """Write the read model; the version fences out stale attempts."""
         self._rt.version += 1
+        status = self._status()
+        self._billed_recorded = status.billed_hours
         await workflow.execute_activity(
             "record_server",
-            RecordServerInput(status=self._status(), fence=self._rt.version),
+            RecordServerInput(status=status, fence=self._rt.version),
             start_to_close_timeout=MONGO_CALL_TIMEOUT,
             retry_policy=MONGO_RETRY,
             summary=f"record {self._rt.state}",

@@ -38,7 +38,11 @@ async def test_state_and_tasks_survive_continue_as_new(fleet: Fleet):
         await asyncio.sleep(0.25)
     latest = fleet.client.get_workflow_handle_for(ServerWorkflow.run, handle.id)
     assert (await latest.describe()).run_id != first_run, "never continued as new"
-    status = await latest.query(ServerWorkflow.status)
+    for _ in range(40):  # the new run settles the carried task on its first loop
+        status = await latest.query(ServerWorkflow.status)
+        if status.state == ServerState.EXECUTING:
+            break
+        await asyncio.sleep(0.25)
     assert status.state == ServerState.EXECUTING
     assert status.active_tasks == ["carried"]
     assert status.instance_id is not None

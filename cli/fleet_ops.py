@@ -1,0 +1,290 @@
+"""Fleet commands: claims for jobs, warm pools, reconciliation on demand, cost report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.render import dump_json, format_cost, format_time
+from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
+from activities.pools import POOLS_COLLECTION
+from fleet.claims import Claim, ClaimBroker, ClaimError, claim_resource
+from fleet.client import ServerFleet, build_spec, default_policy
+from fleet.connection import write_concern
+from fleet.reports import load_cost_report
+from orchestrator.cost import CostReport
+from orchestrator.leases import LeaseStore
+from orchestrator.models import workflow_id_for
+from workflows.pool import PoolInput, WarmPoolWorkflow
+from workflows.reconcile import ReconcileWorkflow
+from workflows.schedules import reconcile_input
+
+__all__ = ["register"]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+TtlOption = Annotated[
+    int, typer.Option("--ttl", min=5, help="Seconds the claim lasts unless renewed (heartbeat).")
+]
+
+
+def _broker(fleet: ServerFleet) -> ClaimBroker:
+    if fleet.db is None:
+        fail("claims need MongoDB (MONGO_URI)")
+    store = LeaseStore(fleet.db, write_concern=write_concern(fleet.settings))
+    return ClaimBroker(fleet.client, fleet.settings, fleet.db, store)
+
+
+def _claim_json(claim: Claim) -> dict[str, Any]:
+    return {
+        "server": claim.server,
+        "workflow_id": claim.workflow_id,
+        "task_id": claim.task_id,
+        "token": claim.lease.token,
+        "expires_at": claim.lease.expires_at.isoformat(),
+        "reused": claim.reused,
+    }
+
+
+async def _held_claim(fleet: ServerFleet, name: str, task_id: str) -> Claim:
+    """The live claim `task_id` holds on server `name`, looked up in the lease store."""
+    if fleet.db is None:
+        fail("claims need MongoDB (MONGO_URI)")
+    workflow_id = workflow_id_for(name)
+    for lease in await LeaseStore(fleet.db).holders(claim_resource(workflow_id)):
+        if lease.owner == task_id:
+            return Claim(
+                server=name, workflow_id=workflow_id, task_id=task_id, lease=lease, reused=True
+            )
+    fail(f"task {task_id} holds no live claim on {name} (it lapsed or was released)")
+
+
+def register(app: typer.Typer) -> None:
+    pool_app = typer.Typer(help="Warm pools: keep idle servers ready for jobs.", no_args_is_help=True)
+    app.add_typer(pool_app, name="pool")
+
+    @app.command()
+    def claim(
+        task: Annotated[str, typer.Option("--task", help="The job's id; it owns the claim.")],
+        region: Annotated[str | None, typer.Option(help="Region (default DEFAULT_REGION).")] = None,
+        plan: Annotated[str | None, typer.Option(help="Plan (default DEFAULT_PLAN).")] = None,
+        ttl: TtlOption = 300,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Hand a job a server: an available one already paid for (most paid time left
+        first), else a new one within the quota, waited for. Renew with `heartbeat`;
+        a claim not renewed within --ttl lapses and the server goes back to IDLE."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> Claim:
+            try:
+                return await _broker(fleet).claim(
+                    task, region=region, plan=plan, ttl=timedelta(seconds=ttl)
+                )
+            except ClaimError as exc:
+                fail(str(exc))
+
+        got = run_with_fleet(settings, act)
+        if as_json:
+            typer.echo(dump_json(_claim_json(got)))
+        else:
+            how = "reused (already paid for)" if got.reused else "newly provisioned"
+            typer.echo(
+                f"{got.task_id} claimed {got.server} ({how}); renew before "
+                f"{format_time(got.lease.expires_at, date=True)}"
+            )
+
+    @app.command()
+    def heartbeat(
+        name: Annotated[str, typer.Argument(metavar="NAME")],
+        task: Annotated[str, typer.Option("--task")],
+        ttl: TtlOption = 300,
+    ) -> None:
+        """Renew a job's claim on a server for another --ttl seconds."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> Claim:
+            held = await _held_claim(fleet, name, task)
+            try:
+                return await _broker(fleet).heartbeat(held, timedelta(seconds=ttl))
+            except ClaimError as exc:
+                fail(str(exc))
+
+        renewed = run_with_fleet(settings, act)
+        typer.echo(f"claim renewed until {format_time(renewed.lease.expires_at, date=True)}")
+
+    @app.command()
+    def release(
+        name: Annotated[str, typer.Argument(metavar="NAME")],
+        task: Annotated[str, typer.Option("--task")],
+    ) -> None:
+        """End a job's claim: the server goes IDLE (and is deleted at its deadline)."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> None:
+            await _broker(fleet).release(await _held_claim(fleet, name, task))
+
+        run_with_fleet(settings, act)
+        typer.echo(f"{task} released {name}")
+
+    @app.command()
+    def cost(
+        since: Annotated[
+            datetime | None, typer.Option(help="Only servers alive at or after this time (UTC).")
+        ] = None,
+        idle_timeout: Annotated[
+            float, typer.Option("--idle-timeout", min=0, help="Minutes, for the comparison column.")
+        ] = 10,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Billed hours and cost per server and in total (terminated included), busy and
+        paid-but-idle hours, and what a "terminate after N idle minutes" policy would
+        have paid for the same jobs."""
+        settings = load_cli_settings()
+        start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+
+        async def act(fleet: ServerFleet) -> CostReport:
+            if fleet.db is None:
+                fail("the cost report needs MongoDB (MONGO_URI)")
+            return await load_cost_report(
+                fleet.db,
+                timedelta(seconds=settings.billing_period_seconds),
+                since=start,
+                idle_timeout=timedelta(minutes=idle_timeout),
+            )
+
+        report = run_with_fleet(settings, act)
+        if as_json:
+            typer.echo(dump_json(report.model_dump(mode="json")))
+            return
+        table = Table(title=f"cost (1 h = {report.period_seconds} s)", header_style="bold")
+        for column in ("server", "state", "plan", "billed h", "cost", "busy h", "paid idle h",
+                       f"idle-{idle_timeout:g}m h", f"idle-{idle_timeout:g}m cost"):
+            table.add_column(column, justify="right" if column not in ("server", "state", "plan") else "left")
+        for line in report.servers:
+            table.add_row(line.name, line.state.value, line.plan, str(line.billed_hours),
+                          format_cost(line.cost), f"{line.busy_hours:.2f}",
+                          f"{line.paid_idle_hours:.2f}", str(line.idle_timeout_hours),
+                          format_cost(line.idle_timeout_cost))
+        table.add_row("total", "", "", str(report.billed_hours), format_cost(report.cost),
+                      f"{report.busy_hours:.2f}", f"{report.paid_idle_hours:.2f}",
+                      str(report.idle_timeout_hours), format_cost(report.idle_timeout_cost),
+                      style="bold")
+        out_console().print(table)
+
+    @app.command()
+    def reconcile(as_json: JsonFlag = False) -> None:
+        """Run reconciliation once now (the worker also runs it on a Schedule): adopt or
+        delete orphans, delete duplicates, end servers whose instance is gone."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> Any:
+            return await fleet.client.execute_workflow(
+                ReconcileWorkflow.run,
+                reconcile_input(settings),
+                id=f"reconcile-now-{uuid.uuid4().hex[:8]}",
+                task_queue=settings.temporal_task_queue,
+            )
+
+        report = run_with_fleet(settings, act)
+        if as_json:
+            typer.echo(dump_json(report.model_dump(mode="json")))
+        else:
+            typer.echo(f"{report.instances_seen} managed instance(s) at Vultr")
+            for action in report.actions or ["nothing to do"]:
+                typer.echo(f"  {action}")
+
+    @pool_app.command("start")
+    def pool_start(
+        pool: Annotated[str, typer.Argument(metavar="POOL", help="Pool name (a-z, 0-9, -).")],
+        min_idle: Annotated[int, typer.Option("--min-idle", min=0)],
+        region: Annotated[str | None, typer.Option()] = None,
+        plan: Annotated[str | None, typer.Option()] = None,
+        os_id: Annotated[int | None, typer.Option("--os-id")] = None,
+        hours: Annotated[
+            str | None, typer.Option(help="UTC hours to keep it warm, e.g. 8-18 (default: always).")
+        ] = None,
+    ) -> None:
+        """Keep MIN_IDLE servers of one region and plan available."""
+        settings = load_cli_settings()
+        active = None
+        if hours:
+            try:
+                start_h, end_h = (int(part) for part in hours.split("-"))
+                active = (start_h, end_h)
+            except ValueError:
+                fail(f"--hours must look like 8-18, got {hours!r}", EXIT_USAGE)
+        try:
+            inp = PoolInput(
+                pool=pool,
+                spec=build_spec(
+                    region or settings.default_region,
+                    plan or settings.default_plan,
+                    os_id or settings.default_os_id,
+                ),
+                policy=default_policy(settings),
+                min_idle=min_idle,
+                active_hours=active,
+            )
+        except ValueError as exc:
+            fail(f"invalid pool: {exc}", EXIT_USAGE)
+
+        async def act(fleet: ServerFleet) -> None:
+            await fleet.client.start_workflow(
+                WarmPoolWorkflow.run,
+                inp,
+                id=f"pool-{pool}",
+                task_queue=settings.temporal_task_queue,
+                static_summary=f"warm pool {pool}: {min_idle} x {inp.spec.plan} in {inp.spec.region}",
+            )
+
+        run_with_fleet(settings, act)
+        typer.echo(f"pool {pool} keeps {min_idle} server(s) available")
+
+    @pool_app.command("set")
+    def pool_set(
+        pool: Annotated[str, typer.Argument(metavar="POOL")],
+        min_idle: Annotated[int, typer.Option("--min-idle", min=0)],
+    ) -> None:
+        """Change how many servers a pool keeps available."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> None:
+            await _running_pool(fleet, pool).signal(WarmPoolWorkflow.set_min_idle, min_idle)
+
+        run_with_fleet(settings, act)
+        typer.echo(f"pool {pool} now keeps {min_idle}")
+
+    @pool_app.command("stop")
+    def pool_stop(pool: Annotated[str, typer.Argument(metavar="POOL")]) -> None:
+        """Stop topping the pool up; its idle members leave at their deadlines."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> None:
+            handle = _running_pool(fleet, pool)
+            try:
+                description = await handle.describe()
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    fail(f"no pool named {pool}")
+                raise
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                fail(f"pool {pool} is not running")
+            # Members consult this at their deadlines: none stays once the pool is gone.
+            if fleet.db is not None:
+                await fleet.db[POOLS_COLLECTION].update_one(
+                    {"_id": pool}, {"$set": {"min_idle_now": 0}}
+                )
+            await handle.terminate("pool stopped by operator")
+
+        run_with_fleet(settings, act)
+        typer.echo(f"pool {pool} stopped")
+
+
+def _running_pool(fleet: ServerFleet, pool: str) -> Any:
+    return fleet.client.get_workflow_handle_for(WarmPoolWorkflow.run, f"pool-{pool}")

@@ -1,0 +1,79 @@
+"""claim / heartbeat / release, cost, reconcile and pool commands end to end."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.cli.conftest import Cli, unique
+from tests.integration.conftest import Fleet
+
+
+async def test_claim_provisions_when_nothing_is_available_then_release_frees_it(
+    cli: Cli, fleet: Fleet
+):
+    got = await cli("claim", "--task", "job-1", "--ttl", "30", "--json")
+    assert got.exit_code == 0, got.stderr
+    claim = got.json()
+    assert claim["reused"] is False and claim["task_id"] == "job-1"
+    cli.started.add(claim["server"])
+    status = (await cli("status", claim["server"], "--json")).json()
+    assert status["state"] == "EXECUTING"
+    beat = await cli("heartbeat", claim["server"], "--task", "job-1", "--ttl", "30")
+    assert beat.exit_code == 0 and "renewed" in beat.stdout
+    done = await cli("release", claim["server"], "--task", "job-1")
+    assert done.exit_code == 0, done.stderr
+    assert (await cli("status", claim["server"], "--json")).json()["state"] == "IDLE"
+    again = await cli("release", claim["server"], "--task", "job-1")
+    assert again.exit_code == 1 and "holds no live claim" in again.stderr
+
+
+async def test_a_second_job_reuses_the_idle_server_already_paid_for(cli: Cli, fleet: Fleet):
+    first = (await cli("claim", "--task", "a", "--ttl", "30", "--json")).json()
+    cli.started.add(first["server"])
+    await cli("release", first["server"], "--task", "a")
+    second = (await cli("claim", "--task", "b", "--ttl", "30", "--json")).json()
+    assert second["server"] == first["server"] and second["reused"] is True
+    await cli("release", second["server"], "--task", "b")
+
+
+async def test_cost_report_matches_the_ledger(cli: Cli, fleet: Fleet):
+    name = unique("costly")
+    assert (await cli("provision", name, "--wait", "ready")).exit_code == 0
+    assert (await cli("terminate", name, "--now")).exit_code == 0
+    for _ in range(40):
+        if not fleet.live_instances():
+            break
+        await asyncio.sleep(0.25)
+    report = (await cli("cost", "--json")).json()
+    (row,) = fleet.ledger()
+    assert report["billed_hours"] == row["units"] == 1
+    assert abs(report["cost"] - row["total"]) < 1e-9
+    table = await cli("cost")
+    assert table.exit_code == 0 and "total" in table.stdout
+
+
+async def test_reconcile_now_reports_what_it_did(cli: Cli):
+    done = await cli("reconcile", "--json", ORPHAN_GRACE_SECONDS="0")
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["actions"] == []
+
+
+async def test_pool_start_set_and_stop(cli: Cli, fleet: Fleet):
+    pool = unique("p")[:12]
+    assert (await cli("pool", "start", pool, "--min-idle", "1")).exit_code == 0
+    for _ in range(80):
+        docs = await fleet.db["servers"].find({"pool": pool}).to_list()
+        if any(doc["state"] in ("READY", "IDLE") for doc in docs):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError("the pool never provisioned its member")
+    assert (await cli("pool", "set", pool, "--min-idle", "0")).exit_code == 0
+    stopped = await cli("pool", "stop", pool)
+    assert stopped.exit_code == 0, stopped.stderr
+    missing = await cli("pool", "stop", "nosuchpool")
+    assert missing.exit_code == 1 and "no pool named nosuchpool" in missing.stderr
+    async for doc in fleet.db["servers"].find({"pool": pool}):
+        cli.started.add(doc["name"])
+    bad = await cli("pool", "start", "Bad_Name", "--min-idle", "1")
+    assert bad.exit_code == 2 and "invalid pool" in bad.stderr
