@@ -43,7 +43,7 @@ def sync() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before any venv exists
         print("Python 3.11 or newer is needed", file=sys.stderr)
         return 2
     if not argv or argv[0] not in ("demo", "test", "sync"):

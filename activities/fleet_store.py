@@ -13,8 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.leases import LEASE_UNAVAILABLE
-from activities.leases import mongo_errors
+from activities.leases import LEASE_UNAVAILABLE, mongo_errors
 from activities.payloads import RecordServerInput, SlotInput
 from orchestrator.leases import Lease, LeaseStore
 

@@ -106,8 +106,15 @@ class ReconcileActivities:
             records = {
                 doc["workflow_id"]: doc
                 async for doc in self._db[SERVERS_COLLECTION].find(
-                    {"state": {"$in": [*SERVING, ServerState.PROVISIONING.value,
-                                       ServerState.TERMINATING.value]}},
+                    {
+                        "state": {
+                            "$in": [
+                                *SERVING,
+                                ServerState.PROVISIONING.value,
+                                ServerState.TERMINATING.value,
+                            ]
+                        }
+                    },
                     {"workflow_id": 1, "instance_id": 1, "state": 1, "billing_start": 1},
                 )
             }
@@ -146,8 +153,12 @@ class ReconcileActivities:
                 and await self._running(wf)
             ):
                 findings.append(
-                    Finding(kind="gone", workflow_id=wf, instance_id=doc["instance_id"],
-                            detail="instance no longer listed at Vultr")
+                    Finding(
+                        kind="gone",
+                        workflow_id=wf,
+                        instance_id=doc["instance_id"],
+                        detail="instance no longer listed at Vultr",
+                    )
                 )
         return FleetScan(instances_seen=len(instances), findings=findings)
 

@@ -81,7 +81,10 @@ class VultrActivities:
         keep, extra = found[0], found[1:]
         for duplicate in extra:
             activity.logger.warning(
-                "deleting duplicate instance %s of %s (keeping %s)", duplicate.id, workflow_id, keep.id
+                "deleting duplicate instance %s of %s (keeping %s)",
+                duplicate.id,
+                workflow_id,
+                keep.id,
             )
             await self._client.delete_instance(duplicate.id)
         return _info(keep, [d.id for d in extra])
@@ -102,7 +105,9 @@ class VultrActivities:
             if activity.info().attempt > 1:
                 existing = await self._find(request.workflow_id)
                 if existing is not None:
-                    activity.logger.info("adopting %s created by an earlier attempt", existing.instance_id)
+                    activity.logger.info(
+                        "adopting %s created by an earlier attempt", existing.instance_id
+                    )
                     return existing
             instance = await self._client.create_instance(
                 CreateInstanceRequest(

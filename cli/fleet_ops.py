@@ -11,9 +11,9 @@ from rich.table import Table
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.pools import POOLS_COLLECTION
 from cli.render import dump_json, format_cost, format_time
 from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
-from activities.pools import POOLS_COLLECTION
 from fleet.claims import Claim, ClaimBroker, ClaimError, claim_resource
 from fleet.client import ServerFleet, build_spec, default_policy
 from fleet.connection import write_concern
@@ -65,7 +65,9 @@ async def _held_claim(fleet: ServerFleet, name: str, task_id: str) -> Claim:
 
 
 def register(app: typer.Typer) -> None:
-    pool_app = typer.Typer(help="Warm pools: keep idle servers ready for jobs.", no_args_is_help=True)
+    pool_app = typer.Typer(
+        help="Warm pools: keep idle servers ready for jobs.", no_args_is_help=True
+    )
     app.add_typer(pool_app, name="pool")
 
     @app.command()
@@ -163,18 +165,44 @@ def register(app: typer.Typer) -> None:
             typer.echo(dump_json(report.model_dump(mode="json")))
             return
         table = Table(title=f"cost (1 h = {report.period_seconds} s)", header_style="bold")
-        for column in ("server", "state", "plan", "billed h", "cost", "busy h", "paid idle h",
-                       f"idle-{idle_timeout:g}m h", f"idle-{idle_timeout:g}m cost"):
-            table.add_column(column, justify="right" if column not in ("server", "state", "plan") else "left")
+        for column in (
+            "server",
+            "state",
+            "plan",
+            "billed h",
+            "cost",
+            "busy h",
+            "paid idle h",
+            f"idle-{idle_timeout:g}m h",
+            f"idle-{idle_timeout:g}m cost",
+        ):
+            table.add_column(
+                column, justify="right" if column not in ("server", "state", "plan") else "left"
+            )
         for line in report.servers:
-            table.add_row(line.name, line.state.value, line.plan, str(line.billed_hours),
-                          format_cost(line.cost), f"{line.busy_hours:.2f}",
-                          f"{line.paid_idle_hours:.2f}", str(line.idle_timeout_hours),
-                          format_cost(line.idle_timeout_cost))
-        table.add_row("total", "", "", str(report.billed_hours), format_cost(report.cost),
-                      f"{report.busy_hours:.2f}", f"{report.paid_idle_hours:.2f}",
-                      str(report.idle_timeout_hours), format_cost(report.idle_timeout_cost),
-                      style="bold")
+            table.add_row(
+                line.name,
+                line.state.value,
+                line.plan,
+                str(line.billed_hours),
+                format_cost(line.cost),
+                f"{line.busy_hours:.2f}",
+                f"{line.paid_idle_hours:.2f}",
+                str(line.idle_timeout_hours),
+                format_cost(line.idle_timeout_cost),
+            )
+        table.add_row(
+            "total",
+            "",
+            "",
+            str(report.billed_hours),
+            format_cost(report.cost),
+            f"{report.busy_hours:.2f}",
+            f"{report.paid_idle_hours:.2f}",
+            str(report.idle_timeout_hours),
+            format_cost(report.idle_timeout_cost),
+            style="bold",
+        )
         out_console().print(table)
 
     @app.command()
@@ -240,7 +268,8 @@ def register(app: typer.Typer) -> None:
                 inp,
                 id=f"pool-{pool}",
                 task_queue=settings.temporal_task_queue,
-                static_summary=f"warm pool {pool}: {min_idle} x {inp.spec.plan} in {inp.spec.region}",
+                static_summary=f"warm pool {pool}: {min_idle} x {inp.spec.plan} "
+                f"in {inp.spec.region}",
             )
 
         run_with_fleet(settings, act)

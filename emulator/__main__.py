@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -56,8 +57,9 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     )
     parser.add_argument(
         "--api-key",
-        default=None,
-        help="accept only this bearer token (default: any non-empty token)",
+        # From the environment too, so the key need not show in the process table.
+        default=os.environ.get("EMULATOR_API_KEY") or None,
+        help="accept only this bearer token (default: $EMULATOR_API_KEY, else any non-empty token)",
     )
     parser.add_argument(
         "--get-404-seconds",

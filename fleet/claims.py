@@ -66,15 +66,19 @@ class ClaimBroker:
     async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
         """Available servers of that kind, most paid time left first."""
         soon = datetime.now(UTC) + min_paid_left(self._settings.billing_period_seconds)
-        cursor = self._db[SERVERS_COLLECTION].find(
-            {
-                "state": {"$in": [s.value for s in AVAILABLE_STATES]},
-                "region": region,
-                "plan": plan,
-                "terminate_at": {"$gt": soon},
-            },
-            {"name": 1, "workflow_id": 1, "terminate_at": 1},
-        ).sort("terminate_at", -1)
+        cursor = (
+            self._db[SERVERS_COLLECTION]
+            .find(
+                {
+                    "state": {"$in": [s.value for s in AVAILABLE_STATES]},
+                    "region": region,
+                    "plan": plan,
+                    "terminate_at": {"$gt": soon},
+                },
+                {"name": 1, "workflow_id": 1, "terminate_at": 1},
+            )
+            .sort("terminate_at", -1)
+        )
         return await cursor.to_list()
 
     async def claim(
@@ -94,7 +98,9 @@ class ClaimBroker:
                 return claim
         return await self._provision_and_claim(task_id, region, plan, ttl, wait)
 
-    async def _try(self, workflow_id: str, task_id: str, ttl: timedelta, *, reused: bool) -> Claim | None:
+    async def _try(
+        self, workflow_id: str, task_id: str, ttl: timedelta, *, reused: bool
+    ) -> Claim | None:
         lease = await self._store.acquire(claim_resource(workflow_id), task_id, ttl)
         if lease is None:
             return None  # another job holds it
@@ -164,7 +170,9 @@ class ClaimBroker:
     async def release(self, claim: Claim) -> None:
         handle = self._client.get_workflow_handle_for(ServerWorkflow.run, claim.workflow_id)
         try:
-            await handle.execute_update(ServerWorkflow.finish_task, TaskSignal(task_id=claim.task_id))
+            await handle.execute_update(
+                ServerWorkflow.finish_task, TaskSignal(task_id=claim.task_id)
+            )
         except (WorkflowUpdateFailedError, RPCError):
             pass  # already freed (lapsed claim) or the server ended
         await self._store.release(claim.lease)

@@ -25,7 +25,9 @@ class LeaseMetricsToTemporal:
         self._latency = meter.create_histogram_float(
             "lease_operation_seconds", "Lease store call latency", "s"
         )
-        self._denied = meter.create_counter("lease_denied_total", "Acquires refused: all slots held")
+        self._denied = meter.create_counter(
+            "lease_denied_total", "Acquires refused: all slots held"
+        )
         self._takeovers = meter.create_counter(
             "lease_takeovers_total", "Acquires that pruned an expired holder"
         )
@@ -40,7 +42,9 @@ class LeaseMetricsToTemporal:
         self._takeovers.add(1, {"resource": resource})
 
 
-async def publish_fleet_gauges(db: AsyncDatabase[Any], meter: MetricMeter, every: float = 15) -> None:
+async def publish_fleet_gauges(
+    db: AsyncDatabase[Any], meter: MetricMeter, every: float = 15
+) -> None:
     """Servers by state and billed hours, from the read model (one aggregate per tick)."""
     by_state = meter.create_gauge("servers_by_state", "Servers per lifecycle state")
     billed = meter.create_gauge("billed_hours_total", "Billed hours over all recorded servers")

@@ -20,12 +20,16 @@ def _status(doc: dict[str, Any]) -> ServerStatus:
     return ServerStatus.model_validate({k: v for k, v in doc.items() if k not in _STORE_ONLY})
 
 
-async def load_statuses(db: AsyncDatabase[Any], since: datetime | None = None) -> list[ServerStatus]:
+async def load_statuses(
+    db: AsyncDatabase[Any], since: datetime | None = None
+) -> list[ServerStatus]:
     """Every recorded server generation (terminated ones included) billed since `since`."""
     query: dict[str, Any] = {}
     if since is not None:
         query = {"$or": [{"deleted_at": None}, {"deleted_at": {"$gte": since}}]}
-    return [_status(doc) async for doc in db[SERVERS_COLLECTION].find(query).sort("billing_start", 1)]
+    return [
+        _status(doc) async for doc in db[SERVERS_COLLECTION].find(query).sort("billing_start", 1)
+    ]
 
 
 async def load_cost_report(

@@ -77,7 +77,9 @@ def idle_timeout_units(
         if first_start is None:
             return 0
         # Never used: such a policy would still have kept it for the timeout.
-        return billing.billed_units(first_start, first_start + idle_timeout, period, billing.month_cap(plan))
+        return billing.billed_units(
+            first_start, first_start + idle_timeout, period, billing.month_cap(plan)
+        )
     units = 0
     session_start = first_start or intervals[0][0]
     session_end = intervals[0][1]
@@ -85,9 +87,13 @@ def idle_timeout_units(
         if start - session_end <= idle_timeout:
             session_end = max(session_end, end)
             continue
-        units += billing.billed_units(session_start, session_end + idle_timeout, period, billing.month_cap(plan))
+        units += billing.billed_units(
+            session_start, session_end + idle_timeout, period, billing.month_cap(plan)
+        )
         session_start, session_end = start, end
-    units += billing.billed_units(session_start, session_end + idle_timeout, period, billing.month_cap(plan))
+    units += billing.billed_units(
+        session_start, session_end + idle_timeout, period, billing.month_cap(plan)
+    )
     return units
 
 

@@ -38,7 +38,9 @@ class PoolInput(BaseModel):
         if self.active_hours is not None:
             start, end = self.active_hours
             if not (0 <= start < 24 and 0 < end <= 24 and start != end):
-                raise ValueError("active_hours must be (start, end) UTC hours with 0 <= start, end <= 24")
+                raise ValueError(
+                    "active_hours must be (start, end) UTC hours with 0 <= start, end <= 24"
+                )
         return self
 
 

@@ -12,7 +12,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
-    from activities.reconcile import FleetScan, Finding, ReconcileReport, ScanInput, server_name
+    from activities.reconcile import Finding, FleetScan, ReconcileReport, ScanInput, server_name
     from orchestrator.models import NAME_PATTERN, ServerInput, ServerPolicy, ServerSpec
     from workflows.policies import DELETE_RETRY, MONGO_RETRY, VULTR_RETRY, vultr_task_queue
     from workflows.server import ServerWorkflow

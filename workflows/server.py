@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,11 +13,11 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState, T
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import (
         CheckReadyInput,
-        KeepWarmInput,
         CreateInstanceInput,
         FindInstanceInput,
         InstanceInfo,
         InstanceRef,
+        KeepWarmInput,
         PlanQuote,
         RecordServerInput,
         SlotInput,
@@ -35,14 +36,6 @@ with workflow.unsafe.imports_passed_through():
         TerminationRequest,
         TimelineEntry,
     )
-    from workflows.search_attributes import (
-        INSTANCE_KEY,
-        NAME_KEY,
-        PLAN_KEY,
-        REGION_KEY,
-        STATE_KEY,
-        TERMINATE_AT_KEY,
-    )
     from workflows.policies import (
         CONFIRM_RETRY,
         DELETE_RETRY,
@@ -51,6 +44,14 @@ with workflow.unsafe.imports_passed_through():
         VULTR_RETRY,
         ready_poll_retry,
         vultr_task_queue,
+    )
+    from workflows.search_attributes import (
+        INSTANCE_KEY,
+        NAME_KEY,
+        PLAN_KEY,
+        REGION_KEY,
+        STATE_KEY,
+        TERMINATE_AT_KEY,
     )
 
 __all__ = ["ServerWorkflow"]
@@ -202,18 +203,20 @@ class ServerWorkflow:
                 return
             await self._settle_busy_state()
             self._settled = seen
-            deadline = billing.terminate_deadline(rt.billing_start, now, policy.period, policy.margin)
+            deadline = billing.terminate_deadline(
+                rt.billing_start, now, policy.period, policy.margin
+            )
             await self._set_terminate_at(deadline)
             await self._record_if_billing_moved()
             wake_at = min([deadline, *self._other_wakeups()])
             self._details(self._serving_details())
             try:
                 await workflow.wait_condition(
-                    lambda: self._changes != seen,
+                    lambda seen=seen: self._changes != seen,  # type: ignore[misc]
                     timeout=max(wake_at - now, timedelta(0)),
                     timeout_summary=f"until {wake_at:%H:%M:%S} (deadline {deadline:%H:%M:%S})",
                 )
-            except asyncio.TimeoutError:
+            except builtins.TimeoutError:
                 pass  # the timer fired: re-evaluate below
             now = workflow.now()
             await self._check_claims(now)
@@ -254,7 +257,9 @@ class ServerWorkflow:
     async def _settle_busy_state(self) -> None:
         rt = self._rt
         if rt.active_tasks and rt.state != S.EXECUTING:
-            await self._transition(S.EXECUTING, "task started: " + ", ".join(sorted(rt.active_tasks)))
+            await self._transition(
+                S.EXECUTING, "task started: " + ", ".join(sorted(rt.active_tasks))
+            )
         elif not rt.active_tasks and rt.state == S.EXECUTING:
             await self._transition(S.IDLE, "all tasks finished")
 
@@ -262,7 +267,9 @@ class ServerWorkflow:
         rt, policy = self._rt, self._input.policy
         wakeups = []
         if policy.busy_timeout_seconds and rt.active_tasks:
-            wakeups.append(min(rt.active_tasks.values()) + timedelta(seconds=policy.busy_timeout_seconds))
+            wakeups.append(
+                min(rt.active_tasks.values()) + timedelta(seconds=policy.busy_timeout_seconds)
+            )
         wakeups.extend(lease.expires_at for lease in rt.claims.values())
         if rt.active_tasks and rt.billing_start is not None:
             # Crossing a boundary while busy starts a billed hour: record it then.
@@ -305,13 +312,17 @@ class ServerWorkflow:
     def _max_idle_reached(self, now: datetime) -> bool:
         limit, rt = self._input.policy.max_idle_seconds, self._rt
         return bool(
-            limit and not rt.active_tasks and rt.idle_since is not None
+            limit
+            and not rt.active_tasks
+            and rt.idle_since is not None
             and now - rt.idle_since >= timedelta(seconds=limit)
         )
 
     def _lifetime_exceeded(self, now: datetime) -> bool:
         limit, rt = self._input.policy.max_lifetime_seconds, self._rt
-        return bool(limit and rt.billing_start and now - rt.billing_start >= timedelta(seconds=limit))
+        return bool(
+            limit and rt.billing_start and now - rt.billing_start >= timedelta(seconds=limit)
+        )
 
     def _terminate_now(self) -> bool:
         return self._rt.termination is not None and self._rt.termination.immediately
@@ -370,7 +381,9 @@ class ServerWorkflow:
                     )
                     break
                 except ActivityError:
-                    workflow.logger.warning("instance %s survived a delete; deleting again", rt.instance_id)
+                    workflow.logger.warning(
+                        "instance %s survived a delete; deleting again", rt.instance_id
+                    )
             rt.deleted_at = deleted_at
         await workflow.execute_activity(
             "release_server_leases",
@@ -489,8 +502,10 @@ class ServerWorkflow:
         (while provisioning or terminating the state cannot follow, so answer at once)."""
         target = self._changes
         await workflow.wait_condition(
-            lambda: self._settled >= target
-            or self._rt.state in (S.PROVISIONING, S.TERMINATING, *FINAL_STATES)
+            lambda: (
+                self._settled >= target
+                or self._rt.state in (S.PROVISIONING, S.TERMINATING, *FINAL_STATES)
+            )
         )
 
     @workflow.query
@@ -668,4 +683,3 @@ class ServerWorkflow:
         return ServerStatus.from_runtime(
             inp.name, inp.spec, inp.policy, self._rt, workflow.now(), inp.pool
         )
-

@@ -67,7 +67,10 @@ class Fleet:
     async def start(self, name: str, **policy: Any) -> WorkflowHandle:
         inp = ServerInput(name=name, spec=self.spec(), policy=self.policy(**policy))
         return await self.client.start_workflow(
-            ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=self.settings.temporal_task_queue
+            ServerWorkflow.run,
+            inp,
+            id=inp.workflow_id,
+            task_queue=self.settings.temporal_task_queue,
         )
 
     def ledger(self) -> list[dict[str, Any]]:

@@ -37,7 +37,9 @@ async def test_concurrent_claimers_never_share_a_server(fleet_factory):
     fleet: Fleet = await fleet_factory(max_servers=10, billing_period_seconds=300)
     handles = [await started_ready(fleet, f"pool-{i}") for i in range(3)]
     b = broker(fleet)
-    claims = await asyncio.gather(*(b.claim(f"job-{i}", ttl=timedelta(seconds=60)) for i in range(5)))
+    claims = await asyncio.gather(
+        *(b.claim(f"job-{i}", ttl=timedelta(seconds=60)) for i in range(5))
+    )
     servers = [c.server for c in claims]
     assert len(set(servers)) == 5, servers
     assert sum(c.reused for c in claims) == 3

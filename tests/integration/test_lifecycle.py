@@ -50,9 +50,7 @@ async def test_the_quota_caps_live_servers(fleet_factory):
     fleet: Fleet = await fleet_factory(max_servers=2)
     handles = [await fleet.start(f"quota-{i}") for i in range(3)]
     await asyncio.gather(*(h.result() for h in handles))
-    spans = sorted(
-        (_parse(r["created_at"]), _parse(r["deleted_at"])) for r in fleet.ledger()
-    )
+    spans = sorted((_parse(r["created_at"]), _parse(r["deleted_at"])) for r in fleet.ledger())
     assert len(spans) == 3
     events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
     live = peak = 0

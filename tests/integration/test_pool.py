@@ -25,8 +25,13 @@ async def census(fleet: Fleet, pool: str) -> dict[str, int]:
 async def start_pool(fleet: Fleet, pool: str, min_idle: int):
     return await fleet.client.start_workflow(
         WarmPoolWorkflow.run,
-        PoolInput(pool=pool, spec=fleet.spec(), policy=fleet.policy(), min_idle=min_idle,
-                  check_every_seconds=1),
+        PoolInput(
+            pool=pool,
+            spec=fleet.spec(),
+            policy=fleet.policy(),
+            min_idle=min_idle,
+            check_every_seconds=1,
+        ),
         id=f"pool-{pool}-{uuid.uuid4().hex[:6]}",
         task_queue=fleet.settings.temporal_task_queue,
     )

@@ -65,7 +65,9 @@ async def test_an_orphan_is_adopted_and_terminated_at_its_own_deadline(fleet: Fl
     report = await reconcile(fleet, "adopt")
     assert [f.kind for f in report.findings] == ["orphan"]
     assert "adopted" in report.actions[0]
-    result = await fleet.client.get_workflow_handle_for(ServerWorkflow.run, "server-orphan-a").result()
+    result = await fleet.client.get_workflow_handle_for(
+        ServerWorkflow.run, "server-orphan-a"
+    ).result()
     assert result.state == ServerState.TERMINATED
     assert result.instance_id == instance_id, "the orphan is adopted, not replaced"
     (row,) = fleet.ledger()

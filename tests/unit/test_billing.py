@@ -47,7 +47,9 @@ def test_deadline_is_margin_before_a_boundary_and_never_in_the_past(start, offse
 def test_a_deadline_already_passed_moves_to_the_next_hour():
     start = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     inside_margin = start + HOUR - timedelta(seconds=30)
-    assert billing.terminate_deadline(start, inside_margin, HOUR, MARGIN) == start + 2 * HOUR - MARGIN
+    assert (
+        billing.terminate_deadline(start, inside_margin, HOUR, MARGIN) == start + 2 * HOUR - MARGIN
+    )
     before = start + timedelta(minutes=10)
     assert billing.terminate_deadline(start, before, HOUR, MARGIN) == start + HOUR - MARGIN
 
@@ -75,7 +77,9 @@ def test_the_monthly_cap_limits_each_calendar_month():
     start = datetime(2026, 3, 1, tzinfo=UTC)
     end = datetime(2026, 4, 1, tzinfo=UTC)  # 744 hours in March
     assert billing.billed_units(start, end, HOUR) == 672
-    assert billing.billed_units(start, end, HOUR, cap=billing.month_cap("vcg-a16-2c-8g-2vram")) == 730
+    assert (
+        billing.billed_units(start, end, HOUR, cap=billing.month_cap("vcg-a16-2c-8g-2vram")) == 730
+    )
 
 
 def test_hours_across_a_month_boundary_count_in_the_month_they_start():

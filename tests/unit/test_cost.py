@@ -28,9 +28,21 @@ def status(name: str, entries: list[tuple[ServerState, timedelta]], deleted: tim
 
 
 def test_busy_intervals_follow_the_timeline():
-    st = status("a", [(S.READY, H * 0), (S.EXECUTING, H * 0.1), (S.IDLE, H * 0.5),
-                      (S.EXECUTING, H * 0.7), (S.IDLE, H * 0.8)], H * 0.98)
-    assert busy_intervals(st, T0 + H) == [(T0 + H * 0.1, T0 + H * 0.5), (T0 + H * 0.7, T0 + H * 0.8)]
+    st = status(
+        "a",
+        [
+            (S.READY, H * 0),
+            (S.EXECUTING, H * 0.1),
+            (S.IDLE, H * 0.5),
+            (S.EXECUTING, H * 0.7),
+            (S.IDLE, H * 0.8),
+        ],
+        H * 0.98,
+    )
+    assert busy_intervals(st, T0 + H) == [
+        (T0 + H * 0.1, T0 + H * 0.5),
+        (T0 + H * 0.7, T0 + H * 0.8),
+    ]
 
 
 def test_report_totals_billed_busy_and_paid_idle_hours():
@@ -47,15 +59,22 @@ def test_report_totals_billed_busy_and_paid_idle_hours():
 def test_idle_timeout_policy_splits_sessions_further_apart_than_the_timeout():
     ten = timedelta(minutes=10)
     # Two jobs 30 min apart: an idle timeout of 10 min deletes in between and pays twice.
-    intervals = [(T0, T0 + timedelta(minutes=5)), (T0 + timedelta(minutes=45), T0 + timedelta(minutes=50))]
+    intervals = [
+        (T0, T0 + timedelta(minutes=5)),
+        (T0 + timedelta(minutes=45), T0 + timedelta(minutes=50)),
+    ]
     assert idle_timeout_units(intervals, H, ten, "vc2-1c-1gb") == 2
     # With a 60 min timeout they share one server: 50 + 60 min = 2 periods started.
     assert idle_timeout_units(intervals, H, timedelta(minutes=60), "vc2-1c-1gb") == 2
-    close = [(T0, T0 + timedelta(minutes=5)), (T0 + timedelta(minutes=12), T0 + timedelta(minutes=20))]
+    close = [
+        (T0, T0 + timedelta(minutes=5)),
+        (T0 + timedelta(minutes=12), T0 + timedelta(minutes=20)),
+    ]
     assert idle_timeout_units(close, H, ten, "vc2-1c-1gb") == 1
 
 
 def test_a_server_never_created_costs_nothing():
-    never = ServerStatus(name="x", workflow_id="server-x", state=S.ERROR, region="ewr",
-                         plan="vc2-1c-1gb")
+    never = ServerStatus(
+        name="x", workflow_id="server-x", state=S.ERROR, region="ewr", plan="vc2-1c-1gb"
+    )
     assert cost_report([never], H, T0).servers == []

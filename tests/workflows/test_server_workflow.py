@@ -57,9 +57,7 @@ async def workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AsyncIterator[s
             # A bug in workflow code fails the test instead of retrying the task forever.
             workflow_failure_exception_types=[Exception],
         ),
-        Worker(
-            env.client, task_queue=vultr_task_queue(queue), activities=cloud.vultr_activities()
-        ),
+        Worker(env.client, task_queue=vultr_task_queue(queue), activities=cloud.vultr_activities()),
     ):
         yield queue
 
@@ -192,8 +190,9 @@ async def test_readiness_timeout_deletes_the_instance_and_ends_in_error(env):
 
 
 async def test_non_retryable_vultr_error_ends_in_error_without_creating(env):
-    error = ApplicationError("401 from Vultr: check VULTR_API_KEY", type="VultrAuthError",
-                             non_retryable=True)
+    error = ApplicationError(
+        "401 from Vultr: check VULTR_API_KEY", type="VultrAuthError", non_retryable=True
+    )
     cloud = FakeCloud(env, create_error=error)
     async with workers(env, cloud) as queue:
         result = await (await start(env, queue, server_input("bad-key"))).result()
@@ -204,8 +203,9 @@ async def test_non_retryable_vultr_error_ends_in_error_without_creating(env):
 
 
 async def test_unknown_region_is_refused_before_anything_is_created(env):
-    error = ApplicationError("unknown region 'xyz'", type="VultrValidationError",
-                             non_retryable=True)
+    error = ApplicationError(
+        "unknown region 'xyz'", type="VultrValidationError", non_retryable=True
+    )
     cloud = FakeCloud(env, quote_error=error)
     async with workers(env, cloud) as queue:
         result = await (await start(env, queue, server_input("nowhere"))).result()
