@@ -76,6 +76,7 @@ class ServerWorkflow:
         self._changes = 0
         # The last `_changes` value the main loop has acted on (state settled).
         self._settled = 0
+        self._draining = False  # continuing as new: updates stop waiting for the loop
         self._billed_recorded = 0
 
     # ------------------------------------------------------------------ run
@@ -192,6 +193,9 @@ class ServerWorkflow:
         assert rt.billing_start is not None
         while True:
             if workflow.info().is_continue_as_new_suggested():
+                # Updates waiting for the loop to settle answer now, or neither side
+                # would ever finish; the state they changed travels with the new run.
+                self._draining = True
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._input.model_copy(update={"runtime": rt}))
             # Taken before any await: a signal that lands while a transition is being
@@ -504,6 +508,7 @@ class ServerWorkflow:
         await workflow.wait_condition(
             lambda: (
                 self._settled >= target
+                or self._draining
                 or self._rt.state in (S.PROVISIONING, S.TERMINATING, *FINAL_STATES)
             )
         )
