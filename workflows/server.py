@@ -192,12 +192,6 @@ class ServerWorkflow:
         rt, policy = self._rt, self._input.policy
         assert rt.billing_start is not None
         while True:
-            if workflow.info().is_continue_as_new_suggested():
-                # Updates waiting for the loop to settle answer now, or neither side
-                # would ever finish; the state they changed travels with the new run.
-                self._draining = True
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._input.model_copy(update={"runtime": rt}))
             # Taken before any await: a signal that lands while a transition is being
             # recorded must wake the wait below, not be slept through.
             seen = self._changes
@@ -207,6 +201,13 @@ class ServerWorkflow:
                 return
             await self._settle_busy_state()
             self._settled = seen
+            if workflow.info().is_continue_as_new_suggested():
+                # After settling, so updates have their answer and the read model its
+                # state. One that arrived meanwhile answers now (or neither side would
+                # finish); what it changed travels with the new run.
+                self._draining = True
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._input.model_copy(update={"runtime": rt}))
             deadline = billing.terminate_deadline(
                 rt.billing_start, now, policy.period, policy.margin
             )
