@@ -59,16 +59,23 @@ def mongo_errors(doing: str) -> Iterator[None]:
     """Transient MongoDB failures and ambiguous lease writes become retryable errors."""
     try:
         yield
+    # `from None` and a bounded message: a failure with the whole driver cause chain
+    # exceeds Temporal's size limit and the UI would show no reason at all.
     except LeaseOutcomeUnknown as exc:
-        raise ApplicationError(f"{doing}: {exc}", type=LEASE_OUTCOME_UNKNOWN) from exc
+        raise ApplicationError(f"{doing}: {_short(exc)}", type=LEASE_OUTCOME_UNKNOWN) from None
     except PyMongoError as exc:
         if not _is_transient(exc):
             raise
         raise ApplicationError(
             f"{doing}: MongoDB is unavailable or did not confirm the write "
-            f"({type(exc).__name__}: {exc}); retrying is safe",
+            f"({type(exc).__name__}: {_short(exc)}); retrying is safe",
             type=MONGO_TRANSIENT,
-        ) from exc
+        ) from None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class LeaseActivities:

@@ -125,7 +125,9 @@ class VultrActivities:
             doing = "creating the instance"
             if error.ambiguous:
                 doing += " (outcome unknown: the retry looks it up before creating again)"
-            raise vultr_failure(error, doing) from None
+            # An ambiguous create may have made an instance: always retry, so the next
+            # attempt finds and adopts it instead of the workflow failing past it.
+            raise vultr_failure(error, doing, always_retry=error.ambiguous) from None
         return _info(instance)
 
     @activity.defn(name="check_ready")

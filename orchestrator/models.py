@@ -233,6 +233,8 @@ class ServerStatus(_Model):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     error: str | None = None
     pool: str | None = None
+    # Signals that did not fit the state (a signal cannot answer its sender).
+    rejected: list[str] = Field(default_factory=list)
     kind: Literal["server"] = "server"
 
     @classmethod
@@ -278,4 +280,5 @@ class ServerStatus(_Model):
             timeline=list(rt.timeline),
             error=rt.error,
             pool=pool,
+            rejected=list(rt.rejected),
         )

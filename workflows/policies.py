@@ -27,11 +27,13 @@ VULTR_RETRY = RetryPolicy(
 )
 
 # A delete is never abandoned: an instance without a workflow would bill forever.
-# Auth errors are retried too, so that fixing VULTR_API_KEY lets it finish.
+# Auth errors are retried too, so that fixing VULTR_API_KEY lets it finish. The
+# interval stays short: a locked server unlocks within seconds, and the margin before
+# the boundary is only a minute, so a long backoff would itself start a new hour.
 DELETE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=1.5,
+    maximum_interval=timedelta(seconds=5),
 )
 
 # After a delete: a few looks, then the workflow deletes again.

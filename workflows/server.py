@@ -218,7 +218,8 @@ class ServerWorkflow:
             try:
                 await workflow.wait_condition(
                     lambda seen=seen: self._changes != seen,  # type: ignore[misc]
-                    timeout=max(wake_at - now, timedelta(0)),
+                    # From the current time: the awaits above may have taken a while.
+                    timeout=max(wake_at - workflow.now(), timedelta(0)),
                     timeout_summary=f"until {wake_at:%H:%M:%S} (deadline {deadline:%H:%M:%S})",
                 )
             except builtins.TimeoutError:
