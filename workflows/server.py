@@ -78,6 +78,7 @@ class ServerWorkflow:
         self._settled = 0
         self._draining = False  # continuing as new: updates stop waiting for the loop
         self._billed_recorded = 0
+        self._unawaited: list[workflow.ActivityHandle[Any]] = []  # records left running
 
     # ------------------------------------------------------------------ run
 
@@ -103,6 +104,7 @@ class ServerWorkflow:
         except ApplicationError as err:
             await self._fail(str(err))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await asyncio.gather(*self._unawaited, return_exceptions=True)
         return self._status()
 
     # ---------------------------------------------------------- provisioning
@@ -344,7 +346,8 @@ class ServerWorkflow:
 
     async def _terminate(self) -> None:
         reason = self._rt.termination.reason if self._rt.termination else "terminated"
-        await self._transition(S.TERMINATING, reason)
+        # The delete must not wait for MongoDB: a slow write here would cost an hour.
+        await self._transition(S.TERMINATING, reason, wait_record=False)
         began = workflow.now()
         await self._delete_instance()
         await self._transition(S.TERMINATED, reason)
@@ -621,7 +624,9 @@ class ServerWorkflow:
             summary=summary,
         )
 
-    async def _transition(self, target: ServerState, reason: str = "") -> None:
+    async def _transition(
+        self, target: ServerState, reason: str = "", *, wait_record: bool = True
+    ) -> None:
         rt = self._rt
         if target == rt.state:
             return
@@ -636,7 +641,7 @@ class ServerWorkflow:
         workflow.metric_meter().create_counter(
             "server_transitions", "Server state transitions", "1"
         ).add(1, {"state": target.value})
-        await self._record()
+        await self._record(wait=wait_record)
 
     async def _record_if_billing_moved(self) -> None:
         billed = self._status().billed_hours
@@ -672,18 +677,23 @@ class ServerWorkflow:
             lines.append(f"terminate at {rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC")
         workflow.set_current_details("\n\n".join(lines))
 
-    async def _record(self) -> None:
-        """Write the read model; the version fences out stale attempts."""
+    async def _record(self, *, wait: bool = True) -> None:
+        """Write the read model; the version fences out stale attempts, so a write left
+        running (`wait=False`) can never overwrite a later one."""
         self._rt.version += 1
         status = self._status()
         self._billed_recorded = status.billed_hours
-        await workflow.execute_activity(
+        handle = workflow.start_activity(
             "record_server",
             RecordServerInput(status=status, fence=self._rt.version),
             start_to_close_timeout=MONGO_CALL_TIMEOUT,
             retry_policy=MONGO_RETRY,
             summary=f"record {self._rt.state}",
         )
+        if wait:
+            await handle
+        else:
+            self._unawaited.append(handle)
 
     def _status(self) -> ServerStatus:
         inp = self._input

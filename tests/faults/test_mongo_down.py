@@ -1,0 +1,250 @@
+"""MongoDB (leases and the read model) failing under running lifecycles: the whole
+server stopped for 30 s and restarted on the same port with its on-disk data, and
+single commands failed or stalled through SecantusDB's `failCommand` failpoints.
+
+Sizes: the outage runs 6 servers under a quota of 3 on the fast emulator (20 s
+billing period, 5 s margin, 2 s boot), about 60 s; each failpoint case runs one
+server, 5 to 40 s. The failpoint cases need a server with test commands (the
+embedded one has them) and are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.fleet_store import QUOTA_RESOURCE, SERVERS_COLLECTION
+from orchestrator.leases import LeaseStore
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import TerminationRequest
+from tests.faults.support import (
+    activity_spans,
+    explain_unfinished,
+    fleet_in_process,
+    ledger,
+    recovered_activities,
+)
+from tests.integration.conftest import MARGIN, PERIOD
+from tests.support.emulator import RunningEmulator
+from tests.support.mongo import RestartableMongo
+from workflows.server import ServerWorkflow
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SERVERS, QUOTA = 6, 3
+OUTAGE_SECONDS = 30
+FailPoint = Callable[..., Awaitable[None]]
+MONGO_ACTIVITIES = {
+    "take_quota_slot",
+    "take_termination_slot",
+    "record_server",
+    "release_server_leases",
+}
+
+
+async def wait_for(handles: list[WorkflowHandle[Any, Any]], state: ServerState, count: int) -> None:
+    for _ in range(200):
+        states = [(await h.query(ServerWorkflow.status)).state for h in handles]
+        if states.count(state) >= count:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"fewer than {count} servers reached {state}")
+
+
+async def latest_records(uri: str, db_name: str) -> dict[str, list[dict[str, Any]]]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        docs = await client[db_name][SERVERS_COLLECTION].find().to_list()
+    finally:
+        await client.close()
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        by_name.setdefault(doc["name"], []).append(doc)
+    return by_name
+
+
+async def test_a_mongodb_outage_mid_run_grants_no_extra_slot_and_every_server_terminates(
+    temporal_env: WorkflowEnvironment,
+    fast_emulator: RunningEmulator,
+    restartable_mongo: RestartableMongo,
+) -> None:
+    fast_emulator.reset()
+    async with fleet_in_process(
+        temporal_env.client,
+        fast_emulator,
+        restartable_mongo.uri,
+        max_servers=QUOTA,
+        billing_period_seconds=PERIOD,
+        terminate_before_seconds=MARGIN,
+    ) as fleet:
+        handles = [await fleet.start(f"outage-{i}") for i in range(SERVERS)]
+        await wait_for(handles, ServerState.READY, QUOTA)
+        await asyncio.to_thread(restartable_mongo.stop)
+        await asyncio.sleep(OUTAGE_SECONDS)
+        await asyncio.to_thread(restartable_mongo.start)
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(h.result() for h in handles)), timeout=150
+            )
+        except TimeoutError:
+            raise AssertionError(
+                "servers did not finish:\n" + await explain_unfinished(handles)
+            ) from None
+        verdict = ledger(fast_emulator, {h.id: 1 for h in handles})
+        retried = [
+            r
+            for h in handles
+            for r in await recovered_activities(h)
+            if r.activity in MONGO_ACTIVITIES and r.failure != "timeout"
+        ]
+        records = await latest_records(restartable_mongo.uri, fleet.settings.mongo_db)
+        holders = await LeaseStore(fleet.db).holders(QUOTA_RESOURCE)
+    print(
+        f"\nmongo down {OUTAGE_SECONDS}s: runs={len(results)} failures="
+        f"{sum(r.state != ServerState.TERMINATED for r in results)} "
+        f"duplicates={len(verdict.duplicates)} leaks={len(verdict.leftovers)} "
+        f"peak_live={verdict.peak_overlap()}/{QUOTA} "
+        f"extra_billed_hours={sum(verdict.extra_hours.values())} {verdict.extra_hours or ''}\n"
+        f"  activities retried while it was down: {sorted({r.activity for r in retried})}"
+    )
+
+    assert [r.name for r in results if r.state != ServerState.TERMINATED] == []
+    assert retried, "no activity met the outage"
+    assert verdict.peak_overlap() <= QUOTA, verdict.rows
+    assert verdict.duplicates == {} and verdict.leftovers == [], verdict.summary()
+    assert holders == []
+    for result in results:
+        (doc,) = records[result.name]
+        assert doc["state"] == ServerState.TERMINATED.value, doc
+        assert doc["instance_id"] == result.instance_id
+
+
+# -- single commands failing or stalling --------------------------------------------------------
+
+
+@pytest.fixture
+async def failpoints(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[tuple[str, FailPoint]]:
+    """An appName for the fleet's MongoDB client, and `arm(mode, **data)` to set a
+    `failCommand` failpoint on findAndModify for that client alone."""
+    app = f"faults-{uuid.uuid4().hex[:8]}"
+    armed = False
+
+    async def arm(mode: Any, **data: Any) -> None:
+        nonlocal armed
+        command = {
+            "configureFailPoint": "failCommand",
+            "mode": mode,
+            "data": {"failCommands": ["findAndModify"], "appName": app, **data},
+        }
+        try:
+            await mongo_client.admin.command(command)
+        except OperationFailure as exc:
+            pytest.skip(f"MongoDB without failpoints (start it with test commands): {exc}")
+        armed = True
+
+    try:
+        yield app, arm
+    finally:
+        if armed:
+            await mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+
+
+async def test_an_acquire_whose_connection_drops_twice_is_granted_exactly_once(
+    temporal_env: WorkflowEnvironment,
+    fast_emulator: RunningEmulator,
+    mongo_uri: str,
+    failpoints: tuple[str, FailPoint],
+) -> None:
+    """findAndModify #1 is the PROVISIONING record; #2 is the quota acquire, and the
+    driver's own retry of it is #3: both lose their connection before running."""
+    app, arm = failpoints
+    fast_emulator.reset()
+    async with fleet_in_process(
+        temporal_env.client, fast_emulator, mongo_uri, appname=app, max_servers=1
+    ) as fleet:
+        await arm({"skip": 1, "times": 2}, closeConnection=True)
+        handle = await fleet.start("flaky-acquire")
+        await wait_for([handle], ServerState.READY, 1)
+        holders = await LeaseStore(fleet.db).holders(QUOTA_RESOURCE)
+        result = await handle.result()
+        quota_attempts = [
+            r for r in await recovered_activities(handle) if r.activity == "take_quota_slot"
+        ]
+
+    assert [(h.owner, h.resource) for h in holders] == [(handle.id, QUOTA_RESOURCE)]
+    assert [r.attempt for r in quota_attempts] == [2], quota_attempts
+    assert result.state == ServerState.TERMINATED
+    assert [row["units"] for row in fast_emulator.admin("GET", "/ledger").json()["ledger"]] == [1]
+
+
+async def test_a_failing_lease_activity_shows_why_it_retries(
+    temporal_env: WorkflowEnvironment,
+    fast_emulator: RunningEmulator,
+    mongo_uri: str,
+    failpoints: tuple[str, FailPoint],
+) -> None:
+    """While the quota acquire keeps losing its connection, the pending activity's last
+    failure (what the web UI shows) says what is wrong and that retrying is safe."""
+    app, arm = failpoints
+    fast_emulator.reset()
+    async with fleet_in_process(
+        temporal_env.client, fast_emulator, mongo_uri, appname=app
+    ) as fleet:
+        await arm({"skip": 1}, closeConnection=True)
+        handle = await fleet.start("unknown-acquire")
+        failure = ""
+        for _ in range(100):
+            pending = (await handle.describe()).raw_description.pending_activities
+            if pending and pending[0].attempt > 1:
+                failure = pending[0].last_failure.message
+                break
+            await asyncio.sleep(0.1)
+        await arm("off")
+        await handle.signal(
+            ServerWorkflow.request_termination,
+            TerminationRequest(reason="test done", immediately=True),
+        )
+        await handle.result()
+
+    assert "do not assume the lease is held, retry the acquire" in failure, failure
+
+
+async def test_a_stalled_read_model_write_does_not_delay_the_billing_timer(
+    temporal_env: WorkflowEnvironment,
+    fast_emulator: RunningEmulator,
+    mongo_uri: str,
+    failpoints: tuple[str, FailPoint],
+) -> None:
+    """findAndModify #5 is a read-model write after the server is READY (the TERMINATING
+    record at the deadline); it stalls for 12 s (within its 15 s timeout). The deadline is
+    fixed by the instance's creation time, so the server must still be deleted at it,
+    not 12 s later."""
+    app, arm = failpoints
+    fast_emulator.reset()
+    async with fleet_in_process(
+        temporal_env.client, fast_emulator, mongo_uri, appname=app
+    ) as fleet:
+        await arm({"skip": 4, "times": 1}, blockConnection=True, blockTimeMS=12_000)
+        handle = await fleet.start("stalled-record")
+        result = await handle.result()
+        spans = await activity_spans(handle)
+    (row,) = fast_emulator.admin("GET", "/ledger").json()["ledger"]
+    created = datetime.fromisoformat(row["created_at"])
+    deleted = datetime.fromisoformat(row["deleted_at"])
+    late = deleted - (created + timedelta(seconds=PERIOD - MARGIN))
+
+    ready = next(i for i, s in enumerate(spans) if s.activity == "check_ready")
+    stalled = [s for s in spans if s.activity == "record_server" and s.seconds >= 10]
+    assert stalled and spans.index(stalled[0]) > ready, spans  # a record after READY stalled
+    assert result.state == ServerState.TERMINATED
+    assert late < timedelta(seconds=3), f"deleted {late.total_seconds():.1f}s after its deadline"
+    assert row["units"] == 1
