@@ -13,6 +13,7 @@ __all__ = [
     "DELETE_RETRY",
     "LEASE_WAIT_RETRY",
     "MONGO_RETRY",
+    "TERMINATION_SLOT_RETRY",
     "VULTR_RETRY",
     "ready_poll_retry",
     "vultr_task_queue",
@@ -34,6 +35,14 @@ DELETE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=1.5,
     maximum_interval=timedelta(seconds=5),
+)
+
+# Waiting for a termination slot: ask often (one cheap MongoDB call), since every
+# second spent waiting is a second less of the margin before the boundary.
+TERMINATION_SLOT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=1.5,
+    maximum_interval=timedelta(seconds=2),
 )
 
 # After a delete: a few looks, then the workflow deletes again.

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         DELETE_RETRY,
         LEASE_WAIT_RETRY,
         MONGO_RETRY,
+        TERMINATION_SLOT_RETRY,
         VULTR_RETRY,
         ready_poll_retry,
         vultr_task_queue,
@@ -364,7 +365,7 @@ class ServerWorkflow:
                 "take_termination_slot",
                 SlotInput(owner=self._wf_id, ttl_seconds=300),
                 start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                retry_policy=LEASE_WAIT_RETRY,
+                retry_policy=TERMINATION_SLOT_RETRY,
                 summary="take a termination slot",
             )
             ref = InstanceRef(workflow_id=self._wf_id, instance_id=rt.instance_id)
