@@ -105,12 +105,19 @@ class ClaimBroker:
         if lease is None:
             return None  # another job holds it
         handle = self._client.get_workflow_handle_for(ServerWorkflow.run, workflow_id)
-        try:
-            result = await handle.execute_update(
-                ServerWorkflow.claim, ClaimRequest(task_id=task_id, lease=lease)
-            )
-        except (WorkflowUpdateFailedError, RPCError):
-            result = None  # ended meanwhile
+        result = None
+        for attempt in range(3):
+            try:
+                result = await handle.execute_update(
+                    ServerWorkflow.claim, ClaimRequest(task_id=task_id, lease=lease)
+                )
+                break
+            except WorkflowUpdateFailedError:
+                break
+            except RPCError:
+                # The run may be handing over to its continued-as-new successor; the
+                # claim update is idempotent per task, so asking again is safe.
+                await asyncio.sleep(0.5 * (attempt + 1))
         if result is None or not result.accepted:
             await self._store.release(lease)
             return None

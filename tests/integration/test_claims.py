@@ -22,9 +22,14 @@ def broker(fleet: Fleet) -> ClaimBroker:
 
 
 async def started_ready(fleet: Fleet, name: str, **policy):
+    """READY in the workflow and in the read model, which is what claims look at."""
     handle = await fleet.start(name, billing_period_seconds=300, **policy)
     await wait_until_ready(handle)
-    return handle
+    for _ in range(80):
+        if await fleet.db["servers"].find_one({"name": name, "state": "READY"}):
+            return handle
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{name} never recorded READY")
 
 
 async def stop_all(fleet: Fleet, handles) -> None:

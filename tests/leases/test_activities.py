@@ -150,7 +150,10 @@ async def test_transient_mongo_errors_become_retryable_mongo_transient(
 
     assert caught.value.type == "MongoTransient"
     assert not caught.value.non_retryable
-    assert caught.value.__cause__ is error
+    # The driver's cause chain is left out (it overflows Temporal's failure size limit);
+    # the message names the error instead.
+    assert type(error).__name__ in caught.value.message
+    assert caught.value.__cause__ is None
 
 
 async def test_an_ambiguous_acquire_becomes_a_retryable_lease_outcome_unknown(
