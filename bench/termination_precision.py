@@ -148,6 +148,8 @@ class Driven:
     plan: Plan | None = None
     sent: int = 0
     refused: list[str] = field(default_factory=list)
+    # (planned, sent, acknowledged, busy) per signal: epoch seconds, for off-target reports
+    log: list[tuple[float, float, float, bool]] = field(default_factory=list)
 
 
 async def watch_ready(
@@ -183,12 +185,14 @@ async def drive(
         if at >= end:
             break  # the server is meant to be gone by then
         await asyncio.sleep(max(0.0, at - time.time()))
+        sent = time.time()
         try:
             if step.busy:
                 await stack.signal_busy(name, step.task_id)
             else:
                 await stack.signal_idle(name, step.task_id)
             driven.sent += 1
+            driven.log.append((at, sent, time.time(), step.busy))
         except RPCError as exc:
             driven.refused.append(f"{step.task_id} {'busy' if step.busy else 'idle'}: {exc}")
             break
@@ -317,6 +321,17 @@ def analyse(
             late.append(
                 {
                     "name": name,
+                    # Times below are seconds after the billing start.
+                    "ready": plan_ready(status) - start,
+                    "first_deadline_units": plan.first_deadline_index,
+                    "signals_planned_sent_acked_busy": [
+                        (round(p - start, 2), round(s - start, 2), round(a - start, 2), b)
+                        for p, s, a, b in driven[name].log
+                    ],
+                    "timeline": [
+                        (e.state.value, round(e.at.timestamp() - start, 2), e.reason)
+                        for e in status.timeline
+                    ],
                     "intended_units": intended,
                     "billed_units": row["units"],
                     "slack": boundary - deleted,
@@ -351,6 +366,10 @@ def analyse(
         "responses_429": sum(r.status == 429 for r in requests),
         "off_target": late,
     }
+
+
+def plan_ready(status: ServerStatus) -> float:
+    return next(e.at.timestamp() for e in status.timeline if e.state == "READY")
 
 
 # --------------------------------------------------------------------------- main
@@ -471,8 +490,16 @@ async def run() -> int:
             f"{r['product_bill_differs_from_ledger']}; signals sent {r['signals_sent']}, "
             f"refused {len(r['signals_refused'])}; 429s {r['responses_429']}"
         )
-        for item in r["off_target"][:5]:
-            print("   off target:", item)
+        under = [o for o in r["off_target"] if o["billed_units"] < o["intended_units"]]
+        over = [o for o in r["off_target"] if o["billed_units"] > o["intended_units"]]
+        for item in under:
+            print("   billed less than intended (deleted while busy?):", item)
+        if over:
+            examples = ", ".join(
+                f"{o['name']} {o['slack']:.1f} s after {o['delete_attempts']} DELETE(s)"
+                for o in over[:3]
+            )
+            print(f"   deleted after the intended boundary: {len(over)} servers, e.g. {examples}")
         for item in r["failed"][:5]:
             print("   failed:", item)
     print(f"instances left at Vultr: {len(left)}")
