@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,11 +75,14 @@ __all__ = [
     "EmulatorAdmin",
     "StackOptions",
     "bounded_gather",
+    "compact_history",
     "distribution",
     "deletions",
     "event_name",
     "first_deadline_units",
     "fmt_dist",
+    "fmt_shares",
+    "histogram_shares",
     "log",
     "machine_info",
     "parse_time",
@@ -541,6 +544,23 @@ class BenchStack:
         except psutil.Error:
             return 0
 
+    async def worker_histogram(self, metric: str, task_queue: str) -> dict[float, int]:
+        """Cumulative bucket counts (upper bound in seconds -> count) of one of the
+        worker's Temporal SDK latency histograms, from its Prometheus endpoint."""
+        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        async with httpx.AsyncClient(timeout=10) as http:
+            text = (await http.get(url)).text
+        buckets: dict[float, int] = {}
+        prefix = f"{metric}_bucket{{"
+        for line in text.splitlines():
+            if not line.startswith(prefix) or f'task_queue="{task_queue}"' not in line:
+                continue
+            labels, _, value = line.rpartition(" ")
+            le = labels.rsplit('le="', 1)[1].split('"', 1)[0]
+            bound = math.inf if le == "+Inf" else float(le) / 1000  # the SDK reports ms
+            buckets[bound] = buckets.get(bound, 0) + int(float(value))
+        return buckets
+
     def worker_log_counts(self) -> dict[str, int]:
         """Lines the worker logged at WARNING and ERROR, and tracebacks."""
         path = self.log_dir / "worker.log"
@@ -553,6 +573,30 @@ class BenchStack:
             "error_lines": text.count(" ERROR "),
             "tracebacks": text.count("Traceback (most recent call last)"),
         }
+
+
+def histogram_shares(
+    before: Mapping[float, int], after: Mapping[float, int]
+) -> dict[str, float | int]:
+    """Of the observations between two snapshots of a cumulative histogram: how many,
+    and which share fell at or under each bucket bound."""
+    bounds = sorted(after)
+    total = after.get(math.inf, 0) - before.get(math.inf, 0)
+    out: dict[str, float | int] = {"n": total}
+    for bound in bounds:
+        if bound == math.inf or not total:
+            continue
+        out[f"<={bound:g}s"] = round((after[bound] - before.get(bound, 0)) / total, 4)
+    return out
+
+
+def fmt_shares(shares: Mapping[str, float | int]) -> str:
+    """`n; share over 1 s / over 10 s` for a histogram_shares result."""
+    if not shares.get("n"):
+        return "-"
+    over_1 = 1 - float(shares.get("<=1s", 1.0))
+    over_10 = 1 - float(shares.get("<=10s", 1.0))
+    return f"{shares['n']}; {over_1:.1%} > 1 s, {over_10:.1%} > 10 s"
 
 
 async def bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int) -> list[T]:
@@ -571,6 +615,31 @@ async def bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int) -> list
 
 def event_name(event: HistoryEvent) -> str:
     return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+
+
+def compact_history(events: Sequence[HistoryEvent], origin: float = 0.0) -> list[list[Any]]:
+    """[event id, type, seconds after `origin`, detail] per event: activity type,
+    timer length, signal name or published ServerState, for reports."""
+    out: list[list[Any]] = []
+    for e in events:
+        at = e.event_time.seconds + e.event_time.nanos / 1e9 - origin
+        kind = e.event_type
+        detail: Any = ""
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            detail = e.activity_task_scheduled_event_attributes.activity_type.name
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            detail = f"attempt {e.activity_task_started_event_attributes.attempt}"
+        elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
+            timeout = e.timer_started_event_attributes.start_to_fire_timeout
+            detail = round(timeout.seconds + timeout.nanos / 1e9, 2)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            detail = e.workflow_execution_signaled_event_attributes.signal_name
+        elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = e.upsert_workflow_search_attributes_event_attributes.search_attributes
+            payload = fields.indexed_fields.get("ServerState")
+            detail = str(json.loads(payload.data)) if payload is not None else "attributes"
+        out.append([e.event_id, event_name(e), round(at, 2), detail])
+    return out
 
 
 def state_marks(events: Sequence[HistoryEvent]) -> list[tuple[int, str]]:
@@ -662,8 +731,9 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def run_main(main: Callable[[], Awaitable[int]]) -> None:
+def run_main(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
     """Run a benchmark's async main; Ctrl-C still stops every process it started."""
+    code: int
     try:
         code = asyncio.run(main())
     except KeyboardInterrupt:

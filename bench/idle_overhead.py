@@ -108,7 +108,12 @@ async def idle_until_deadline(stack: BenchStack, m: int, period: int) -> dict[st
     for r in requests:
         if r.instance_id:
             by_instance.setdefault(r.instance_id, []).append(r)
-    windows, calls, events, kinds, acts, problems = [], [], [], Counter(), Counter(), []
+    windows: list[float] = []
+    calls: list[int] = []
+    events: list[int] = []
+    problems: list[str] = []
+    kinds: Counter[str] = Counter()
+    acts: Counter[str] = Counter()
     for name in names:
         status = results[name]
         if not isinstance(status, ServerStatus) or status.state != "TERMINATED":

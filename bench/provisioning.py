@@ -44,6 +44,8 @@ from bench.harness import (  # noqa: E402
     distribution,
     first_deadline_units,
     fmt_dist,
+    fmt_shares,
+    histogram_shares,
     log,
     parse_time,
     print_table,
@@ -59,6 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {"servers": 100, "boot_seconds": 20.0},
     "full": {"servers": 500, "boot_seconds": 20.0},
 }
+WFT_QUEUED = "temporal_workflow_task_schedule_to_start_latency"
 CATALOG_CALLS = 3  # regions, plans, OS: loaded once per worker process
 MIN_CALLS_PER_SERVER = 3  # look up by tag, create, one readiness GET
 
@@ -154,8 +157,11 @@ async def run() -> int:
         requests = [r for r in await stack.emulator.requests() if r.time >= t0 - 1]
         ledger = await stack.emulator.ledger()
         worker_log = stack.worker_log_counts()
+        wft = histogram_shares({}, await stack.worker_histogram(WFT_QUEUED, stack.TASK_QUEUE))
 
-    failed = {k: v for k, v in results.items() if not isinstance(v, ServerStatus)}
+    failed: dict[str, object] = {
+        k: v for k, v in results.items() if not isinstance(v, ServerStatus)
+    }
     statuses = {k: v for k, v in results.items() if isinstance(v, ServerStatus)}
     failed.update({k: v.state for k, v in statuses.items() if v.state != "TERMINATED"})
     ready = sorted(t - t0 for s in statuses.values() if (t := entered(s, "READY")) is not None)
@@ -245,6 +251,7 @@ async def run() -> int:
         ("  termination slot wait min/p50/p99/max", fmt_dist(distribution(slot_wait), " s")),
         ("  termination slot attempts min/p50/p99/max", fmt_dist(distribution(slot_tries), "", 0)),
         ("  delete queued -> started min/p50/p99/max", fmt_dist(distribution(queued), " s")),
+        ("workflow tasks: n; queued > 1 s, > 10 s (worker lag)", fmt_shares(wft)),
         (
             "worker log: warnings / errors / tracebacks",
             f"{worker_log.get('warning_lines', 0)} / {worker_log.get('error_lines', 0)} / "
@@ -305,6 +312,7 @@ async def run() -> int:
         "calls_per_server": len(requests) / n,
         "gets_per_instance": gets,
         "worker_log": worker_log,
+        "workflow_task_schedule_to_start": wft,
     }
     path = write_results("provisioning", size, payload)
     print(f"\nwrote {path}")

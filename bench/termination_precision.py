@@ -52,10 +52,13 @@ from bench.harness import (  # noqa: E402
     BenchStack,
     BenchTimeout,
     StackOptions,
+    compact_history,
     deletions,
     distribution,
     first_deadline_units,
     fmt_dist,
+    fmt_shares,
+    histogram_shares,
     log,
     parse_time,
     print_table,
@@ -66,6 +69,8 @@ from bench.harness import (  # noqa: E402
 )
 from orchestrator.models import ServerStatus  # noqa: E402
 
+WFT_QUEUED = "temporal_workflow_task_schedule_to_start_latency"
+HISTORIES_KEPT = 8
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"servers": 30, "period": 20},
     "default": {"servers": 150, "period": 30},
@@ -226,6 +231,7 @@ async def run_once(
     loop = asyncio.get_running_loop()
     found = {n: loop.create_future() for n in names}
     t0 = time.time()
+    wft_before = await stack.worker_histogram(WFT_QUEUED, stack.TASK_QUEUE)
     burster = None
     if faults:
         await stack.emulator.set_faults(faults)
@@ -261,7 +267,18 @@ async def run_once(
     results.update(await stack.results(finished))
     ledger = {row["label"]: row for row in await stack.emulator.ledger()}
     requests = [r for r in await stack.emulator.requests() if r.time >= t0 - 1]
-    return analyse(label, names, traces, driven, results, ledger, requests, period, args, latency)
+    wft = histogram_shares(wft_before, await stack.worker_histogram(WFT_QUEUED, stack.TASK_QUEUE))
+    out = analyse(label, names, traces, driven, results, ledger, requests, period, args, latency)
+    out["workflow_task_schedule_to_start"] = wft
+    # The histories of the worst cases, to see why they went off target.
+    worst = sorted(
+        out["off_target"],
+        key=lambda o: (o["billed_units"] >= o["intended_units"], -abs(o["slack"])),
+    )[:HISTORIES_KEPT]
+    for o in worst:
+        start = o["billing_start"]
+        o["history"] = compact_history(await stack.history(o["name"]), start)
+    return out
 
 
 def analyse(
@@ -280,7 +297,7 @@ def analyse(
     slack, lag, noticed, to_delete, deleting = [], [], [], [], []
     extra, under, ambiguous, failed, mismatched_bill, ledger_gap = 0, 0, 0, [], 0, 0
     intended_total = billed_total = 0
-    attempts = Counter()
+    attempts: Counter[int] = Counter()
     late: list[dict[str, Any]] = []
     for name in names:
         status, plan = results[name], driven[name].plan
@@ -321,6 +338,7 @@ def analyse(
             late.append(
                 {
                     "name": name,
+                    "billing_start": start,
                     # Times below are seconds after the billing start.
                     "ready": plan_ready(status) - start,
                     "first_deadline_units": plan.first_deadline_index,
@@ -387,7 +405,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-span", type=float, default=3.5, help="trace length cap (periods)")
     parser.add_argument("--boot-seconds", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-faults", action="store_true", help="skip the run with faults")
+    runs = parser.add_mutually_exclusive_group()
+    runs.add_argument("--no-faults", action="store_true", help="skip the run with faults")
+    runs.add_argument("--faults-only", action="store_true", help="only the run with faults")
     parser.add_argument("--delete-latency-ms", type=float, default=2000.0)
     parser.add_argument(
         "--delete-5xx-rate", type=float, default=0.1, help="share of DELETEs failing"
@@ -417,13 +437,14 @@ async def run() -> int:
     log(f"size {size}: {k} lifecycles per run, billing period {period} s")
     runs = []
     async with BenchStack(options, "termination-precision") as stack:
-        runs.append(await run_once(stack, "0", k, period, args, None))
+        if not args.faults_only:
+            runs.append(await run_once(stack, "0", k, period, args, None))
         if not args.no_faults:
             runs.append(await run_once(stack, "1", k, period, args, faults))
         left = [row for row in await stack.emulator.ledger() if row["deleted_at"] is None]
         worker_log = stack.worker_log_counts()
 
-    titles = ["no faults"]
+    titles = [] if args.faults_only else ["no faults"]
     if not args.no_faults:
         titles.append(
             f"DELETE +{args.delete_latency_ms:g} ms, {args.delete_5xx_rate:.0%} DELETE 500s, "
@@ -469,6 +490,7 @@ async def run() -> int:
                 fmt_dist(r["first_delete_to_deleted_seconds"], " s"),
                 r["delete_attempts"],
                 sum(r["responses_5xx_by_route"].values()),
+                fmt_shares(r["workflow_task_schedule_to_start"]),
             )
         )
     print_table(
@@ -479,6 +501,7 @@ async def run() -> int:
             "first DELETE -> deleted",
             "DELETE attempts: servers",
             "5xx seen",
+            "workflow tasks queued (worker lag)",
         ),
         phase_rows,
         "where the time went (min/p50/p99/max)",
