@@ -16,6 +16,7 @@ __all__ = [
     "billed_units",
     "cost",
     "hourly_price",
+    "idle_at_deadline",
     "month_cap",
     "next_boundary",
     "paid_until",
@@ -61,6 +62,13 @@ def terminate_deadline(
     if deadline <= now:
         deadline += period
     return deadline
+
+
+def idle_at_deadline(busy: bool, idle_since: datetime | None, deadline: datetime) -> bool:
+    """Whether a server was idle *at* its deadline, judged by when its last task ended
+    rather than by when the check runs: a task that ended after the deadline (a late
+    signal, a worker that was away) means the next period is already paid."""
+    return not busy and (idle_since is None or idle_since <= deadline)
 
 
 def month_cap(plan_id: str) -> int:

@@ -238,7 +238,10 @@ class ServerWorkflow:
                 if self._lifetime_exceeded(now):
                     rt.termination = TerminationRequest(reason="max lifetime reached")
                     return
-                if not rt.active_tasks:
+                idle_at_deadline = billing.idle_at_deadline(
+                    bool(rt.active_tasks), rt.idle_since, deadline
+                )
+                if idle_at_deadline:
                     if rt.termination is None and await self._pool_keeps_me():
                         await self._renew_quota()  # a warm member the pool still needs
                         continue

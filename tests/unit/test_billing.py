@@ -108,3 +108,13 @@ def test_cost_is_monthly_price_over_the_cap():
     assert billing.cost(672, 5.0, "vc2-1c-1gb") == 5.0
     assert math.isclose(billing.cost(1, 6.72, "vc2-1c-1gb"), 0.01)
     assert math.isclose(billing.cost(730, 90.0, "vcg-a16-2c-8g-2vram"), 90.0)
+
+
+def test_idle_at_deadline_judges_by_when_the_last_task_ended():
+    deadline = datetime(2026, 1, 1, 0, 59, tzinfo=UTC)
+    assert billing.idle_at_deadline(False, None, deadline)  # never used
+    assert billing.idle_at_deadline(False, deadline - MARGIN, deadline)
+    assert billing.idle_at_deadline(False, deadline, deadline)
+    # Busy at the deadline, idle only when the check ran late: the hour is paid.
+    assert not billing.idle_at_deadline(False, deadline + timedelta(seconds=20), deadline)
+    assert not billing.idle_at_deadline(True, deadline - MARGIN, deadline)
