@@ -116,7 +116,10 @@ def describe_spec(name: str, spec: ServerSpec, policy: ServerPolicy) -> tuple[st
         f"- ssh keys: {', '.join(spec.ssh_key_ids) or 'none'}",
         f"- cloud-init: {len(spec.cloud_init.encode()) if spec.cloud_init else 0} bytes",
         f"- billing period {policy.billing_period_seconds} s, terminate "
-        f"{policy.terminate_before_seconds} s before each boundary when idle",
+        f"{policy.terminate_before_seconds} s before each boundary when idle"
+        if policy.terminate_idle_at_deadline
+        else f"- billing period {policy.billing_period_seconds} s, idle servers kept "
+        "past deadlines",
         f"- readiness timeout {policy.readiness_timeout_seconds} s",
     ]
     if policy.max_lifetime_seconds:

@@ -108,6 +108,10 @@ class ServerPolicy(_Model):
     # Trade paid minutes for capacity: terminate after this much idle time even before
     # the deadline (frees a quota slot early).
     max_idle_seconds: int | None = Field(default=None, gt=0)
+    # False keeps idle servers past their deadlines: they then go only by
+    # max_idle_seconds, max_lifetime_seconds or a terminate request (the idle-timeout
+    # and keep-alive policies other tools use; the cost benchmark compares them).
+    terminate_idle_at_deadline: bool = True
     # A task not marked idle within this long is presumed dead and dropped.
     busy_timeout_seconds: int | None = Field(default=None, gt=0)
 

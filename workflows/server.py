@@ -242,8 +242,11 @@ class ServerWorkflow:
                     bool(rt.active_tasks), rt.idle_since, deadline
                 )
                 if idle_at_deadline:
-                    if rt.termination is None and await self._pool_keeps_me():
-                        await self._renew_quota()  # a warm member the pool still needs
+                    keep = rt.termination is None and (
+                        not policy.terminate_idle_at_deadline or await self._pool_keeps_me()
+                    )
+                    if keep:  # kept by policy, or a warm member the pool still needs
+                        await self._renew_quota()
                         continue
                     if rt.termination is None:
                         rt.termination = TerminationRequest(reason="idle at billing deadline")
@@ -637,8 +640,8 @@ class ServerWorkflow:
         if target not in TRANSITIONS[rt.state]:
             raise InvalidTransition(rt.state, target)
         now = workflow.now()
-        if target == S.IDLE and rt.idle_since is None:
-            rt.idle_since = now
+        if target in (S.READY, S.IDLE) and rt.idle_since is None:
+            rt.idle_since = now  # a READY server with no task is idle too
         rt.state = target
         rt.timeline.append(TimelineEntry(state=target, at=now, reason=reason))
         self._publish()

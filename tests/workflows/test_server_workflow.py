@@ -287,3 +287,24 @@ async def test_read_model_writes_carry_increasing_fences(env):
     fences = [r.fence for r in cloud.records]
     assert fences == sorted(fences) and len(set(fences)) == len(fences)
     assert cloud.records[-1].status.state == ServerState.TERMINATED
+
+
+async def test_an_idle_timeout_policy_ignores_deadlines_and_goes_after_max_idle(env):
+    """The policy other tools use (terminate after N idle seconds), for comparison."""
+    cloud = FakeCloud(env)
+    idle_limit = PERIOD + 600  # outlives the first deadline
+    async with workers(env, cloud) as queue:
+        handle = await start(
+            env,
+            queue,
+            server_input(
+                "idle-timeout", terminate_idle_at_deadline=False, max_idle_seconds=idle_limit
+            ),
+        )
+        ready = await wait_for_state(env, handle, ServerState.READY)
+        result = await handle.result()
+    (inst,) = cloud.instances.values()
+    (ready_at,) = entered(ready, ServerState.READY)
+    assert_at(inst.deleted, ready_at + timedelta(seconds=idle_limit))
+    assert result.billed_hours == 2
+    assert result.timeline[-2].reason == "idle longer than max_idle_seconds"
