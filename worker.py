@@ -66,6 +66,7 @@ def build_workers(
         activities=[
             fleet_store.take_quota_slot,
             fleet_store.take_termination_slot,
+            fleet_store.release_termination_slot,
             fleet_store.release_server_leases,
             fleet_store.record_server,
             leases.acquire_lease,

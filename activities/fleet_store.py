@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.leases import LEASE_UNAVAILABLE, mongo_errors
 from activities.payloads import RecordServerInput, SlotInput
@@ -53,6 +53,7 @@ class FleetStoreActivities:
                 f"all {limit} slots of {resource!r} are taken; waiting for one to free up",
                 {"resource": resource, "limit": limit},
                 type=LEASE_UNAVAILABLE,
+                category=ApplicationErrorCategory.BENIGN,
             )
         return lease
 
@@ -65,6 +66,13 @@ class FleetStoreActivities:
     async def take_termination_slot(self, request: SlotInput) -> Lease:
         """One of MAX_CONCURRENT_TERMINATIONS deletes in flight."""
         return await self._take(TERMINATIONS_RESOURCE, self._max_terminations, request)
+
+    @activity.defn(name="release_termination_slot")
+    async def release_termination_slot(self, slot: Lease) -> bool:
+        """Give a termination slot back as soon as the DELETE is accepted: confirming
+        the instance is gone needs no slot, and clustered deadlines need them all."""
+        with mongo_errors(f"release the termination slot of {slot.owner!r}"):
+            return await self._store.release(slot)
 
     @activity.defn(name="release_server_leases")
     async def release_server_leases(self, request: SlotInput) -> int:

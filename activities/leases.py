@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from orchestrator.leases import (
     AcquireLeaseInput,
@@ -99,6 +99,7 @@ class LeaseActivities:
                 f"by other owners; the activity retries until one is released or expires",
                 {"resource": input.resource, "limit": input.limit},
                 type=LEASE_UNAVAILABLE,
+                category=ApplicationErrorCategory.BENIGN,
             )
         return lease
 

@@ -4,7 +4,7 @@ rate limit on the Vultr queue is a limit on requests to Vultr."""
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.failures import vultr_failure
 from activities.payloads import (
@@ -139,7 +139,9 @@ class VultrActivities:
         except VultrNotFound:
             # Vultr can answer 404 for a few seconds right after a create.
             raise ApplicationError(
-                f"instance {request.instance_id} not visible yet", type="InstanceNotReady"
+                f"instance {request.instance_id} not visible yet",
+                type="InstanceNotReady",
+                category=ApplicationErrorCategory.BENIGN,
             ) from None
         except VultrError as error:
             raise vultr_failure(error, "checking readiness") from None
@@ -149,6 +151,7 @@ class VultrActivities:
                 f"instance {instance.id} is {instance.status}/{instance.power_status}/"
                 f"{instance.server_status}, waiting for active/running/ok",
                 type="InstanceNotReady",
+                category=ApplicationErrorCategory.BENIGN,
             )
         return info
 
@@ -173,4 +176,5 @@ class VultrActivities:
         raise ApplicationError(
             f"instance {instance.id} still exists after delete ({instance.status})",
             type="InstanceStillExists",
+            category=ApplicationErrorCategory.BENIGN,
         )

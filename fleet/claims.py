@@ -50,6 +50,9 @@ class Claim(BaseModel):
     reused: bool
 
 
+READ_MODEL_LAG_SECONDS = 1.0
+
+
 def claim_resource(workflow_id: str) -> str:
     return f"claim:{workflow_id}"
 
@@ -92,10 +95,16 @@ class ClaimBroker:
     ) -> Claim:
         region = region or self._settings.default_region
         plan = plan or self._settings.default_plan
-        for doc in await self.candidates(region, plan):
-            claim = await self._try(doc["workflow_id"], task_id, ttl, reused=True)
-            if claim is not None:
-                return claim
+        # Two looks before paying for a new server: the read model trails the workflows
+        # by a moment (a run handing over to its successor records its state once the
+        # new run starts), so a server freed just now may not show on the first.
+        for look in range(2):
+            if look:
+                await asyncio.sleep(READ_MODEL_LAG_SECONDS)
+            for doc in await self.candidates(region, plan):
+                claim = await self._try(doc["workflow_id"], task_id, ttl, reused=True)
+                if claim is not None:
+                    return claim
         return await self._provision_and_claim(task_id, region, plan, ttl, wait)
 
     async def _try(

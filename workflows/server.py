@@ -367,11 +367,12 @@ class ServerWorkflow:
         rt = self._rt
         if rt.instance_id is not None and rt.deleted_at is None:
             self._details("waiting for a termination slot")
-            await workflow.execute_activity(
+            slot: Lease | None = await workflow.execute_activity(
                 "take_termination_slot",
                 SlotInput(owner=self._wf_id, ttl_seconds=300),
                 start_to_close_timeout=MONGO_CALL_TIMEOUT,
                 retry_policy=TERMINATION_SLOT_RETRY,
+                result_type=Lease,
                 summary="take a termination slot",
             )
             ref = InstanceRef(workflow_id=self._wf_id, instance_id=rt.instance_id)
@@ -386,6 +387,16 @@ class ServerWorkflow:
                     summary=f"delete {rt.instance_id}",
                 )
                 deleted_at = workflow.now()
+                if slot is not None:
+                    # A repeated delete (rare: the instance survived) goes without one.
+                    await workflow.execute_activity(
+                        "release_termination_slot",
+                        slot,
+                        start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                        retry_policy=MONGO_RETRY,
+                        summary="release the termination slot",
+                    )
+                    slot = None
                 try:
                     await workflow.execute_activity(
                         "confirm_deleted",

@@ -46,6 +46,7 @@ FailPoint = Callable[..., Awaitable[None]]
 MONGO_ACTIVITIES = {
     "take_quota_slot",
     "take_termination_slot",
+    "release_termination_slot",
     "record_server",
     "release_server_leases",
 }

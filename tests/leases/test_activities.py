@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect, OperationFailure, WriteConcernError
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.leases import LeaseActivities
@@ -69,6 +69,8 @@ async def test_denied_acquire_raises_retryable_lease_unavailable_naming_resource
 
     assert caught.value.type == "LeaseUnavailable"
     assert not caught.value.non_retryable
+    # Waiting is the normal path: the SDK logs benign failures at DEBUG, not WARNING.
+    assert caught.value.category == ApplicationErrorCategory.BENIGN
     assert "'quota'" in caught.value.message and "all 2 slot(s)" in caught.value.message
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,6 +25,7 @@ from activities.payloads import (
     SlotInput,
     SpecInput,
 )
+from orchestrator.leases.models import Lease
 
 
 @dataclass
@@ -119,9 +120,17 @@ class FakeCloud:
         self.leases_held.add(f"quota:{request.owner}")
 
     @activity.defn(name="take_termination_slot")
-    async def take_termination_slot(self, request: SlotInput) -> None:
+    async def take_termination_slot(self, request: SlotInput) -> Lease:
         self.calls.append("take_termination_slot")
         self.leases_held.add(f"termination:{request.owner}")
+        expires = await self.now() + timedelta(seconds=request.ttl_seconds)
+        return Lease(resource="terminations", owner=request.owner, token=1, expires_at=expires)
+
+    @activity.defn(name="release_termination_slot")
+    async def release_termination_slot(self, slot: Lease) -> bool:
+        self.calls.append("release_termination_slot")
+        self.leases_held.discard(f"termination:{slot.owner}")
+        return True
 
     @activity.defn(name="release_server_leases")
     async def release_server_leases(self, request: SlotInput) -> None:
@@ -146,6 +155,7 @@ class FakeCloud:
         return [
             self.take_quota_slot,
             self.take_termination_slot,
+            self.release_termination_slot,
             self.release_server_leases,
             self.record_server,
         ]

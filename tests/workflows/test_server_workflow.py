@@ -107,6 +107,14 @@ async def test_idle_server_is_deleted_exactly_margin_before_its_first_boundary(e
     assert_at(inst.deleted, deadline)
     assert result.billed_hours == 1
     assert cloud.leases_held == set()
+    # The termination slot is given back as soon as the DELETE is accepted, not after
+    # the confirmation: a slot is what clustered deadlines are short of.
+    order = [
+        c
+        for c in cloud.calls
+        if c in {"delete_instance", "release_termination_slot", "confirm_deleted"}
+    ]
+    assert order == ["delete_instance", "release_termination_slot", "confirm_deleted"]
 
 
 async def test_busy_server_survives_its_deadline_and_goes_at_the_next_one(env):
