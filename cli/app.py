@@ -24,7 +24,7 @@ from cli.runtime import (
     out_console,
     run_with_fleet,
 )
-from fleet.client import ServerFleet, build_spec
+from fleet.client import ServerFleet, build_policy, build_spec
 from fleet.errors import FleetError
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus
@@ -105,6 +105,30 @@ def provision(
             min=1, help="Seconds to wait with --wait. [default: READINESS_TIMEOUT_SECONDS + 60]"
         ),
     ] = None,
+    max_idle: Annotated[
+        int | None,
+        typer.Option(
+            "--max-idle",
+            metavar="SECONDS",
+            help="Also delete after this much idle time, before the deadline.",
+        ),
+    ] = None,
+    max_lifetime: Annotated[
+        int | None,
+        typer.Option(
+            "--max-lifetime",
+            metavar="SECONDS",
+            help="Delete at the first deadline after this much life, busy or not.",
+        ),
+    ] = None,
+    keep_idle: Annotated[
+        bool,
+        typer.Option(
+            "--keep-idle",
+            help="Keep idle servers past deadlines (then only --max-idle, --max-lifetime "
+            "or terminate end them).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start server workflows. Region, plan and OS are checked against Vultr's catalog
@@ -124,6 +148,12 @@ def provision(
             tags=tag or (),
             ssh_key_ids=ssh_key_id or (),
         )
+        policy = build_policy(
+            settings,
+            max_idle_seconds=max_idle,
+            max_lifetime_seconds=max_lifetime,
+            terminate_idle_at_deadline=False if keep_idle else None,
+        )
     except FleetError as exc:
         fail(str(exc), exc.exit_code)
     timeout = wait_timeout or float(settings.readiness_timeout_seconds + 60)
@@ -133,6 +163,7 @@ def provision(
             fleet,
             names,
             spec,
+            policy=policy,
             wait=wait is not None,
             wait_timeout=timeout,
             progress_console=err_console() if count is not None else None,

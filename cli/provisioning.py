@@ -14,7 +14,7 @@ from cli.render import format_time, status_json
 from fleet.client import ServerFleet
 from fleet.errors import FleetError
 from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerSpec, ServerStatus, workflow_id_for
+from orchestrator.models import ServerPolicy, ServerSpec, ServerStatus, workflow_id_for
 
 __all__ = ["SERVING_STATES", "Outcome", "provision_batch"]
 
@@ -56,6 +56,7 @@ async def provision_batch(
     names: Sequence[str],
     spec: ServerSpec,
     *,
+    policy: ServerPolicy | None = None,
     wait: bool,
     wait_timeout: float,
     progress_console: Console | None,
@@ -83,7 +84,7 @@ async def provision_batch(
             outcome = Outcome(name)
             try:
                 async with gate:
-                    handle = await fleet.provision(name, spec)
+                    handle = await fleet.provision(name, spec, policy)
                 outcome.run_id = handle.result_run_id
                 progress.advance(started)
                 if wait:

@@ -138,6 +138,17 @@ def _validation_text(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def build_policy(settings: Settings, **overrides: Any) -> ServerPolicy:
+    """The default policy with `overrides` (None values ignored); raises InvalidRequest
+    naming each bad field."""
+    values = default_policy(settings).model_dump()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ServerPolicy(**values)
+    except ValidationError as exc:
+        raise InvalidRequest(f"invalid server policy: {_validation_text(exc)}") from None
+
+
 def build_spec(
     region: str,
     plan: str,

@@ -265,3 +265,16 @@ async def test_every_command_has_help(cli: Cli, command: str):
 
     assert result.exit_code == 0
     assert "Usage:" in result.stdout
+
+
+async def test_an_invalid_policy_is_refused_before_anything_starts(
+    cli: Cli, fleet: Fleet, server_fleet: ServerFleet
+):
+    name = unique("pol")
+
+    result = await cli("provision", name, "--max-idle", "0")
+
+    assert result.exit_code == 2
+    message = one_error_line(result)
+    assert message.startswith("invalid server policy: max_idle_seconds:"), message
+    await assert_never_started(server_fleet, fleet, name)

@@ -10,6 +10,7 @@ import pytest
 
 from fleet.client import ServerFleet
 from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerInput
 from orchestrator.procs import venv_bin
 from tests.cli.conftest import Cli, Fleet, unique
 
@@ -159,3 +160,21 @@ async def test_list_without_json_prints_a_table_of_servers(cli: Cli):
     assert shown.exit_code == 0
     assert name in shown.stdout
     assert "READY" in shown.stdout
+
+
+async def test_provision_policy_flags_reach_the_workflow(cli: Cli, server_fleet: ServerFleet):
+    name = unique("keep")
+
+    made = await cli(
+        "provision", name, "--keep-idle", "--max-idle", "7", "--max-lifetime", "900", "--json"
+    )
+
+    assert made.exit_code == 0, made.stderr
+    handle = server_fleet.client.get_workflow_handle(made.json()["workflow_id"])
+    history = await handle.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (inp,) = await server_fleet.client.data_converter.decode(started.input.payloads, [ServerInput])
+    assert inp.policy.terminate_idle_at_deadline is False
+    assert inp.policy.max_idle_seconds == 7
+    assert inp.policy.max_lifetime_seconds == 900
+    assert (await cli("terminate", name, "--now")).exit_code == 0
