@@ -32,6 +32,9 @@ class PoolInput(BaseModel):
     check_every_seconds: float = Field(default=30, gt=0)
     # UTC hours [start, end) in which the pool is kept warm; None means always.
     active_hours: tuple[int, int] | None = None
+    # Members started but not yet in the read model, carried across continue-as-new so
+    # the next run does not start them again.
+    pending: dict[str, datetime] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _hours(self) -> PoolInput:
@@ -50,7 +53,7 @@ class WarmPoolWorkflow:
     def __init__(self, input: PoolInput) -> None:
         self._input = input
         # Members started but not yet seen in the read model, so they are not doubled.
-        self._pending: dict[str, datetime] = {}
+        self._pending: dict[str, datetime] = dict(input.pending)
 
     @workflow.signal
     def set_min_idle(self, min_idle: int) -> None:
@@ -94,7 +97,7 @@ class WarmPoolWorkflow:
                 await self._add_member()
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._input)
+                workflow.continue_as_new(self._input.model_copy(update={"pending": self._pending}))
             await asyncio.sleep(self._input.check_every_seconds)
 
     async def _add_member(self) -> None:
