@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
 from orchestrator.vultr.errors import NON_RETRYABLE_ERROR_TYPES
 
 __all__ = [
     "CONFIRM_RETRY",
+    "DELETE_PRIORITY",
     "DELETE_RETRY",
     "LEASE_WAIT_RETRY",
     "MONGO_RETRY",
+    "READY_POLL_PRIORITY",
     "TERMINATION_SLOT_RETRY",
     "VULTR_RETRY",
     "ready_poll_retry",
@@ -36,6 +38,12 @@ DELETE_RETRY = RetryPolicy(
     backoff_coefficient=1.5,
     maximum_interval=timedelta(seconds=5),
 )
+
+# The Vultr queue is rate-limited, so a backlog forms whenever many servers boot at
+# once. A DELETE due at its deadline must not queue behind readiness polls: a late
+# delete pays a whole period. Lower goes first; unset is the default, 3.
+DELETE_PRIORITY = Priority(priority_key=1)
+READY_POLL_PRIORITY = Priority(priority_key=4)
 
 # Waiting for a termination slot: ask often (one cheap MongoDB call), since every
 # second spent waiting is a second less of the margin before the boundary.

@@ -38,9 +38,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.policies import (
         CONFIRM_RETRY,
+        DELETE_PRIORITY,
         DELETE_RETRY,
         LEASE_WAIT_RETRY,
         MONGO_RETRY,
+        READY_POLL_PRIORITY,
         TERMINATION_SLOT_RETRY,
         VULTR_RETRY,
         ready_poll_retry,
@@ -152,6 +154,7 @@ class ServerWorkflow:
                 start_to_close_timeout=VULTR_CALL_TIMEOUT,
                 schedule_to_close_timeout=timedelta(seconds=policy.readiness_timeout_seconds),
                 retry_policy=ready_poll_retry(policy.ready_poll_seconds),
+                priority=READY_POLL_PRIORITY,
                 result_type=InstanceInfo,
                 summary="wait until active/running/ok",
             )
@@ -384,6 +387,7 @@ class ServerWorkflow:
                     task_queue=self._vultr_queue,
                     start_to_close_timeout=VULTR_CALL_TIMEOUT,
                     retry_policy=DELETE_RETRY,
+                    priority=DELETE_PRIORITY,
                     summary=f"delete {rt.instance_id}",
                 )
                 deleted_at = workflow.now()

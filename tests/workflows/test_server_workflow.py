@@ -117,6 +117,23 @@ async def test_idle_server_is_deleted_exactly_margin_before_its_first_boundary(e
     assert order == ["delete_instance", "release_termination_slot", "confirm_deleted"]
 
 
+async def test_deletes_go_ahead_of_readiness_polls_in_the_vultr_queue(env):
+    cloud = FakeCloud(env)
+    async with workers(env, cloud) as queue:
+        handle = await start(env, queue, server_input("ordered"))
+        await handle.result()
+    history = await handle.fetch_history()
+    priority = {
+        e.activity_task_scheduled_event_attributes.activity_type.name: (
+            e.activity_task_scheduled_event_attributes.priority.priority_key
+        )
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    assert priority["delete_instance"] < priority["check_ready"]
+    assert priority["delete_instance"] == 1
+
+
 async def test_busy_server_survives_its_deadline_and_goes_at_the_next_one(env):
     cloud = FakeCloud(env)
     async with workers(env, cloud) as queue:
