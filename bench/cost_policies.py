@@ -17,9 +17,11 @@ a saved file instead (rescaled to --period). One simulated hour is one billing p
 
 Every trace is replayed through the real system (bench/harness.py: Temporal dev server,
 SecantusDB, the Vultr emulator over HTTP, `python worker.py`) once per policy, all 15
-simulations at the same time in one stack (each policy's replay starts --stagger seconds
-after the previous one, so their provisioning bursts do not queue behind each other at
-the rate-limited Vultr queue). Policies (ServerPolicy fields):
+simulations at the same time in one stack. Each policy's replay starts --stagger seconds
+(default P/6) after the previous one: all share one account's rate-limited Vultr queue
+(25 requests/s), a burst of 15 new servers is about 100 calls, and simultaneous bursts
+of four policies would wait for each other where separate deployments would not.
+Policies (ServerPolicy fields):
 
 - billing-aware (ours): the defaults; an idle server goes --margin before its next
   billing boundary, a busy one stays;
@@ -70,7 +72,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.client import WorkflowUpdateFailedError  # noqa: E402
+from temporalio.client import (  # noqa: E402
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError  # noqa: E402
 
 from bench.cost_model import (  # noqa: E402
@@ -82,6 +87,7 @@ from bench.cost_model import (  # noqa: E402
     lower_bound,
     make_traces,
     peak_concurrency,
+    periods,
 )
 from bench.harness import (  # noqa: E402
     FINAL_STATES,
@@ -89,10 +95,12 @@ from bench.harness import (  # noqa: E402
     BenchStack,
     BenchTimeout,
     StackOptions,
+    bounded_gather,
     distribution,
     fmt_shares,
     histogram_shares,
     log,
+    parse_time,
     percentile,
     print_table,
     resolve_size,
@@ -116,7 +124,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 WFT_QUEUED = "temporal_workflow_task_schedule_to_start_latency"
 END_REASON = "trace over"
+DEADLINE_REASON = "idle at billing deadline"  # the workflow's reason (workflows/server.py)
 LEAVING = ("TERMINATING", "TERMINATED", "ERROR")
+UPDATE_ERRORS = (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError)
 READY_WAIT_SECONDS = 180.0  # a server not READY by then fails its job (and is reported)
 PROVISION_TRIES = 3
 TARGET_VS_CLAIRVOYANT = 1.05
@@ -199,11 +209,12 @@ class ReadyWatch:
         while True:
             tick += 1
             names = [n for n, f in self.pending.items() if not f.done()]
+            # Every ~2 s also look at the idle servers: drop those that have started to go.
             idle = {
                 s.name: s
-                for sim in self.sims
+                for sim in (self.sims if tick % 6 == 0 else [])
                 for s in sim.servers
-                if not s.gone and s.job is None and tick % 6 == 0
+                if not s.gone and s.job is None
             }
             if names or idle:
                 try:
@@ -292,7 +303,7 @@ class Simulation:
             await self.stack.handle(server.name).execute_update(
                 ServerWorkflow.finish_task, TaskSignal(task_id=task_id)
             )
-        except (WorkflowUpdateFailedError, RPCError) as exc:
+        except UPDATE_ERRORS as exc:
             self.finish_refusals.append(f"{task_id} on {server.name}: {_why(exc)}")
             server.gone = True
         job.end = time.time()
@@ -323,7 +334,7 @@ class Simulation:
             result = await self.stack.handle(server.name).execute_update(
                 ServerWorkflow.claim, ClaimRequest(task_id=task_id)
             )
-        except (WorkflowUpdateFailedError, RPCError) as exc:
+        except UPDATE_ERRORS as exc:
             return _why(exc)
         return None if result.accepted else (result.reason or str(result.state))
 
@@ -379,9 +390,12 @@ class Simulation:
             if isinstance(result, BaseException) and job.error is None:
                 job.error = repr(result)
         self.ended_at = time.time()
-        for server in self.servers:
-            if not server.gone and await self._terminate(server.name, END_REASON):
-                self.terminated_at_end.append(server.name)
+        # Every server not known to be gone, by the read model rather than in-process
+        # bookkeeping (a claim that timed out may still have been accepted).
+        docs = await self.stack.read_model(only=[s.name for s in self.servers])
+        live = [s.name for s in self.servers if docs.get(s.name, {}).get("state") not in LEAVING]
+        sent = await bounded_gather((self._terminate(n, END_REASON) for n in live), 32)
+        self.terminated_at_end = [n for n, ok in zip(live, sent, strict=True) if ok]
 
 
 def _why(exc: BaseException) -> str:
@@ -389,6 +403,8 @@ def _why(exc: BaseException) -> str:
         return str(exc.cause or exc)
     if isinstance(exc, RPCError):
         return f"{exc.status.name}: {exc.message}"
+    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return "no answer (update timed out)"
     return repr(exc)
 
 
@@ -406,7 +422,14 @@ def analyse(
         rows_by_label.setdefault(row["label"], []).append(row)
     failed, reasons = [], Counter[str]()
     servers = []
-    billed = instances = duplicates = 0
+    billed = instances = duplicates = tail = late = 0
+    deadline_lag: list[float] = []
+    margin = sim.policy.terminate_before_seconds
+    last_end: dict[str, float] = {}
+    for j in sim.jobs:
+        if j.server is not None and j.start is not None:
+            end = j.start + j.duration
+            last_end[j.server] = max(last_end.get(j.server, end), end)
     for server in sim.servers:
         status = statuses.get(server.name)
         rows = rows_by_label.get(f"server-{server.name}", [])
@@ -414,13 +437,27 @@ def analyse(
         billed += units
         instances += len(rows)
         duplicates += max(0, len(rows) - 1)
-        reason = ""
+        reason, going_at = "", None
+        # Periods paid after the server's last job ended (ledger billing start, to the
+        # second): 0 for a server deleted in the period its last job ended in.
+        start = parse_time(rows[0]["created_at"]) if rows else None
+        if start is not None and server.name in last_end:
+            tail += max(0, units - periods(last_end[server.name] - start, period))
         if isinstance(status, ServerStatus):
             if status.state != "TERMINATED":
                 failed.append(f"{server.name}: {status.state} {status.error or ''}".strip())
-            going = [e.reason for e in status.timeline if e.state == "TERMINATING"]
-            reason = going[0] if going else "never TERMINATING"
+            going = [e for e in status.timeline if e.state == "TERMINATING"]
+            reason = going[0].reason if going else "never TERMINATING"
+            going_at = going[0].at.timestamp() if going else None
             reasons[reason] += 1
+            started = status.billing_start
+            if reason == DEADLINE_REASON and started and going_at:
+                # Deleted at a deadline (the last one before TERMINATING; the status keeps
+                # no terminate_at once TERMINATED): billed past its boundary means late.
+                since = going_at - started.timestamp()
+                intended = max(1, math.floor((since + margin) / period))
+                late += units > intended
+                deadline_lag.append(since - (intended * period - margin))
         else:
             failed.append(f"{server.name}: {status!r}")
         servers.append(
@@ -432,6 +469,9 @@ def analyse(
                 "units": units,
                 "instances": len(rows),
                 "terminated_because": reason,
+                "billing_start": None if start is None else start - sim.t0,
+                "last_job_end": last_end[server.name] - sim.t0 if server.name in last_end else None,
+                "terminating": None if going_at is None else going_at - sim.t0,
             }
         )
     done = [j for j in sim.jobs if j.wait is not None]
@@ -468,8 +508,11 @@ def analyse(
         "finish_refused": sim.finish_refusals,
         "provision_failures": sim.provision_failures,
         "jobs_running_at_trace_end": sim.running_at_end,
-        "terminated_at_trace_end": len(sim.terminated_at_end),
+        "terminated_at_trace_end": reasons[END_REASON],
         "terminated_because": dict(reasons),
+        "hours_paid_after_last_job": tail,
+        "deleted_after_deadline_boundary": late,
+        "deadline_to_terminating_seconds": distribution(deadline_lag),
         "failed_workflows": failed,
         "servers": servers,
         "job_runs": [
@@ -523,7 +566,8 @@ def print_report(
         f"\ncost against peer policies — size {size}: {traces.hours:g} simulated hours, "
         f"billing period P = {period:g} s, margin {args.margin} s, boot {args.boot_seconds:g} s, "
         f"seed {traces.seed}, dispatcher picks the "
-        f"{'most recently idle' if args.pick == 'recent' else 'most paid time left'} server"
+        f"{'most recently idle' if args.pick == 'recent' else 'most paid time left'} server, "
+        f"policies' replays {args.stagger:g} s apart"
     )
     print(
         f"job wait in simulated minutes (1 sim. min = {period / 60:g} s); billed hours = "
@@ -610,6 +654,21 @@ def print_report(
             f"{idle10['billed_hours']} billed hours = {saving:.1%} fewer (target >= "
             f"{TARGET_SAVING_VS_IDLE10:.0%}): {'met' if met else 'NOT met'}"
         )
+        clair = bounds["bursty"]["clairvoyant_billed_hours"]
+        checks["bursty_clairvoyant_saving_vs_idle10"] = 1 - clair / idle10["billed_hours"]
+        print(
+            f"    (for scale: the clairvoyant schedule, {clair} billed hours, is "
+            f"{1 - clair / idle10['billed_hours']:.1%} below idle-10min on this trace)"
+        )
+    late = sum(
+        r["deleted_after_deadline_boundary"] for r in results if r["policy"] == "billing-aware"
+    )
+    if late:
+        print(
+            f"  billing-aware servers deleted past the boundary their deadline was meant to beat: "
+            f"{late} (one extra billed hour each; the deadline timer or the DELETE ran more than "
+            f"the {args.margin} s margin late, see 'details')"
+        )
     failed = sum(len(r["failed_workflows"]) for r in results)
     jobs_failed = sum(len(r["jobs_failed"]) for r in results)
     print(f"  failed workflows: {failed} (must be 0); failed jobs: {jobs_failed}")
@@ -632,10 +691,16 @@ def print_report(
         if r["duplicate_instances"]:
             notes.append(f"{r['duplicate_instances']} duplicate instances")
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(r["terminated_because"].items()))
+        lag = r["deadline_to_terminating_seconds"]
         extras.append(
             (
                 f"{r['trace']}/{r['policy']}",
                 reasons,
+                r["hours_paid_after_last_job"],
+                f"{fmt(lag.get('p50', math.nan))} / {fmt(lag.get('max', math.nan))}; "
+                f"{r['deleted_after_deadline_boundary']} late"
+                if lag.get("n")
+                else "-",
                 f"{fmt(r['request_to_ready_seconds'].get('p50', math.nan))} / "
                 f"{fmt(r['request_to_ready_seconds'].get('max', math.nan))}",
                 f"{fmt(r['dispatch_lag_seconds'].get('p99', math.nan), 2)} / "
@@ -648,6 +713,8 @@ def print_report(
         (
             "simulation",
             "why servers went",
+            "hours paid after last job",
+            "deadline -> TERMINATING p50 / max (s); deleted past the boundary",
             "request -> READY p50 / max (s)",
             "dispatch lag p99 / max (s)",
             "notes",
@@ -662,59 +729,60 @@ def print_report(
 def plot(
     path: Path, traces: TraceSet, results: list[dict[str, Any]], bounds: dict[str, Any]
 ) -> None:
+    """Billed hours against job wait, one panel per trace: per policy a filled marker at
+    the mean wait and a hollow one at p95; the clairvoyant schedule (zero wait) as a
+    star, the lower bound as a dotted line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     kinds = list(traces.traces)
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 5.0), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    labels = [r["policy"] for r in results if r["trace"] == kinds[0]]
+    markers = "osD^v<>"
+    labels = list(dict.fromkeys(r["policy"] for r in results))
     for ax, kind in zip(axes[0], kinds, strict=True):
         for r in (r for r in results if r["trace"] == kind):
-            w, color = r["wait_sim_minutes"], colors[labels.index(r["policy"]) % len(colors)]
+            i = labels.index(r["policy"])
+            w, color, marker = r["wait_sim_minutes"], colors[i % len(colors)], markers[i % 7]
             y = r["billed_hours"]
-            ax.plot([w["mean"], w["p95"]], [y, y], color=color, linewidth=1, alpha=0.6)
-            ax.scatter([w["mean"]], [y], color=color, s=50, zorder=3, label=r["policy"])
-            ax.scatter([w["p95"]], [y], facecolors="none", edgecolors=color, s=50, zorder=3)
-            ax.annotate(
-                r["policy"], (w["mean"], y), textcoords="offset points", xytext=(5, 4), fontsize=8
+            ax.plot([w["mean"], w["p95"]], [y, y], color=color, linewidth=1, alpha=0.5)
+            ax.scatter([w["mean"]], [y], color=color, marker=marker, s=55, zorder=3)
+            ax.scatter(
+                [w["p95"]], [y], facecolors="none", edgecolors=color, marker=marker, s=55, zorder=3
             )
         bound = bounds[kind]
-        ax.axhline(bound["clairvoyant_billed_hours"], color="grey", linestyle="--", linewidth=1)
+        ax.scatter(
+            [0], [bound["clairvoyant_billed_hours"]], color="black", marker="*", s=110, zorder=3
+        )
         ax.axhline(bound["lower_bound_billed_hours"], color="grey", linestyle=":", linewidth=1)
-        ax.text(
-            0.99,
-            bound["clairvoyant_billed_hours"],
-            "clairvoyant",
-            color="grey",
-            fontsize=8,
-            ha="right",
-            va="bottom",
-            transform=ax.get_yaxis_transform(),
-        )
-        ax.text(
-            0.99,
-            bound["lower_bound_billed_hours"],
-            "lower bound",
-            color="grey",
-            fontsize=8,
-            ha="right",
-            va="bottom",
-            transform=ax.get_yaxis_transform(),
-        )
-        ax.set_title(f"{kind}: {bound['jobs']} jobs")
+        ax.set_title(f"{kind}: {bound['jobs']} jobs, peak {bound['peak_concurrency']} at once")
         ax.set_xlabel("job wait, simulated minutes (filled: mean, hollow: p95)")
         ax.set_ylabel("billed hours")
         ax.set_ylim(bottom=0)
         ax.set_xlim(left=-0.3)
         ax.grid(alpha=0.3)
+    handles = [
+        plt.Line2D([], [], color=colors[i % len(colors)], marker=markers[i % 7], linestyle="")
+        for i in range(len(labels))
+    ]
+    handles += [
+        plt.Line2D([], [], color="black", marker="*", markersize=10, linestyle=""),
+        plt.Line2D([], [], color="grey", linestyle=":"),
+    ]
+    fig.legend(
+        handles,
+        [*labels, "clairvoyant (offline greedy)", "lower bound"],
+        loc="lower center",
+        ncol=len(labels) + 2,
+        frameon=False,
+    )
     fig.suptitle(
         f"cost against job wait per termination policy ({traces.hours:g} simulated hours, "
         f"P = {traces.period:g} s)"
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -739,7 +807,7 @@ def parse_args() -> argparse.Namespace:
         help="which idle server a job gets: most recently idle, or most paid time left",
     )
     parser.add_argument(
-        "--stagger", type=float, default=3.0, help="seconds between the policies' replays"
+        "--stagger", type=float, help="seconds between the policies' replays (default P/6)"
     )
     parser.add_argument(
         "--drain", type=float, default=0.0, help="seconds after the trace end before cleanup"
@@ -759,6 +827,8 @@ async def run() -> int:
         size += f", traces from {args.traces}"
     else:
         traces = make_traces(args.seed, float(sizes["hours"]), period)
+    if args.stagger is None:
+        args.stagger = period / 6
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     traces.traces = {k: v for k, v in traces.traces.items() if k in kinds}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
