@@ -19,22 +19,7 @@ __all__ = [
     "RecordServerInput",
     "SlotInput",
     "SpecInput",
-    "instance_label",
-    "instance_tag",
 ]
-
-MANAGED_TAG = "managed-by:vultr-lifecycle"
-WORKFLOW_TAG_PREFIX = "workflow:"
-
-
-def instance_label(workflow_id: str) -> str:
-    """The Vultr label of a server's instance, derived from its workflow id."""
-    return workflow_id
-
-
-def instance_tag(workflow_id: str) -> str:
-    """The tag that finds a server's instance again (create is not idempotent at Vultr)."""
-    return WORKFLOW_TAG_PREFIX + workflow_id
 
 
 class _Payload(BaseModel):

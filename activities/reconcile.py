@@ -1,5 +1,6 @@
-"""Reconciliation: compare what Vultr runs (instances with our tag) with the server
-workflows that should own them, and report what needs doing."""
+"""Reconciliation: compare what Vultr runs (instances that are ours, by their tags) with
+the server workflows that should own them, and report what needs doing. Instances that
+are not ours are counted and never touched."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.failures import vultr_failure
 from activities.fleet_store import SERVERS_COLLECTION
 from activities.leases import mongo_errors
-from activities.payloads import MANAGED_TAG, WORKFLOW_TAG_PREFIX
 from orchestrator.lifecycle import ServerState
-from orchestrator.models import WORKFLOW_ID_PREFIX
+from orchestrator.naming import MANAGED_TAG, WORKFLOW_ID_PREFIX, owner_of
 from orchestrator.vultr import Instance, VultrClient, VultrError
 
 __all__ = [
@@ -53,22 +53,18 @@ class Finding(_Model):
 
 
 class FleetScan(_Model):
-    instances_seen: int
+    instances_seen: int  # ours
+    # Listed but not ours (see orchestrator.naming): never deleted, adopted or signalled.
+    not_ours: int = 0
     findings: list[Finding]
 
 
 class ReconcileReport(_Model):
     started_at: datetime
     instances_seen: int
+    not_ours: int = 0
     actions: list[str]
     findings: list[Finding]
-
-
-def _workflow_tag(instance: Instance) -> str | None:
-    for tag in instance.tags:
-        if tag.startswith(WORKFLOW_TAG_PREFIX):
-            return tag.removeprefix(WORKFLOW_TAG_PREFIX)
-    return None
 
 
 class ReconcileActivities:
@@ -93,14 +89,17 @@ class ReconcileActivities:
         now = datetime.now(UTC)
         grace = timedelta(seconds=request.grace_seconds)
         try:
-            instances = await self._vultr.list_instances(tag=MANAGED_TAG)
+            listed = await self._vultr.list_instances(tag=MANAGED_TAG)
         except VultrError as error:
             raise vultr_failure(error, "listing managed instances") from None
-        old = [i for i in instances if i.date_created and now - i.date_created >= grace]
         by_workflow: dict[str, list[Instance]] = {}
-        for inst in old:
-            wf = _workflow_tag(inst) or inst.label
-            by_workflow.setdefault(wf, []).append(inst)
+        not_ours = 0
+        for inst in listed:
+            wf = owner_of(inst.tags)
+            if wf is None:
+                not_ours += 1
+            elif inst.date_created and now - inst.date_created >= grace:
+                by_workflow.setdefault(wf, []).append(inst)
 
         with mongo_errors("reading the fleet read model"):
             records = {
@@ -141,7 +140,7 @@ class ReconcileActivities:
                     )
             activity.heartbeat(wf)
 
-        live_ids = {i.id for i in instances}
+        live_ids = {i.id for i in listed}
         for wf, doc in records.items():
             started = doc.get("billing_start")
             if (
@@ -160,7 +159,9 @@ class ReconcileActivities:
                         detail="instance no longer listed at Vultr",
                     )
                 )
-        return FleetScan(instances_seen=len(instances), findings=findings)
+        return FleetScan(
+            instances_seen=len(listed) - not_ours, not_ours=not_ours, findings=findings
+        )
 
     @activity.defn(name="record_reconciliation")
     async def record_reconciliation(self, report: ReconcileReport) -> None:

@@ -8,7 +8,6 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.failures import vultr_failure
 from activities.payloads import (
-    MANAGED_TAG,
     CheckReadyInput,
     CreateInstanceInput,
     FindInstanceInput,
@@ -16,9 +15,8 @@ from activities.payloads import (
     InstanceRef,
     PlanQuote,
     SpecInput,
-    instance_label,
-    instance_tag,
 )
+from orchestrator.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
 from orchestrator.vultr import (
     CreateInstanceRequest,
     Instance,
@@ -74,7 +72,8 @@ class VultrActivities:
     async def _find(self, workflow_id: str) -> InstanceInfo | None:
         """The instance this workflow owns; extra ones (from an ambiguous create) are deleted."""
         found = await self._client.list_instances(tag=instance_tag(workflow_id))
-        found = [i for i in found if i.label == instance_label(workflow_id)]
+        # The filter only narrows the listing: ownership is checked on each instance.
+        found = [i for i in found if owner_of(i.tags) == workflow_id]
         if not found:
             return None
         found.sort(key=lambda i: (i.date_created or 0, i.id))  # type: ignore[arg-type, return-value]

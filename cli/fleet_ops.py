@@ -223,7 +223,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(dump_json(report.model_dump(mode="json")))
         else:
-            typer.echo(f"{report.instances_seen} managed instance(s) at Vultr")
+            typer.echo(
+                f"{report.instances_seen} managed instance(s) at Vultr; "
+                f"{report.not_ours} other instance(s) seen, not ours, left alone"
+            )
             for action in report.actions or ["nothing to do"]:
                 typer.echo(f"  {action}")
 

@@ -70,6 +70,8 @@ async def list_instances(request: Request) -> Response:
     emulator = emulator_of(request)
     query = request.query_params
     filters = {name: query[name] for name in LIST_FILTERS if query.get(name)}
+    if emulator.faults.ignores_list_filters():
+        filters = {}
     selected = emulator.store.select(filters)
     page = paginate([i.seq for i in selected], selected, query)
     now = emulator.now()

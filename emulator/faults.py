@@ -56,6 +56,9 @@ class FaultConfig(BaseModel):
     route_latency_ms: dict[str, float] = Field(default_factory=dict)
     drop_create_response: Trigger = Field(default_factory=Trigger)
     locked_delete: Trigger = Field(default_factory=Trigger)
+    # GET /v2/instances answers every live instance whatever its query filters say, as a
+    # provider (or a proxy) may do with a deprecated filter such as `tag`. Paging still holds.
+    ignore_list_filters: bool = False
 
     @field_validator("route_latency_ms")
     @classmethod
@@ -131,6 +134,9 @@ class FaultInjector:
 
     def locked_delete(self) -> bool:
         return self._trigger_fires(self._config.locked_delete)
+
+    def ignores_list_filters(self) -> bool:
+        return self._config.ignore_list_filters
 
     @staticmethod
     def message(status: int) -> str:

@@ -6,7 +6,6 @@ be added later without breaking running workflows. Nothing here reads a clock.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -15,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from orchestrator import billing
 from orchestrator.leases.models import Lease
 from orchestrator.lifecycle import ServerState
+from orchestrator.naming import (
+    RESERVED_TAG_PREFIXES,
+    validate_server_name,
+    workflow_id_for,
+)
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -37,26 +41,6 @@ __all__ = [
 
 # Vultr accepts at most 64 KiB of user data once decoded.
 MAX_CLOUD_INIT_BYTES = 64 * 1024
-NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$")
-WORKFLOW_ID_PREFIX = "server-"
-
-
-def validate_server_name(name: str) -> str:
-    if not NAME_PATTERN.fullmatch(name):
-        raise ValueError(
-            f"invalid server name {name!r}: use 1-48 lower-case letters, digits and "
-            "hyphens, starting and ending with a letter or digit (it becomes the "
-            "Vultr label and hostname)"
-        )
-    return name
-
-
-def workflow_id_for(name: str) -> str:
-    return WORKFLOW_ID_PREFIX + validate_server_name(name)
-
-
-def name_from_workflow_id(workflow_id: str) -> str:
-    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 class _Model(BaseModel):
@@ -93,6 +77,11 @@ class ServerSpec(_Model):
         for tag in value:
             if not tag or len(tag) > 255:
                 raise ValueError(f"invalid tag {tag!r}: tags are 1-255 characters")
+            if tag.startswith(RESERVED_TAG_PREFIXES):
+                raise ValueError(
+                    f"invalid tag {tag!r}: tags starting with "
+                    f"{' or '.join(RESERVED_TAG_PREFIXES)} mark what this tool owns"
+                )
         return value
 
 

@@ -13,7 +13,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
     from activities.reconcile import Finding, FleetScan, ReconcileReport, ScanInput, server_name
-    from orchestrator.models import NAME_PATTERN, ServerInput, ServerPolicy, ServerSpec
+    from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
+    from orchestrator.naming import NAME_PATTERN
     from workflows.policies import DELETE_RETRY, MONGO_RETRY, VULTR_RETRY, vultr_task_queue
     from workflows.server import ServerWorkflow
 
@@ -59,6 +60,7 @@ class ReconcileWorkflow:
         report = ReconcileReport(
             started_at=started,
             instances_seen=scan.instances_seen,
+            not_ours=scan.not_ours,
             actions=actions,
             findings=scan.findings,
         )

@@ -164,3 +164,18 @@ async def test_catalog_lists_page_through_every_entry_once(
 async def test_plans_filter_by_type(emu: InProcess) -> None:
     body = (await emu.client.get("/v2/plans", params={"type": "vcg"})).json()
     assert body["plans"] and all(p["type"] == "vcg" for p in body["plans"])
+
+
+async def test_with_list_filters_ignored_every_instance_is_listed_and_paged(
+    emu: InProcess,
+) -> None:
+    ours = await emu.create(label="ours", tags=["ci"])
+    others = [(await emu.create(label=f"other-{i}"))["id"] for i in range(2)]
+    response = await emu.client.post("/admin/faults", json={"ignore_list_filters": True})
+    assert response.status_code == 200 and response.json()["ignore_list_filters"] is True
+    pages = await _pages(emu, "/v2/instances", "instances", tag="ci", label="ours", per_page=2)
+    assert [i["id"] for p in pages for i in p["instances"]] == [ours["id"], *others]
+    assert [len(p["instances"]) for p in pages] == [2, 1]
+    await emu.client.delete("/admin/faults")
+    body = (await emu.client.get("/v2/instances", params={"tag": "ci"})).json()
+    assert [i["id"] for i in body["instances"]] == [ours["id"]], "clearing faults honours filters"
