@@ -3,6 +3,8 @@
 Vultr bills every started hour from deploy, at monthly price / 672, capped at 672
 hours per calendar month (730 for GPU plans). All functions are pure so the
 workflow can call them with `workflow.now()` and tests can check them exhaustively.
+The `*_for` functions work from a provider's `BillingModel` (hourly from creation,
+hourly on clock hours, or per second with a minimum) on top of the same primitives.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+from providers.base import BillingModel
+
 __all__ = [
     "HOURS_PER_MONTH_CAP",
     "GPU_HOURS_PER_MONTH_CAP",
     "billed_units",
+    "charge_for",
     "cost",
+    "deadline_for",
     "hourly_price",
     "idle_at_deadline",
     "month_cap",
     "next_boundary",
     "paid_until",
+    "period_anchor",
     "terminate_deadline",
 ]
 
@@ -113,3 +120,61 @@ def hourly_price(monthly_cost: float, plan_id: str = "") -> float:
 def cost(units: int, monthly_cost: float, plan_id: str = "") -> float:
     """What `units` billed periods cost at a plan's monthly price."""
     return units * hourly_price(monthly_cost, plan_id)
+
+
+# --- from a BillingModel ------------------------------------------------------------
+
+_NO_CAP = 10**12  # more periods than any month holds
+
+
+def period_anchor(model: BillingModel, created: datetime) -> datetime:
+    """Where the server's first billing period starts: at creation, or at the start of
+    the clock hour it was created in (each commenced clock hour is billed)."""
+    if model.anchor == "clock_hour":
+        return created.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return created
+
+
+def deadline_for(
+    model: BillingModel, created: datetime, now: datetime, margin: timedelta
+) -> datetime:
+    """When deleting an idle server stops the bill growing at the least cost.
+
+    Periodic models: `margin` before the next period boundary (the one after, when
+    that moment is already past). Per-second models have no boundary to beat: the
+    bill grows from the first second past the minimum, so the answer is now, or the
+    end of the minimum charge if that is still ahead (deleting earlier saves nothing).
+    """
+    if model.per_second:
+        return max(now, created + timedelta(seconds=model.minimum_seconds))
+    period = timedelta(seconds=model.period_seconds)
+    return terminate_deadline(period_anchor(model, created), now, period, margin)
+
+
+def charge_for(model: BillingModel, created: datetime, end: datetime, hourly: float) -> float:
+    """What a server created at `created` and deleted at `end` costs at `hourly` per hour:
+    whole periods started (periodic) or seconds lived (per second), at least the minimum,
+    and each calendar month at most its cap."""
+    per_period = hourly * model.period_seconds / 3600
+    if not model.per_second:
+        cap = (
+            math.floor(model.monthly_cap_hours * 3600 / model.period_seconds)
+            if model.monthly_cap_hours is not None
+            else _NO_CAP
+        )
+        period = timedelta(seconds=model.period_seconds)
+        anchor = period_anchor(model, created)
+        units = billed_units(anchor, max(end, created), period, cap)
+        return max(units * per_period, model.minimum_charge)
+    seconds = max(_seconds(end - created), model.minimum_seconds)
+    total = 0.0
+    start, stop = created, created + timedelta(seconds=seconds)
+    while start < stop:  # one calendar month at a time, each capped
+        month_end = (_month_start(start) + timedelta(days=32)).replace(day=1)
+        span = _seconds(min(stop, month_end) - start)
+        amount = span * hourly / 3600
+        if model.monthly_cap_hours is not None:
+            amount = min(amount, model.monthly_cap_hours * hourly)
+        total += amount
+        start = month_end
+    return max(total, model.minimum_charge)

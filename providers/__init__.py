@@ -1,0 +1,1 @@
+"""Clouds behind one interface; `base` holds what every provider declares."""
