@@ -1,17 +1,24 @@
-"""What every provider declares, whatever its API: how it bills.
+"""What the lifecycle needs of a cloud, and nothing more.
 
-A `BillingModel` says how a provider turns a server's lifetime into money; the
+`Provider` is the protocol each cloud implements (validate and quote a spec, create an
+instance marked with our ownership tags, find a workflow's instances, get one, delete
+one with gone = done, list what we own). Its errors are the set in `providers.errors`.
+A `BillingModel` says how the provider turns a server's lifetime into money; the
 deadline and cost arithmetic in `orchestrator.billing` works from it alone, so the
 lifecycle logic never names a provider.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["BillingModel"]
+if TYPE_CHECKING:
+    from orchestrator.models import ServerSpec
+
+__all__ = ["BillingModel", "Instance", "Owned", "Provider", "Quote"]
 
 
 class BillingModel(BaseModel):
@@ -56,3 +63,78 @@ class BillingModel(BaseModel):
     ) -> BillingModel:
         """Every started hour from creation (`period_seconds` shortens it for demos)."""
         return cls(period_seconds=period_seconds, monthly_cap_hours=monthly_cap_hours)
+
+
+class Instance(BaseModel):
+    """A server as a provider reports it, in the same shape for every provider."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str = ""  # the label or name the provider shows
+    region: str = ""
+    plan: str = ""
+    image: str = ""  # what it was built from (an OS id, an image name)
+    status: str = ""  # the provider's own words, for people
+    ready: bool = False  # the provider's readiness rule, applied
+    created: datetime | None = None  # the provider's creation time: the billing start
+    ip: str | None = None
+    # Ownership marks as `key:value` strings whatever the provider stores (tags or
+    # labels), so `orchestrator.naming.owner_of` is the one ownership test.
+    tags: tuple[str, ...] = ()
+
+
+class Quote(BaseModel):
+    """A spec that the provider's catalog accepts, with what it costs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    plan: str
+    hourly_price: float = Field(ge=0)
+    monthly_price: float = Field(ge=0)
+    billing: BillingModel
+
+
+class Owned(BaseModel):
+    """What a listing held: our instances, and how many others it held (never touched)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instances: list[Instance]
+    not_ours: int = 0
+
+
+class Provider(Protocol):
+    """One cloud account. Every method is one logical call, may raise any
+    `providers.errors.ProviderError`, and decides ownership client-side."""
+
+    @property
+    def id(self) -> str:
+        """The provider id a server carries (`vultr`, `hetzner`, `digitalocean`)."""
+        ...
+
+    async def quote(self, spec: ServerSpec) -> Quote:
+        """Check region, plan and image against the catalog; ProviderValidationError
+        naming every problem and the valid choices."""
+        ...
+
+    async def create(self, spec: ServerSpec, *, owner: str, hostname: str) -> Instance:
+        """Create an instance carrying the ownership marks of workflow `owner`. Not
+        idempotent: after an ambiguous failure, `find` before creating again."""
+        ...
+
+    async def find(self, owner: str) -> list[Instance]:
+        """The instances workflow `owner` owns, oldest first."""
+        ...
+
+    async def get(self, instance_id: str) -> Instance | None:
+        """One instance, or None when it does not exist (any more)."""
+        ...
+
+    async def delete(self, instance_id: str) -> bool:
+        """Delete; True if it existed, False if it was already gone (gone = done)."""
+        ...
+
+    async def list_owned(self) -> Owned:
+        """Every instance we own in the account, all pages followed."""
+        ...

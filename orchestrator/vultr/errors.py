@@ -1,10 +1,8 @@
-"""Errors raised by the Vultr client, one class per way a call can fail.
+"""Errors raised by the Vultr client, one class per way a call can fail, each a kind of
+the provider-neutral error set (`providers.errors`) that activities handle.
 
-Every error carries what a retry policy needs: `retryable` (and its inverse
-`non_retryable`), `retry_after` for rate limits, `ambiguous` when a
-non-idempotent request may have been applied although it failed, and a stable
-`type` string that activities use as the Temporal `ApplicationError` type.
-Messages say what to do next. None of them ever contains the API key.
+Each keeps its own `type` string (the Temporal `ApplicationError` type). Messages say
+what to do next. None of them ever contains the API key.
 """
 
 from __future__ import annotations
@@ -14,6 +12,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
+
+from providers.errors import (
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderNotFound,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTransportError,
+    ProviderValidationError,
+)
 
 __all__ = [
     "NON_RETRYABLE_ERROR_TYPES",
@@ -30,109 +40,49 @@ __all__ = [
 ]
 
 
-class VultrError(Exception):
-    """Base of every error the client raises.
-
-    `status` is the HTTP status, or None when no response arrived (transport,
-    validation). `error_text` is Vultr's own `error` field (or a short excerpt of
-    a body that was not JSON).
-    """
+class VultrError(ProviderError):
+    """Base of every error the Vultr client raises (`error_text` is Vultr's `error`)."""
 
     type: ClassVar[str] = "VultrError"
-    default_retryable: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        error_text: str = "",
-        retryable: bool | None = None,
-        retry_after: float | None = None,
-        ambiguous: bool = False,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.error_text = error_text
-        self.retryable = self.default_retryable if retryable is None else retryable
-        self.retry_after = retry_after
-        self.ambiguous = ambiguous
-        self.method = method
-        self.path = path
-
-    @property
-    def non_retryable(self) -> bool:
-        return not self.retryable
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        parts = [repr(self.message), f"status={self.status!r}", f"retryable={self.retryable}"]
-        if self.retry_after is not None:
-            parts.append(f"retry_after={self.retry_after!r}")
-        if self.ambiguous:
-            parts.append("ambiguous=True")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        # Keyword-only constructor arguments: pickle via the instance dict instead.
-        return (_rebuild, (type(self), self.message), self.__dict__)
 
 
-def _rebuild(cls: type[VultrError], message: str) -> VultrError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    return error
-
-
-class VultrValidationError(VultrError):
+class VultrValidationError(VultrError, ProviderValidationError):
     """The request was rejected before it was sent (unknown region, oversized user data...)."""
 
     type: ClassVar[str] = "VultrValidationError"
 
     def __init__(self, problems: Sequence[str], *, subject: str = "create request") -> None:
-        self.problems = list(problems)
-        listed = "; ".join(self.problems)
-        super().__init__(
-            f"invalid {subject}, not sent to Vultr: {listed}. Fix the server spec; "
-            "retrying the same request will fail the same way"
-        )
+        ProviderValidationError.__init__(self, problems, subject=subject, provider="Vultr")
 
 
-class VultrBadRequest(VultrError):
+class VultrBadRequest(VultrError, ProviderBadRequest):
     """400/422 (and other 4xx Vultr uses for rejected input): the request itself is wrong."""
 
     type: ClassVar[str] = "VultrBadRequest"
 
 
-class VultrAuthError(VultrError):
+class VultrAuthError(VultrError, ProviderAuthError):
     """401/403: the API key is missing, wrong, or not allowed from this IP."""
 
     type: ClassVar[str] = "VultrAuthError"
 
 
-class VultrNotFound(VultrError):
+class VultrNotFound(VultrError, ProviderNotFound):
     """404: the instance (or route) does not exist."""
 
     type: ClassVar[str] = "VultrNotFound"
 
 
-class VultrRateLimited(VultrError):
+class VultrRateLimited(VultrError, ProviderRateLimited):
     """429: over the account's request budget; wait `retry_after` seconds when given."""
 
     type: ClassVar[str] = "VultrRateLimited"
-    default_retryable: ClassVar[bool] = True
 
 
-class VultrServerError(VultrError):
+class VultrServerError(VultrError, ProviderServerError):
     """5xx: Vultr failed; retry later. A locked server refuses deletion with a 500."""
 
     type: ClassVar[str] = "VultrServerError"
-    default_retryable: ClassVar[bool] = True
 
     @property
     def is_locked(self) -> bool:
@@ -140,7 +90,7 @@ class VultrServerError(VultrError):
         return "locked" in self.error_text.lower()
 
 
-class VultrTransportError(VultrError):
+class VultrTransportError(VultrError, ProviderTransportError):
     """No usable response: connect/read timeout, refused or dropped connection.
 
     `ambiguous` is True when the request may have reached Vultr and been applied
@@ -148,10 +98,9 @@ class VultrTransportError(VultrError):
     """
 
     type: ClassVar[str] = "VultrTransportError"
-    default_retryable: ClassVar[bool] = True
 
 
-class VultrProtocolError(VultrError):
+class VultrProtocolError(VultrError, ProviderProtocolError):
     """A response that is not what the API v2 spec promises (bad JSON, wrong shape).
 
     Not retryable: a wrong shape is deterministic (an API change, or VULTR_API_URL

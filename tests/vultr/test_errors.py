@@ -115,3 +115,25 @@ def test_retry_after_is_read_as_seconds_or_http_date(header: str, seconds: float
 @pytest.mark.parametrize("header", [None, "", "soon", "nan", "inf", "Mon, 99 Foo 2025"])
 def test_retry_after_that_cannot_be_read_is_none(header: str | None) -> None:
     assert parse_retry_after(header, now=NOW) is None
+
+
+def test_every_vultr_error_is_its_provider_neutral_kind():
+    from orchestrator import vultr
+    from providers import errors as common
+
+    kinds = {
+        vultr.VultrValidationError: common.ProviderValidationError,
+        vultr.VultrBadRequest: common.ProviderBadRequest,
+        vultr.VultrAuthError: common.ProviderAuthError,
+        vultr.VultrNotFound: common.ProviderNotFound,
+        vultr.VultrRateLimited: common.ProviderRateLimited,
+        vultr.VultrServerError: common.ProviderServerError,
+        vultr.VultrTransportError: common.ProviderTransportError,
+        vultr.VultrProtocolError: common.ProviderProtocolError,
+    }
+    for vultr_kind, kind in kinds.items():
+        assert issubclass(vultr_kind, kind) and issubclass(vultr_kind, vultr.VultrError)
+        # Retryability follows the kind, so a retry policy needs no provider knowledge.
+        assert vultr_kind.default_retryable == kind.default_retryable
+    refused = vultr.VultrValidationError(["unknown region 'xxx'"])
+    assert str(refused).startswith("invalid create request, not sent to Vultr: unknown region")

@@ -1,0 +1,105 @@
+"""Vultr behind the `providers.base.Provider` protocol: the client's calls, the
+ownership tags, the readiness rule and the billing model in one adapter."""
+
+from __future__ import annotations
+
+from orchestrator import billing
+from orchestrator.models import ServerSpec
+from orchestrator.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
+from orchestrator.vultr.catalog import validate_create_request
+from orchestrator.vultr.client import VultrClient
+from orchestrator.vultr.errors import VultrNotFound
+from orchestrator.vultr.models import CreateInstanceRequest
+from orchestrator.vultr.models import Instance as VultrInstance
+from providers.base import BillingModel, Instance, Owned, Quote
+
+__all__ = ["VultrProvider", "vultr_billing_model"]
+
+READY = ("active", "running", "ok")  # status, power_status, server_status
+
+
+def vultr_billing_model(plan_id: str, period_seconds: float = 3600) -> BillingModel:
+    """Every started hour from deploy, capped per calendar month (672 h, GPU 730 h)."""
+    return BillingModel.hourly(
+        monthly_cap_hours=billing.month_cap(plan_id), period_seconds=period_seconds
+    )
+
+
+def as_instance(found: VultrInstance) -> Instance:
+    return Instance(
+        id=found.id,
+        name=found.label,
+        region=found.region,
+        plan=found.plan,
+        image=str(found.os_id) if found.os_id else "",
+        status=f"{found.status}/{found.power_status}/{found.server_status}",
+        ready=(found.status, found.power_status, found.server_status) == READY,
+        created=found.date_created,
+        ip=found.main_ip if found.main_ip and found.main_ip != "0.0.0.0" else None,
+        tags=tuple(found.tags),
+    )
+
+
+def _oldest_first(instances: list[Instance]) -> list[Instance]:
+    return sorted(instances, key=lambda i: (i.created is None, i.created or 0, i.id))  # type: ignore[operator]
+
+
+class VultrProvider:
+    """`period_seconds` shortens the billed hour for demos and tests (the emulator's)."""
+
+    id = "vultr"
+
+    def __init__(self, client: VultrClient, *, period_seconds: float = 3600) -> None:
+        self._client = client
+        self._period_seconds = period_seconds
+
+    def billing_model(self, plan_id: str) -> BillingModel:
+        return vultr_billing_model(plan_id, self._period_seconds)
+
+    async def quote(self, spec: ServerSpec) -> Quote:
+        # Loaded once per process: three requests, outside any per-server budget.
+        catalog = self._client.catalog or await self._client.load_catalog()
+        validate_create_request(
+            CreateInstanceRequest(region=spec.region, plan=spec.plan, os_id=spec.os_id), catalog
+        )
+        plan = catalog.plans[spec.plan]
+        return Quote(
+            plan=plan.id,
+            hourly_price=billing.hourly_price(plan.monthly_cost, plan.id),
+            monthly_price=plan.monthly_cost,
+            billing=self.billing_model(plan.id),
+        )
+
+    async def create(self, spec: ServerSpec, *, owner: str, hostname: str) -> Instance:
+        created = await self._client.create_instance(
+            CreateInstanceRequest(
+                region=spec.region,
+                plan=spec.plan,
+                os_id=spec.os_id,
+                label=instance_label(owner),
+                hostname=hostname,
+                tags=[MANAGED_TAG, instance_tag(owner), *spec.tags],
+                sshkey_id=list(spec.ssh_key_ids),
+                user_data=spec.cloud_init,
+            )
+        )
+        return as_instance(created)
+
+    async def find(self, owner: str) -> list[Instance]:
+        # The tag filter only narrows the listing (the spec deprecates it).
+        listed = await self._client.list_instances(tag=instance_tag(owner))
+        return _oldest_first([as_instance(i) for i in listed if owner_of(i.tags) == owner])
+
+    async def get(self, instance_id: str) -> Instance | None:
+        try:
+            return as_instance(await self._client.get_instance(instance_id))
+        except VultrNotFound:
+            return None
+
+    async def delete(self, instance_id: str) -> bool:
+        return await self._client.delete_instance(instance_id)
+
+    async def list_owned(self) -> Owned:
+        listed = await self._client.list_instances(tag=MANAGED_TAG)
+        ours = [as_instance(i) for i in listed if owner_of(i.tags) is not None]
+        return Owned(instances=_oldest_first(ours), not_ours=len(listed) - len(ours))
