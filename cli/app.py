@@ -14,7 +14,14 @@ import typer
 from cli.fleet_ops import register as register_fleet_commands
 from cli.inputs import batch_names, read_cloud_init
 from cli.provisioning import provision_batch
-from cli.render import dump_json, fleet_table, format_time, status_json, status_view
+from cli.render import (
+    dump_json,
+    fleet_table,
+    format_time,
+    status_detail_json,
+    status_json,
+    status_view,
+)
 from cli.runtime import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -43,8 +50,12 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
-TaskOption = Annotated[
-    str, typer.Option("--task", help="Task (job) id; the same id must mark it idle again.")
+BusyTaskOption = Annotated[
+    str,
+    typer.Option("--task", help="Id of the job that starts (1-200 chars); `idle` with it ends it."),
+]
+IdleTaskOption = Annotated[
+    str, typer.Option("--task", help="Id of the finished job, as given to `busy`.")
 ]
 NameArg = Annotated[
     str, typer.Argument(metavar="NAME", help="Server name (the workflow id is server-NAME).")
@@ -187,8 +198,9 @@ def provision(
 
 
 @app.command()
-def busy(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
-    """Mark TASK as running on the server: it is EXECUTING and never deleted while busy."""
+def busy(name: NameArg, task: BusyTaskOption, as_json: JsonFlag = False) -> None:
+    """A job starts on the server: it is EXECUTING and never deleted while any job runs.
+    A task id that already finished on this server is not started again."""
     settings = load_cli_settings()
     status = run_with_fleet(settings, lambda fleet: fleet.busy(name, task))
     _print_status(
@@ -197,8 +209,10 @@ def busy(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def idle(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
-    """Mark TASK as finished; with no task left the server waits for its deadline."""
+def idle(name: NameArg, task: IdleTaskOption, as_json: JsonFlag = False) -> None:
+    """A job has finished on the server. Once no job runs it is IDLE and is deleted
+    just before its next billing boundary unless a job arrives; a task that is not
+    running is refused."""
     settings = load_cli_settings()
     status = run_with_fleet(settings, lambda fleet: fleet.idle(name, task))
     running = ", ".join(status.active_tasks)
@@ -240,7 +254,7 @@ def status(name: NameArg, as_json: JsonFlag = False) -> None:
     settings = load_cli_settings()
     found = run_with_fleet(settings, lambda fleet: fleet.status(name))
     if as_json:
-        typer.echo(dump_json(status_json(found)))
+        typer.echo(dump_json(status_detail_json(found)))
     else:
         out_console().print(status_view(found))
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.render import format_time, status_json
 from fleet.client import ServerFleet
-from fleet.errors import FleetError
+from fleet.errors import FleetError, InvalidRequest
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerPolicy, ServerSpec, ServerStatus, workflow_id_for
 
@@ -51,6 +51,22 @@ class Outcome:
         return line
 
 
+async def _refuse_taken(fleet: ServerFleet, names: Sequence[str], gate: asyncio.Semaphore) -> None:
+    """A batch starts whole or not at all: refuse it when any name is running."""
+
+    async def running(name: str) -> bool:
+        async with gate:
+            return await fleet.is_running(name)
+
+    flags = await asyncio.gather(*(running(name) for name in names))
+    taken = [name for name, flag in zip(names, flags, strict=True) if flag]
+    if taken:
+        raise InvalidRequest(
+            f"{len(taken)} of {len(names)} name(s) already in use, nothing started: "
+            f"{', '.join(taken)}; choose another prefix or terminate those first"
+        )
+
+
 async def provision_batch(
     fleet: ServerFleet,
     names: Sequence[str],
@@ -61,13 +77,16 @@ async def provision_batch(
     wait_timeout: float,
     progress_console: Console | None,
 ) -> list[Outcome]:
-    """Start every name (the spec is checked once first: a bad one starts nothing).
+    """Start every name (the spec is checked once first: a bad one starts nothing; in a
+    batch, so is every name: one already running starts none).
 
     Per-server failures are returned in `Outcome.error`; a progress bar is drawn on
     `progress_console` when given.
     """
     await fleet.check_spec(spec)
     gate = asyncio.Semaphore(START_CONCURRENCY)
+    if len(names) > 1:
+        await _refuse_taken(fleet, names, gate)
     progress = Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),
