@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from cli.bulk import Selector, terminate_selection
 from cli.fleet_ops import register as register_fleet_commands
 from cli.inputs import batch_names, read_cloud_init
 from cli.provisioning import provision_batch
@@ -226,16 +227,45 @@ def idle(name: NameArg, task: IdleTaskOption, as_json: JsonFlag = False) -> None
 
 @app.command()
 def terminate(
-    name: NameArg,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME", help="Server name; or select servers with the options below."
+        ),
+    ] = None,
     now: Annotated[
         bool, typer.Option("--now", help="Delete at once, even if busy or the hour is paid.")
     ] = False,
     reason: Annotated[
         str, typer.Option(help="Why; recorded in the server's timeline.")
     ] = "requested by operator",
+    all_: Annotated[bool, typer.Option("--all", help="Select every running server.")] = False,
+    state: Annotated[
+        ServerState | None,
+        typer.Option(case_sensitive=False, help="Select the running servers in this state."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", metavar="T", help="Select servers with this tag; repeatable."),
+    ] = None,
+    pool: Annotated[
+        str | None, typer.Option(metavar="POOL", help="Select the members of this pool.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before terminating a selection.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Terminate the server: at its next deadline once idle, or at once with --now."""
+    """Terminate the server: at its next deadline once idle, or at once with --now.
+
+    With --all, --state, --tag or --pool instead of NAME, terminate every running server
+    that matches (all of the options given), after a confirmation (--yes skips it; it is
+    required without a terminal).
+    """
+    selector = Selector(all=all_, state=state, tags=tuple(tag or ()), pool=pool)
+    if selector.given or name is None:
+        terminate_selection(selector, name, now=now, reason=reason, yes=yes, as_json=as_json)
+        return
     settings = load_cli_settings()
     status = run_with_fleet(settings, lambda fleet: fleet.terminate(name, reason, now))
     if now:
