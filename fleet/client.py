@@ -21,7 +21,7 @@ from typing import Any, Self, TypeVar
 
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import NetworkTimeout, PyMongoError, ServerSelectionTimeoutError
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -633,9 +633,14 @@ class ServerFleet:
 
     def mongo_failure(self, what: str, exc: PyMongoError) -> FleetUnavailable:
         """The one-line error for a read-model operation MongoDB did not answer."""
+        waited = ""
+        if isinstance(exc, ServerSelectionTimeoutError):
+            waited = f" within {MONGO_SELECT_SECONDS} s"
+        elif isinstance(exc, NetworkTimeout):
+            waited = f" within {MONGO_REPLY_SECONDS} s"
         return FleetUnavailable(
             f"cannot {what}: MongoDB at MONGO_URI (database MONGO_DB="
-            f"{self.settings.mongo_db}) did not answer: {_mongo_reason(exc)}"
+            f"{self.settings.mongo_db}) did not answer{waited}: {_mongo_reason(exc)}"
         )
 
     @asynccontextmanager
