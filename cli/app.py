@@ -141,6 +141,14 @@ def provision(
             "or terminate end them).",
         ),
     ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="With --count, leave names already running alone and start the rest "
+            "(without it, one running name starts none).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start server workflows. Region, plan and OS are checked against Vultr's catalog
@@ -179,9 +187,13 @@ def provision(
             wait=wait is not None,
             wait_timeout=timeout,
             progress_console=err_console() if count is not None else None,
+            skip_existing=skip_existing,
         ),
     )
-    good = [o for o in outcomes if o.error is None]
+    good = [o for o in outcomes if o.error is None and not o.skipped]
+    for outcome in outcomes:
+        if outcome.skipped:
+            typer.echo(outcome.describe(), err=as_json)
     if as_json:
         shapes = [o.as_json() for o in good]
         if count is None and shapes:

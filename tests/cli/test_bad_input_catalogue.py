@@ -284,10 +284,30 @@ async def test_a_batch_with_taken_names_starts_none_and_lists_them(
     taken = ", ".join(f"{prefix}-{i}" for i in (1, 2, 3))
     assert refused(result, 2) == (
         f"3 of 4 name(s) already in use, nothing started: {taken}; "
-        "choose another prefix or terminate those first"
+        "choose another prefix, pass --skip-existing, or terminate those first"
     )
     with pytest.raises(ServerNotFound):
         await server_fleet.status(f"{prefix}-4")
+
+
+async def test_a_batch_with_skip_existing_starts_only_the_free_names(
+    cli: Cli, fleet: Fleet, server_fleet: ServerFleet
+):
+    prefix = unique("runner")
+    assert (await cli("provision", prefix, "--count", "2")).exit_code == 0
+    first = fleet.client.get_workflow_handle(f"server-{prefix}-1")
+    run_before = (await first.describe()).run_id
+
+    result = await timed(cli, "provision", prefix, "--count", "3", "--skip-existing")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"skipped {prefix}-1: already running",
+        f"skipped {prefix}-2: already running",
+        f"started {prefix}-3 (workflow server-{prefix}-3)",
+    ]
+    assert (await first.describe()).run_id == run_before
+    assert (await server_fleet.status(f"{prefix}-3")).name == f"{prefix}-3"
 
 
 @pytest.mark.parametrize("command", [("claim",), ("heartbeat", "web-1")])
