@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import signal
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +34,7 @@ pytestmark = [pytest.mark.integration]
 # the documented 5 s server selection.
 QUICK = 10.0
 MONGO_BOUND = 15.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 async def timed(cli: Cli, *args: str, bound: float = QUICK, **env: str) -> CliResult:
@@ -394,3 +397,40 @@ async def test_terminate_needs_exactly_one_of_name_or_selector(
 
     assert refused(result, 2) == problem
     assert fleet.ledger() == []
+
+
+async def test_terminate_by_selector_on_a_terminal_asks_and_no_keeps_the_servers(
+    cli: Cli, server_fleet: ServerFleet
+):
+    name = unique("asked")
+    assert (await cli("provision", name, "--wait", "ready")).exit_code == 0
+    for _ in range(50):  # the read model trails the workflow by a moment
+        if any(s.name == name for s in await server_fleet.list()):
+            break
+        await asyncio.sleep(0.1)
+    controller, terminal = pty.openpty()
+    os.write(controller, b"n\n")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "starter.py",
+            "terminate",
+            "--all",
+            stdin=terminal,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **cli.env},
+            cwd=REPO_ROOT,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=QUICK + 20)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+    assert proc.returncode == 2, err
+    assert f"terminate 1 server(s): {name}? [y/N]" in err.decode()
+    assert err.decode().strip().endswith("error: nothing terminated")
+    assert "Traceback" not in out.decode() + err.decode()
+    after = await server_fleet.status(name)
+    assert after.state == ServerState.READY
+    assert all("terminat" not in e.reason for e in after.timeline)
