@@ -11,10 +11,18 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from cli.bulk import Selector, terminate_selection
 from cli.fleet_ops import register as register_fleet_commands
 from cli.inputs import batch_names, read_cloud_init
 from cli.provisioning import provision_batch
-from cli.render import dump_json, fleet_table, format_time, status_json, status_view
+from cli.render import (
+    dump_json,
+    fleet_table,
+    format_time,
+    status_detail_json,
+    status_json,
+    status_view,
+)
 from cli.runtime import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -43,8 +51,12 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
-TaskOption = Annotated[
-    str, typer.Option("--task", help="Task (job) id; the same id must mark it idle again.")
+BusyTaskOption = Annotated[
+    str,
+    typer.Option("--task", help="Id of the job that starts (1-200 chars); `idle` with it ends it."),
+]
+IdleTaskOption = Annotated[
+    str, typer.Option("--task", help="Id of the finished job, as given to `busy`.")
 ]
 NameArg = Annotated[
     str, typer.Argument(metavar="NAME", help="Server name (the workflow id is server-NAME).")
@@ -129,6 +141,14 @@ def provision(
             "or terminate end them).",
         ),
     ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="With --count, leave names already running alone and start the rest "
+            "(without it, one running name starts none).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start server workflows. Region, plan and OS are checked against Vultr's catalog
@@ -167,9 +187,13 @@ def provision(
             wait=wait is not None,
             wait_timeout=timeout,
             progress_console=err_console() if count is not None else None,
+            skip_existing=skip_existing,
         ),
     )
-    good = [o for o in outcomes if o.error is None]
+    good = [o for o in outcomes if o.error is None and not o.skipped]
+    for outcome in outcomes:
+        if outcome.skipped:
+            typer.echo(outcome.describe(), err=as_json)
     if as_json:
         shapes = [o.as_json() for o in good]
         if count is None and shapes:
@@ -187,8 +211,9 @@ def provision(
 
 
 @app.command()
-def busy(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
-    """Mark TASK as running on the server: it is EXECUTING and never deleted while busy."""
+def busy(name: NameArg, task: BusyTaskOption, as_json: JsonFlag = False) -> None:
+    """A job starts on the server: it is EXECUTING and never deleted while any job runs.
+    A task id that already finished on this server is not started again."""
     settings = load_cli_settings()
     status = run_with_fleet(settings, lambda fleet: fleet.busy(name, task))
     _print_status(
@@ -197,8 +222,10 @@ def busy(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def idle(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
-    """Mark TASK as finished; with no task left the server waits for its deadline."""
+def idle(name: NameArg, task: IdleTaskOption, as_json: JsonFlag = False) -> None:
+    """A job has finished on the server. Once no job runs it is IDLE and is deleted
+    just before its next billing boundary unless a job arrives; a task that is not
+    running is refused."""
     settings = load_cli_settings()
     status = run_with_fleet(settings, lambda fleet: fleet.idle(name, task))
     running = ", ".join(status.active_tasks)
@@ -212,16 +239,45 @@ def idle(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
 
 @app.command()
 def terminate(
-    name: NameArg,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME", help="Server name; or select servers with the options below."
+        ),
+    ] = None,
     now: Annotated[
         bool, typer.Option("--now", help="Delete at once, even if busy or the hour is paid.")
     ] = False,
     reason: Annotated[
         str, typer.Option(help="Why; recorded in the server's timeline.")
     ] = "requested by operator",
+    all_: Annotated[bool, typer.Option("--all", help="Select every running server.")] = False,
+    state: Annotated[
+        ServerState | None,
+        typer.Option(case_sensitive=False, help="Select the running servers in this state."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", metavar="T", help="Select servers with this tag; repeatable."),
+    ] = None,
+    pool: Annotated[
+        str | None, typer.Option(metavar="POOL", help="Select the members of this pool.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before terminating a selection.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Terminate the server: at its next deadline once idle, or at once with --now."""
+    """Terminate the server: at its next deadline once idle, or at once with --now.
+
+    With --all, --state, --tag or --pool instead of NAME, terminate every running server
+    that matches (all of the options given), after a confirmation (--yes skips it; it is
+    required without a terminal).
+    """
+    selector = Selector(all=all_, state=state, tags=tuple(tag or ()), pool=pool)
+    if selector.given or name is None:
+        terminate_selection(selector, name, now=now, reason=reason, yes=yes, as_json=as_json)
+        return
     settings = load_cli_settings()
     status = run_with_fleet(settings, lambda fleet: fleet.terminate(name, reason, now))
     if now:
@@ -240,7 +296,7 @@ def status(name: NameArg, as_json: JsonFlag = False) -> None:
     settings = load_cli_settings()
     found = run_with_fleet(settings, lambda fleet: fleet.status(name))
     if as_json:
-        typer.echo(dump_json(status_json(found)))
+        typer.echo(dump_json(status_detail_json(found)))
     else:
         out_console().print(status_view(found))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.pools import POOLS_COLLECTION
@@ -20,17 +22,28 @@ from fleet.connection import write_concern
 from fleet.reports import load_cost_report
 from orchestrator.cost import CostReport
 from orchestrator.leases import LeaseStore
+from orchestrator.lifecycle import FINAL_STATES
 from orchestrator.models import workflow_id_for
-from workflows.pool import PoolInput, WarmPoolWorkflow
+from workflows.pool import PoolInput, WarmPoolWorkflow, next_active_start
 from workflows.reconcile import ReconcileWorkflow
 from workflows.schedules import reconcile_input
 
 __all__ = ["register"]
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+# A claim is renewed by its job; one that outlives a day is a mistake, not a plan.
+MAX_TTL_SECONDS = 86_400
 TtlOption = Annotated[
-    int, typer.Option("--ttl", min=5, help="Seconds the claim lasts unless renewed (heartbeat).")
+    int,
+    typer.Option(
+        "--ttl",
+        min=5,
+        max=MAX_TTL_SECONDS,
+        help=f"Seconds the claim lasts unless renewed (heartbeat), 5 to {MAX_TTL_SECONDS} (a day).",
+    ),
 ]
+# Longest `reconcile` waits for the run it started; the run itself goes on.
+RECONCILE_WAIT_SECONDS = 120
 
 
 def _broker(fleet: ServerFleet) -> ClaimBroker:
@@ -56,11 +69,17 @@ async def _held_claim(fleet: ServerFleet, name: str, task_id: str) -> Claim:
     if fleet.db is None:
         fail("claims need MongoDB (MONGO_URI)")
     workflow_id = workflow_id_for(name)
-    for lease in await LeaseStore(fleet.db).holders(claim_resource(workflow_id)):
+    async with fleet.mongo(f"look up the claims on {name}") as db:
+        leases = await LeaseStore(db).holders(claim_resource(workflow_id))
+    for lease in leases:
         if lease.owner == task_id:
             return Claim(
                 server=name, workflow_id=workflow_id, task_id=task_id, lease=lease, reused=True
             )
+    # Say why: an unknown or finished server is not a lapsed claim.
+    found = await fleet.status(name)
+    if found.state in FINAL_STATES:
+        fail(f"server {name} has finished ({found.state}); task {task_id} holds no claim on it")
     fail(f"task {task_id} holds no live claim on {name} (it lapsed or was released)")
 
 
@@ -85,9 +104,10 @@ def register(app: typer.Typer) -> None:
 
         async def act(fleet: ServerFleet) -> Claim:
             try:
-                return await _broker(fleet).claim(
-                    task, region=region, plan=plan, ttl=timedelta(seconds=ttl)
-                )
+                async with fleet.mongo("claim a server"):
+                    return await _broker(fleet).claim(
+                        task, region=region, plan=plan, ttl=timedelta(seconds=ttl)
+                    )
             except ClaimError as exc:
                 fail(str(exc))
 
@@ -113,7 +133,8 @@ def register(app: typer.Typer) -> None:
         async def act(fleet: ServerFleet) -> Claim:
             held = await _held_claim(fleet, name, task)
             try:
-                return await _broker(fleet).heartbeat(held, timedelta(seconds=ttl))
+                async with fleet.mongo(f"renew the claim on {name}"):
+                    return await _broker(fleet).heartbeat(held, timedelta(seconds=ttl))
             except ClaimError as exc:
                 fail(str(exc))
 
@@ -129,7 +150,9 @@ def register(app: typer.Typer) -> None:
         settings = load_cli_settings()
 
         async def act(fleet: ServerFleet) -> None:
-            await _broker(fleet).release(await _held_claim(fleet, name, task))
+            held = await _held_claim(fleet, name, task)
+            async with fleet.mongo(f"release the claim on {name}"):
+                await _broker(fleet).release(held)
 
         run_with_fleet(settings, act)
         typer.echo(f"{task} released {name}")
@@ -151,14 +174,13 @@ def register(app: typer.Typer) -> None:
         start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
 
         async def act(fleet: ServerFleet) -> CostReport:
-            if fleet.db is None:
-                fail("the cost report needs MongoDB (MONGO_URI)")
-            return await load_cost_report(
-                fleet.db,
-                timedelta(seconds=settings.billing_period_seconds),
-                since=start,
-                idle_timeout=timedelta(minutes=idle_timeout),
-            )
+            async with fleet.mongo("load the cost report") as db:
+                return await load_cost_report(
+                    db,
+                    timedelta(seconds=settings.billing_period_seconds),
+                    since=start,
+                    idle_timeout=timedelta(minutes=idle_timeout),
+                )
 
         report = run_with_fleet(settings, act)
         if as_json:
@@ -208,16 +230,27 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def reconcile(as_json: JsonFlag = False) -> None:
         """Run reconciliation once now (the worker also runs it on a Schedule): adopt or
-        delete orphans, delete duplicates, end servers whose instance is gone."""
+        delete orphans, delete duplicates, end servers whose instance is gone. Waits at
+        most 120 s for the run; it needs MongoDB, so none starts when MongoDB does not
+        answer."""
         settings = load_cli_settings()
 
         async def act(fleet: ServerFleet) -> Any:
-            return await fleet.client.execute_workflow(
+            async with fleet.mongo("reconcile") as db:
+                await db.command("ping")
+            handle = await fleet.client.start_workflow(
                 ReconcileWorkflow.run,
                 reconcile_input(settings),
                 id=f"reconcile-now-{uuid.uuid4().hex[:8]}",
                 task_queue=settings.temporal_task_queue,
             )
+            try:
+                return await asyncio.wait_for(handle.result(), RECONCILE_WAIT_SECONDS)
+            except TimeoutError:
+                fail(
+                    f"reconciliation did not finish within {RECONCILE_WAIT_SECONDS} s; it "
+                    f"goes on as workflow {handle.id} (see the Temporal web UI)"
+                )
 
         report = run_with_fleet(settings, act)
         if as_json:
@@ -266,17 +299,30 @@ def register(app: typer.Typer) -> None:
             fail(f"invalid pool: {exc}", EXIT_USAGE)
 
         async def act(fleet: ServerFleet) -> None:
-            await fleet.client.start_workflow(
-                WarmPoolWorkflow.run,
-                inp,
-                id=f"pool-{pool}",
-                task_queue=settings.temporal_task_queue,
-                static_summary=f"warm pool {pool}: {min_idle} x {inp.spec.plan} "
-                f"in {inp.spec.region}",
-            )
+            try:
+                await fleet.client.start_workflow(
+                    WarmPoolWorkflow.run,
+                    inp,
+                    id=f"pool-{pool}",
+                    task_queue=settings.temporal_task_queue,
+                    static_summary=f"warm pool {pool}: {min_idle} x {inp.spec.plan} "
+                    f"in {inp.spec.region}",
+                )
+            except WorkflowAlreadyStartedError:
+                fail(
+                    f"pool {pool} is already running; change its size with `pool set {pool} "
+                    f"--min-idle N`, or `pool stop {pool}` first"
+                )
 
         run_with_fleet(settings, act)
-        typer.echo(f"pool {pool} keeps {min_idle} server(s) available")
+        opens = next_active_start(active, datetime.now(UTC))
+        if opens is None:
+            typer.echo(f"pool {pool} keeps {min_idle} server(s) available")
+        else:
+            typer.echo(
+                f"pool {pool} started; outside its hours {hours} UTC it keeps none: "
+                f"{min_idle} server(s) from {format_time(opens, date=True)}"
+            )
 
     @pool_app.command("set")
     def pool_set(
@@ -287,7 +333,12 @@ def register(app: typer.Typer) -> None:
         settings = load_cli_settings()
 
         async def act(fleet: ServerFleet) -> None:
-            await _running_pool(fleet, pool).signal(WarmPoolWorkflow.set_min_idle, min_idle)
+            try:
+                await _running_pool(fleet, pool).signal(WarmPoolWorkflow.set_min_idle, min_idle)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    fail(f"no running pool named {pool}; start it with `pool start {pool}`")
+                raise
 
         run_with_fleet(settings, act)
         typer.echo(f"pool {pool} now keeps {min_idle}")
@@ -309,9 +360,10 @@ def register(app: typer.Typer) -> None:
                 fail(f"pool {pool} is not running")
             # Members consult this at their deadlines: none stays once the pool is gone.
             if fleet.db is not None:
-                await fleet.db[POOLS_COLLECTION].update_one(
-                    {"_id": pool}, {"$set": {"min_idle_now": 0}}
-                )
+                async with fleet.mongo(f"stop pool {pool}") as db:
+                    await db[POOLS_COLLECTION].update_one(
+                        {"_id": pool}, {"$set": {"min_idle_now": 0}}
+                    )
             await handle.terminate("pool stopped by operator")
 
         run_with_fleet(settings, act)

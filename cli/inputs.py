@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from fleet.errors import InvalidRequest
@@ -14,9 +15,16 @@ def read_cloud_init(path: Path) -> str:
     """The file's text; raises InvalidRequest when it is unreadable, empty, not UTF-8 or
     larger than Vultr accepts."""
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        info = path.stat()
+        size = info.st_size
+        if stat.S_ISDIR(info.st_mode):
             raise InvalidRequest(f"cloud-init file {path} is a directory; give a script file")
+        # A FIFO or device would block the read (or never end): only plain files.
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidRequest(
+                f"cloud-init file {path} is not a regular file (a pipe or device); "
+                "give a script file"
+            )
         # Checked before reading, so a huge file is refused without loading it.
         if size > MAX_CLOUD_INIT_BYTES:
             raise InvalidRequest(

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.render import format_time, status_json
 from fleet.client import ServerFleet
-from fleet.errors import FleetError
+from fleet.errors import FleetError, InvalidRequest
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerPolicy, ServerSpec, ServerStatus, workflow_id_for
 
@@ -30,6 +30,7 @@ class Outcome:
     run_id: str | None = None
     status: ServerStatus | None = None
     error: FleetError | None = None
+    skipped: bool = False  # already running; left alone (--skip-existing)
 
     def as_json(self) -> dict[str, Any]:
         if self.status is not None:
@@ -42,6 +43,8 @@ class Outcome:
         }
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"skipped {self.name}: already running"
         if self.status is None:
             return f"started {self.name} (workflow {workflow_id_for(self.name)})"
         s = self.status
@@ -49,6 +52,19 @@ class Outcome:
         if s.terminate_at is not None:
             line += f"; deleted at {format_time(s.terminate_at, date=True)} unless busy"
         return line
+
+
+async def taken_names(
+    fleet: ServerFleet, names: Sequence[str], gate: asyncio.Semaphore
+) -> list[str]:
+    """The names whose server is running now."""
+
+    async def running(name: str) -> bool:
+        async with gate:
+            return await fleet.is_running(name)
+
+    flags = await asyncio.gather(*(running(name) for name in names))
+    return [name for name, flag in zip(names, flags, strict=True) if flag]
 
 
 async def provision_batch(
@@ -60,14 +76,28 @@ async def provision_batch(
     wait: bool,
     wait_timeout: float,
     progress_console: Console | None,
+    skip_existing: bool = False,
 ) -> list[Outcome]:
-    """Start every name (the spec is checked once first: a bad one starts nothing).
+    """Start every name (the spec is checked once first: a bad one starts nothing; in a
+    batch, so is every name: one already running starts none, or with `skip_existing`
+    is left alone and reported as skipped).
 
     Per-server failures are returned in `Outcome.error`; a progress bar is drawn on
     `progress_console` when given.
     """
     await fleet.check_spec(spec)
     gate = asyncio.Semaphore(START_CONCURRENCY)
+    skipped: list[str] = []
+    if len(names) > 1:
+        taken = await taken_names(fleet, names, gate)
+        if taken and not skip_existing:
+            raise InvalidRequest(
+                f"{len(taken)} of {len(names)} name(s) already in use, nothing started: "
+                f"{', '.join(taken)}; choose another prefix, pass --skip-existing, or "
+                "terminate those first"
+            )
+        skipped = taken
+        names = [name for name in names if name not in taken]
     progress = Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),
@@ -97,4 +127,5 @@ async def provision_batch(
                 progress.advance(ready)
             return outcome
 
-        return list(await asyncio.gather(*(one(name) for name in names)))
+        outcomes = list(await asyncio.gather(*(one(name) for name in names)))
+    return [Outcome(name, skipped=True) for name in skipped] + outcomes

@@ -15,11 +15,13 @@ from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus
 
 __all__ = [
+    "DETAIL_FIELDS",
     "JSON_FIELDS",
     "dump_json",
     "fleet_table",
     "format_cost",
     "format_time",
+    "status_detail_json",
     "status_json",
     "state_text",
     "status_view",
@@ -53,9 +55,19 @@ STATE_STYLES: dict[ServerState, str] = {
 }
 
 
+# `status --json` adds what runs there and what happened to it: JSON_FIELDS, then these.
+DETAIL_FIELDS: tuple[str, ...] = ("active_tasks", "error", "rejected", "timeline")
+
+
 def status_json(status: ServerStatus) -> dict[str, Any]:
     data = status.model_dump(mode="json", include=set(JSON_FIELDS))
     return {key: data[key] for key in JSON_FIELDS}
+
+
+def status_detail_json(status: ServerStatus) -> dict[str, Any]:
+    """One server in full: `status_json` plus DETAIL_FIELDS."""
+    data = status.model_dump(mode="json", include=set(DETAIL_FIELDS))
+    return status_json(status) | {key: data[key] for key in DETAIL_FIELDS}
 
 
 def dump_json(value: Any) -> str:
@@ -132,6 +144,9 @@ def status_view(status: ServerStatus) -> Group:
     ]
     if s.error:
         pairs.append(("error", Text(s.error, style="red")))
+    # Refused signals: their senders got no answer, so this is where they can look.
+    for i, message in enumerate(s.rejected):
+        pairs.append(("rejected" if i == 0 else "", Text(message, style="yellow")))
     parts: list[Any] = [_rows(pairs)]
     if s.timeline:
         timeline = Table(title="timeline (UTC)", title_justify="left", header_style="bold")

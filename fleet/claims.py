@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.fleet_store import SERVERS_COLLECTION
+from fleet.client import checked_request
 from orchestrator.leases import Lease, LeaseStore
 from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
 from orchestrator.models import ClaimRequest, ServerInput, ServerPolicy, ServerSpec, TaskSignal
@@ -93,6 +94,7 @@ class ClaimBroker:
         ttl: timedelta = timedelta(minutes=5),
         wait: timedelta = timedelta(minutes=15),
     ) -> Claim:
+        checked_request(f"a claim by task {task_id[:40]!r}", ClaimRequest, task_id=task_id)
         region = region or self._settings.default_region
         plan = plan or self._settings.default_plan
         # Two looks before paying for a new server: the read model trails the workflows

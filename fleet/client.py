@@ -13,14 +13,15 @@ import builtins
 import logging
 import re
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import NetworkTimeout, PyMongoError, ServerSelectionTimeoutError
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -78,7 +79,14 @@ from orchestrator.vultr import (
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow
 
-__all__ = ["ServerFleet", "billing_as_of", "build_spec", "default_policy", "describe_spec"]
+__all__ = [
+    "ServerFleet",
+    "billing_as_of",
+    "build_spec",
+    "checked_request",
+    "default_policy",
+    "describe_spec",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +98,9 @@ _EMULATOR_CATALOG_KEY = "catalog-check"
 _RUNNING = WorkflowExecutionStatus.RUNNING
 _SERVING = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
 _SETTLE_SECONDS = 5.0
+# How long a command waits for MongoDB: to find the server, then for each reply.
+MONGO_SELECT_SECONDS = 5
+MONGO_REPLY_SECONDS = 10
 
 
 def default_policy(settings: Settings) -> ServerPolicy:
@@ -209,6 +220,17 @@ def _checked_name(name: str) -> str:
         raise InvalidRequest(str(exc)) from None
 
 
+def checked_request(what: str, model: type[T], **fields: Any) -> T:
+    """A request's argument, validated here so bad input never reaches a workflow;
+    raises InvalidRequest naming `what` and each bad field."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise InvalidRequest(
+            f"invalid request for {what}: {_validation_text(exc)}; nothing changed"
+        ) from None
+
+
 def _aware(value: Any) -> Any:
     """Naive datetimes (a client without tz_aware) as the UTC they were stored in."""
     if isinstance(value, datetime):
@@ -278,7 +300,11 @@ class ServerFleet:
             client = await connect_temporal(settings)
         except ConnectionError as exc:
             raise FleetUnavailable(str(exc)) from None
-        mongo = mongo_client(settings, server_selection_timeout_ms=5_000)
+        mongo = mongo_client(
+            settings,
+            server_selection_timeout_ms=MONGO_SELECT_SECONDS * 1000,
+            socketTimeoutMS=MONGO_REPLY_SECONDS * 1000,
+        )
         fleet = cls(client, settings, mongo[settings.mongo_db], **options)
         fleet._owned.append(mongo)
         return fleet
@@ -387,6 +413,11 @@ class ServerFleet:
         except RPCError as exc:
             raise self._rpc_failure(exc, f"start server {name}") from None
 
+    async def is_running(self, name: str) -> bool:
+        """Whether a workflow for this name runs now (the name is taken)."""
+        description = await self._describe(_checked_name(name))
+        return description is not None and description.status == _RUNNING
+
     async def _state_of_running(self, name: str) -> str:
         try:
             return (await self.status(name)).state.value
@@ -397,12 +428,20 @@ class ServerFleet:
 
     async def busy(self, name: str, task_id: str) -> ServerStatus:
         """Mark `task_id` as running on the server (EXECUTING); idempotent per task."""
-        status = await self._update(name, ServerWorkflow.start_task, TaskSignal(task_id=task_id))
+        status = await self._update(
+            name,
+            ServerWorkflow.start_task,
+            checked_request(f"server {name}", TaskSignal, task_id=task_id),
+        )
         return await self._settled(name, status)
 
     async def idle(self, name: str, task_id: str) -> ServerStatus:
         """Mark `task_id` finished; the server is IDLE once no task runs."""
-        status = await self._update(name, ServerWorkflow.finish_task, TaskSignal(task_id=task_id))
+        status = await self._update(
+            name,
+            ServerWorkflow.finish_task,
+            checked_request(f"server {name}", TaskSignal, task_id=task_id),
+        )
         return await self._settled(name, status)
 
     async def _settled(self, name: str, status: ServerStatus) -> ServerStatus:
@@ -431,12 +470,18 @@ class ServerFleet:
         self, name: str, reason: str = "requested by operator", now: bool = False
     ) -> ServerStatus:
         """Terminate at the next deadline when idle, or at once with `now`."""
-        request = TerminationRequest(reason=reason, immediately=now)
+        request = checked_request(
+            f"server {name}", TerminationRequest, reason=reason, immediately=now
+        )
         return await self._update(name, ServerWorkflow.terminate, request)
 
     async def claim_server(self, name: str, task_id: str) -> ClaimResult:
         """Hand the server to `task_id` exclusively; `accepted` False says why not."""
-        return await self._update(name, ServerWorkflow.claim, ClaimRequest(task_id=task_id))
+        return await self._update(
+            name,
+            ServerWorkflow.claim,
+            checked_request(f"server {name}", ClaimRequest, task_id=task_id),
+        )
 
     async def _update(self, name: str, update: Any, arg: Any) -> Any:
         handle = self.client.get_workflow_handle(workflow_id_for(_checked_name(name)))
@@ -584,10 +629,30 @@ class ServerFleet:
                 return await cursor.to_list()
             return await result
         except PyMongoError as exc:
-            raise FleetUnavailable(
-                f"cannot {what}: MongoDB at MONGO_URI (database MONGO_DB="
-                f"{self.settings.mongo_db}) did not answer: {_mongo_reason(exc)}"
-            ) from None
+            raise self.mongo_failure(what, exc) from None
+
+    def mongo_failure(self, what: str, exc: PyMongoError) -> FleetUnavailable:
+        """The one-line error for a read-model operation MongoDB did not answer."""
+        waited = ""
+        if isinstance(exc, ServerSelectionTimeoutError):
+            waited = f" within {MONGO_SELECT_SECONDS} s"
+        elif isinstance(exc, NetworkTimeout):
+            waited = f" within {MONGO_REPLY_SECONDS} s"
+        return FleetUnavailable(
+            f"cannot {what}: MongoDB at MONGO_URI (database MONGO_DB="
+            f"{self.settings.mongo_db}) did not answer{waited}: {_mongo_reason(exc)}"
+        )
+
+    @asynccontextmanager
+    async def mongo(self, what: str) -> AsyncIterator[AsyncDatabase[Any]]:
+        """The read-model database; a MongoDB that fails or does not answer within
+        MONGO_SELECT_SECONDS / MONGO_REPLY_SECONDS ends as FleetUnavailable."""
+        if self.db is None:
+            raise FleetError(f"cannot {what}: it needs MongoDB (MONGO_URI)")
+        try:
+            yield self.db
+        except PyMongoError as exc:
+            raise self.mongo_failure(what, exc) from None
 
     def _namespace_missing(self, exc: RPCError) -> bool:
         return "namespace" in exc.message.lower()

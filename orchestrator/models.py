@@ -214,6 +214,7 @@ class ServerStatus(_Model):
     main_ip: str | None = None
     region: str
     plan: str
+    tags: list[str] = Field(default_factory=list)  # the spec's Vultr tags, for selection
     billing_start: datetime | None = None
     next_boundary: datetime | None = None
     terminate_at: datetime | None = None
@@ -261,6 +262,7 @@ class ServerStatus(_Model):
             main_ip=rt.main_ip,
             region=spec.region,
             plan=spec.plan,
+            tags=list(spec.tags),
             billing_start=rt.billing_start,
             next_boundary=boundary,
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,

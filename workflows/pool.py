@@ -16,10 +16,26 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import MONGO_RETRY
     from workflows.server import ServerWorkflow
 
-__all__ = ["PoolInput", "WarmPoolWorkflow"]
+__all__ = ["PoolInput", "WarmPoolWorkflow", "in_active_hours", "next_active_start"]
 
 # A member not yet in the read model after this long is no longer waited for.
 PENDING_GRACE = timedelta(minutes=5)
+
+
+def in_active_hours(hours: tuple[int, int] | None, hour: int) -> bool:
+    """Whether UTC `hour` lies in [start, end); a window may wrap past midnight."""
+    if hours is None:
+        return True
+    start, end = hours
+    return start <= hour < end if start < end else (hour >= start or hour < end)
+
+
+def next_active_start(hours: tuple[int, int] | None, now: datetime) -> datetime | None:
+    """When the window next opens after `now` (UTC), or None while it is open."""
+    if hours is None or in_active_hours(hours, now.hour):
+        return None
+    opens = now.replace(hour=hours[0], minute=0, second=0, microsecond=0)
+    return opens if opens > now else opens + timedelta(days=1)
 
 
 class PoolInput(BaseModel):
@@ -64,12 +80,7 @@ class WarmPoolWorkflow:
         return self._target()
 
     def _target(self) -> int:
-        hours = self._input.active_hours
-        if hours is None:
-            return self._input.min_idle
-        hour = workflow.now().hour
-        start, end = hours
-        inside = start <= hour < end if start < end else (hour >= start or hour < end)
+        inside = in_active_hours(self._input.active_hours, workflow.now().hour)
         return self._input.min_idle if inside else 0
 
     @workflow.run

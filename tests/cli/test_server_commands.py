@@ -30,6 +30,8 @@ JSON_KEYS = [
     "billed_hours",
     "cost",
 ]
+# `status --json` adds what runs there and what happened to it.
+DETAIL_KEYS = ["active_tasks", "error", "rejected", "timeline"]
 
 
 async def test_provision_status_busy_idle_terminate_carry_a_server_through_its_life(
@@ -72,8 +74,11 @@ async def test_status_json_has_exactly_the_documented_keys_with_iso_times(cli: C
     assert (await cli("provision", name, "--wait", "ready")).exit_code == 0
 
     status = (await cli("status", name, "--json")).json()
+    (listed,) = [s for s in (await cli("list", "--json")).json() if s["name"] == name]
 
-    assert list(status) == JSON_KEYS
+    assert list(status) == JSON_KEYS + DETAIL_KEYS
+    assert list(listed) == JSON_KEYS
+    assert [entry["state"] for entry in status["timeline"]][:2] == ["PROVISIONING", "READY"]
     assert status["workflow_id"] == f"server-{name}"
     for key in ("billing_start", "next_boundary", "terminate_at"):
         assert datetime.fromisoformat(status[key]).tzinfo is not None, key
