@@ -161,13 +161,13 @@ def terminate_selection(
         ),
     )
     done = [status for _, status in results if isinstance(status, ServerStatus)]
-    failed = [(n, exc) for n, exc in results if isinstance(exc, FleetError)]
+    failed = [(n, error) for n, error in results if isinstance(error, FleetError)]
     if as_json:
         typer.echo(dump_json([status_json(s) for s in done]))
     else:
         when = "deleting them now" if now else "each deleted at its next deadline once idle"
         typer.echo(f"termination requested for {len(done)} of {len(names)} server(s); {when}")
-    for failed_name, exc in failed:
-        typer.echo(f"error: {failed_name}: {exc}", err=True)
+    for failed_name, error in failed:
+        typer.echo(f"error: {failed_name}: {error}", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILURE)
