@@ -90,6 +90,7 @@ _EMULATOR_CATALOG_KEY = "catalog-check"
 _RUNNING = WorkflowExecutionStatus.RUNNING
 _SERVING = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
 _SETTLE_SECONDS = 5.0
+_REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 def default_policy(settings: Settings) -> ServerPolicy:
@@ -258,7 +259,7 @@ class ServerFleet:
         db: AsyncDatabase[Any] | None = None,
         *,
         check_catalog: bool = True,
-        request_timeout_seconds: float = 30.0,
+        request_timeout_seconds: float = _REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -271,11 +272,18 @@ class ServerFleet:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def connect(cls, settings: Settings, **options: Any) -> ServerFleet:
+    async def connect(
+        cls, settings: Settings, *, lazy_temporal: bool = False, **options: Any
+    ) -> ServerFleet:
         """Connect to Temporal and open the read model; raises FleetUnavailable naming
-        TEMPORAL_ADDRESS when Temporal does not answer."""
+        TEMPORAL_ADDRESS when Temporal does not answer within `request_timeout_seconds`.
+
+        `lazy_temporal` connects to Temporal on its first use only, so reads of the read
+        model alone (`list`) work while Temporal is down.
+        """
+        timeout = options.get("request_timeout_seconds", _REQUEST_TIMEOUT_SECONDS)
         try:
-            client = await connect_temporal(settings)
+            client = await connect_temporal(settings, timeout=timeout, lazy=lazy_temporal)
         except ConnectionError as exc:
             raise FleetUnavailable(str(exc)) from None
         mongo = mongo_client(settings, server_selection_timeout_ms=5_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -29,13 +30,56 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+# An HTTP/2 client preface and an empty SETTINGS frame; a gRPC server answers with its own
+# SETTINGS frame at once.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_SETTINGS_FRAME = 4
+
+
+async def _http2_answers(address: str, timeout: float) -> bool:  # noqa: ASYNC109
+    """Whether the server at HOST:PORT speaks HTTP/2 within `timeout` seconds.
+
+    The SDK's own connect waits about 30 s for a server that accepts connections but
+    never answers (a stopped process), and it cannot be cancelled cleanly; this cannot hang.
+    """
+    host, _, port = address.rpartition(":")
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            try:
+                writer.write(_HTTP2_PREFACE)
+                await writer.drain()
+                header = await reader.readexactly(9)
+            finally:
+                writer.close()
+    except (TimeoutError, OSError, asyncio.IncompleteReadError):
+        return False
+    return header[3] == _SETTINGS_FRAME
+
+
+async def connect_temporal(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - a bound on a probe, not on the caller
+    lazy: bool = False,
+) -> Client:
+    """A client for TEMPORAL_ADDRESS. With `timeout`, a server that does not answer within
+    that many seconds is a ConnectionError saying so; `lazy` connects on first use."""
+    address = settings.temporal_address
+    if timeout is not None and not lazy and not await _http2_answers(address, timeout):
+        raise ConnectionError(
+            f"Temporal at TEMPORAL_ADDRESS={address} did not answer within {timeout:g} s "
+            "(CLI_TIMEOUT_SECONDS); start it with `python starter.py dev` or point "
+            "TEMPORAL_ADDRESS at your cluster"
+        )
     try:
         return await Client.connect(
-            settings.temporal_address,
+            address,
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings),
             runtime=runtime,
+            lazy=lazy,
         )
     except RuntimeError as exc:
         raise ConnectionError(
