@@ -34,10 +34,10 @@ Configuration (`DevStackOptions.from_environment` reads these; explicit override
 | MONGO_DB                       | vultr_lifecycle     | given to the worker               |
 
 A port of 0 means "any free port". Every port is checked before anything starts, so a
-taken one fails the whole command at once, named (`PortInUseError`). One stack at a time
-may use a data folder (a lock file guards it). Each child runs in its own process group
-and is stopped with its descendants; a stack killed with SIGKILL cannot clean up, and
-its leftovers then show up as taken ports on the next start.
+taken one fails the whole command at once, named with its variable (`PortInUseError`).
+One stack at a time may use a data folder (a lock file guards it). Each child runs in
+its own process group and is stopped with its descendants; a stack killed with SIGKILL
+cannot clean up, and its leftovers then show up as taken ports on the next start.
 """
 
 from __future__ import annotations
