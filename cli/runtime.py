@@ -78,7 +78,6 @@ def run_with_fleet(
 
     Temporal gets CLI_TIMEOUT_SECONDS to answer the connection and each request.
     """
-    options.setdefault("request_timeout_seconds", settings.cli_timeout_seconds)
 
     async def main() -> T:
         fleet = await ServerFleet.connect(settings, **options)

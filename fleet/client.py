@@ -90,7 +90,6 @@ _EMULATOR_CATALOG_KEY = "catalog-check"
 _RUNNING = WorkflowExecutionStatus.RUNNING
 _SERVING = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
 _SETTLE_SECONDS = 5.0
-_REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 def default_policy(settings: Settings) -> ServerPolicy:
@@ -259,7 +258,7 @@ class ServerFleet:
         db: AsyncDatabase[Any] | None = None,
         *,
         check_catalog: bool = True,
-        request_timeout_seconds: float = _REQUEST_TIMEOUT_SECONDS,
+        request_timeout_seconds: float = 30.0,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -276,12 +275,13 @@ class ServerFleet:
         cls, settings: Settings, *, lazy_temporal: bool = False, **options: Any
     ) -> ServerFleet:
         """Connect to Temporal and open the read model; raises FleetUnavailable naming
-        TEMPORAL_ADDRESS when Temporal does not answer within `request_timeout_seconds`.
+        TEMPORAL_ADDRESS when Temporal does not answer within `request_timeout_seconds`
+        (default CLI_TIMEOUT_SECONDS), which also bounds each request.
 
         `lazy_temporal` connects to Temporal on its first use only, so reads of the read
         model alone (`list`) work while Temporal is down.
         """
-        timeout = options.get("request_timeout_seconds", _REQUEST_TIMEOUT_SECONDS)
+        timeout = options.setdefault("request_timeout_seconds", settings.cli_timeout_seconds)
         try:
             client = await connect_temporal(settings, timeout=timeout, lazy=lazy_temporal)
         except ConnectionError as exc:

@@ -30,17 +30,16 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-# An HTTP/2 client preface and an empty SETTINGS frame; a gRPC server answers with its own
-# SETTINGS frame at once.
+# An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server answers at once.
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-_SETTINGS_FRAME = 4
 
 
-async def _http2_answers(address: str, timeout: float) -> bool:  # noqa: ASYNC109
-    """Whether the server at HOST:PORT speaks HTTP/2 within `timeout` seconds.
+async def _silent(address: str, timeout: float) -> bool:  # noqa: ASYNC109
+    """Whether the server at HOST:PORT accepts connections but sends nothing back within
+    `timeout` seconds, as a stopped (SIGSTOP) or wedged server does.
 
-    The SDK's own connect waits about 30 s for a server that accepts connections but
-    never answers (a stopped process), and it cannot be cancelled cleanly; this cannot hang.
+    The SDK's connect waits about 30 s for such a server and cannot be cancelled cleanly.
+    A refused connection or any answer is not silence: the SDK reports those at once.
     """
     host, _, port = address.rpartition(":")
     try:
@@ -49,12 +48,14 @@ async def _http2_answers(address: str, timeout: float) -> bool:  # noqa: ASYNC10
             try:
                 writer.write(_HTTP2_PREFACE)
                 await writer.drain()
-                header = await reader.readexactly(9)
+                await reader.read(1)
             finally:
                 writer.close()
-    except (TimeoutError, OSError, asyncio.IncompleteReadError):
+    except TimeoutError:
+        return True
+    except OSError:
         return False
-    return header[3] == _SETTINGS_FRAME
+    return False
 
 
 async def connect_temporal(
@@ -64,14 +65,17 @@ async def connect_temporal(
     timeout: float | None = None,  # noqa: ASYNC109 - a bound on a probe, not on the caller
     lazy: bool = False,
 ) -> Client:
-    """A client for TEMPORAL_ADDRESS. With `timeout`, a server that does not answer within
-    that many seconds is a ConnectionError saying so; `lazy` connects on first use."""
+    """A client for TEMPORAL_ADDRESS; `lazy` connects on first use.
+
+    With `timeout` (CLI_TIMEOUT_SECONDS for the CLI), a server that does not answer
+    within that many seconds is a ConnectionError saying so.
+    """
     address = settings.temporal_address
-    if timeout is not None and not lazy and not await _http2_answers(address, timeout):
+    if timeout is not None and not lazy and await _silent(address, timeout):
         raise ConnectionError(
             f"Temporal at TEMPORAL_ADDRESS={address} did not answer within {timeout:g} s "
-            "(CLI_TIMEOUT_SECONDS); start it with `python starter.py dev` or point "
-            "TEMPORAL_ADDRESS at your cluster"
+            "(CLI_TIMEOUT_SECONDS); is it stopped or overloaded? Start it with "
+            "`python starter.py dev` or point TEMPORAL_ADDRESS at your cluster"
         )
     try:
         return await Client.connect(
