@@ -318,7 +318,8 @@ def list_servers(
     async def fetch(fleet: ServerFleet) -> list[ServerStatus]:
         return await fleet.list(state, include_finished=all_)
 
-    servers = run_with_fleet(settings, fetch)
+    # The read model is MongoDB only: Temporal may be down.
+    servers = run_with_fleet(settings, fetch, lazy_temporal=True)
     if as_json:
         typer.echo(dump_json([status_json(s) for s in servers]))
     elif not servers:

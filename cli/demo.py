@@ -41,7 +41,13 @@ from cli.render import format_cost, format_time, state_text
 from fleet.client import ServerFleet, build_spec
 from fleet.errors import FleetError
 from orchestrator.components import PROJECT_ROOT
-from orchestrator.devstack import EMULATOR_API_KEY, DevStack, DevStackOptions, DevStackUrls
+from orchestrator.devstack import (
+    EMULATOR_API_KEY,
+    EMULATOR_STATE_FILE,
+    DevStack,
+    DevStackOptions,
+    DevStackUrls,
+)
 from orchestrator.lifecycle import FINAL_STATES, ServerState
 from orchestrator.models import ServerStatus
 from orchestrator.procs import ComponentError
@@ -131,9 +137,10 @@ def _demo_lock(data_dir: Path) -> Iterator[None]:
 
 
 def _wipe(data_dir: Path) -> None:
-    """Forget the previous demo: Temporal history, MongoDB files and logs."""
+    """Forget the previous demo: Temporal history, MongoDB files, emulator state and logs."""
     for path in data_dir.glob("temporal.sqlite*"):
         path.unlink()
+    (data_dir / EMULATOR_STATE_FILE).unlink(missing_ok=True)
     for sub in ("mongo", "logs"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
 

@@ -74,7 +74,10 @@ def load_cli_settings(**overrides: Any) -> Settings:
 def run_with_fleet(
     settings: Settings, action: Callable[[ServerFleet], Awaitable[T]], **options: Any
 ) -> T:
-    """Connect, run `action`, close; FleetError ends the command with its exit code."""
+    """Connect, run `action`, close; FleetError ends the command with its exit code.
+
+    Temporal gets CLI_TIMEOUT_SECONDS to answer the connection and each request.
+    """
 
     async def main() -> T:
         fleet = await ServerFleet.connect(settings, **options)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from emulator.app import create_app
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultConfig
+from emulator.persistence import StateFileError
 from emulator.routes import ROUTES
 
 __all__ = ["main", "parse_args"]
@@ -70,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     parser.add_argument(
         "--faults", type=_faults, default=None, help="fault configuration as JSON, or @file.json"
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep instances and charges in this JSON file across restarts (default: memory only)",
+    )
     args = parser.parse_args(argv)
     options = {
         "host": args.host,
@@ -79,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         "rate_limit": args.rate_limit,
         "api_key": args.api_key,
         "get_404_seconds": args.get_404_seconds,
+        "state_file": args.state_file,
     }
     if args.seed is not None:
         options["seed"] = args.seed
@@ -94,11 +102,16 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s")
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except StateFileError as exc:
+        sys.exit(f"error: {exc}")
     print(
         f"Vultr emulator  http://{config.host}:{config.port}/v2  "
         f"(billing period {config.billing_period_seconds:g}s, boot {config.boot_seconds:g}s, "
-        f"rate limit {config.rate_limit}/s, seed {config.seed})",
+        f"rate limit {config.rate_limit}/s, seed {config.seed}"
+        + (f", state in {config.state_file}" if config.state_file else "")
+        + ")",
         flush=True,
     )
     uvicorn.run(app, host=config.host, port=config.port, access_log=False, log_level="warning")

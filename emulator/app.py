@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
@@ -15,6 +17,7 @@ from emulator.api import api_routes
 from emulator.config import EmulatorConfig
 from emulator.errors import ApiError, error_response
 from emulator.gate import ApiGate
+from emulator.persistence import SaveOnChange, StateFile
 from emulator.state import Emulator
 from emulator.store import Clock
 
@@ -46,19 +49,32 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None)
     tests pass their own to move time without waiting."""
     config = config or EmulatorConfig()
     emulator = Emulator.build(config, clock or utc_now)
+    middleware = [
+        Middleware(
+            ApiGate,
+            config=config,
+            clock=emulator.clock,
+            faults=emulator.faults,
+            limiter=emulator.limiter,
+            request_log=emulator.request_log,
+        )
+    ]
+    state_file = StateFile(config.state_file) if config.state_file is not None else None
+    if state_file is not None:
+        state_file.load(emulator.store)
+        middleware.append(Middleware(SaveOnChange, state_file=state_file, store=emulator.store))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if state_file is not None:
+            state_file.save(emulator.store)
+
     app = Starlette(
         routes=[*api_routes(), *admin_routes()],
-        middleware=[
-            Middleware(
-                ApiGate,
-                config=config,
-                clock=emulator.clock,
-                faults=emulator.faults,
-                limiter=emulator.limiter,
-                request_log=emulator.request_log,
-            )
-        ],
+        middleware=middleware,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        lifespan=lifespan,
     )
     app.state.emulator = emulator
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -17,6 +18,7 @@ class EmulatorConfig(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
+    state_file: Path | None = None  # keep the account here across restarts (persistence.py)
     billing_period_seconds: float = Field(default=3600.0, gt=0)
     boot_seconds: float = Field(default=58.0, ge=0)
     rate_limit: int = Field(default=30, ge=0, description="requests/s per client IP; 0 disables")

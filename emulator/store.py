@@ -201,12 +201,17 @@ class InstanceStore:
             "main_ip": [instance.main_ip],
             "hostname": [instance.hostname],
         }
+        self._add(instance)
+        return instance
+
+    def _add(self, instance: Instance) -> None:
         self._all[instance.id] = instance
+        if instance.deleted_at is not None:
+            return  # kept for billing only
         self._live[instance.id] = instance
         for name, values in instance.filter_values.items():
             for value in values:
                 self._index[name].setdefault(value, {})[instance.id] = instance
-        return instance
 
     def delete(self, instance: Instance, now: datetime) -> None:
         instance.deleted_at = now
@@ -241,6 +246,20 @@ class InstanceStore:
 
     def live_count(self) -> int:
         return len(self._live)
+
+    # -- persistence (emulator/persistence.py writes and reads these) -------------------
+
+    def snapshot(self) -> tuple[Any, int, list[Instance]]:
+        """What a restarted store needs: the id generator's state, the next sequence number
+        and every instance ever created."""
+        return self._rng.getstate(), self._next_seq, list(self._all.values())
+
+    def restore(self, rng_state: Any, next_seq: int, instances: list[Instance]) -> None:
+        self.reset()
+        self._rng.setstate(rng_state)
+        self._next_seq = next_seq
+        for instance in sorted(instances, key=lambda i: i.seq):
+            self._add(instance)
 
     # -- billing ------------------------------------------------------------------------
 

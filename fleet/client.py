@@ -293,11 +293,19 @@ class ServerFleet:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def connect(cls, settings: Settings, **options: Any) -> ServerFleet:
+    async def connect(
+        cls, settings: Settings, *, lazy_temporal: bool = False, **options: Any
+    ) -> ServerFleet:
         """Connect to Temporal and open the read model; raises FleetUnavailable naming
-        TEMPORAL_ADDRESS when Temporal does not answer."""
+        TEMPORAL_ADDRESS when Temporal does not answer within `request_timeout_seconds`
+        (default CLI_TIMEOUT_SECONDS), which also bounds each request.
+
+        `lazy_temporal` connects to Temporal on its first use only, so reads of the read
+        model alone (`list`) work while Temporal is down.
+        """
+        timeout = options.setdefault("request_timeout_seconds", settings.cli_timeout_seconds)
         try:
-            client = await connect_temporal(settings)
+            client = await connect_temporal(settings, timeout=timeout, lazy=lazy_temporal)
         except ConnectionError as exc:
             raise FleetUnavailable(str(exc)) from None
         mongo = mongo_client(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -29,13 +30,60 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+# An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server answers at once.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+async def _silent(address: str, timeout: float) -> bool:  # noqa: ASYNC109
+    """Whether the server at HOST:PORT accepts connections but sends nothing back within
+    `timeout` seconds, as a stopped (SIGSTOP) or wedged server does.
+
+    The SDK's connect waits about 30 s for such a server and cannot be cancelled cleanly.
+    A refused connection or any answer is not silence: the SDK reports those at once.
+    """
+    host, _, port = address.rpartition(":")
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            try:
+                writer.write(_HTTP2_PREFACE)
+                await writer.drain()
+                await reader.read(1)
+            finally:
+                writer.close()
+    except TimeoutError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+async def connect_temporal(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - a bound on a probe, not on the caller
+    lazy: bool = False,
+) -> Client:
+    """A client for TEMPORAL_ADDRESS; `lazy` connects on first use.
+
+    With `timeout` (CLI_TIMEOUT_SECONDS for the CLI), a server that does not answer
+    within that many seconds is a ConnectionError saying so.
+    """
+    address = settings.temporal_address
+    if timeout is not None and not lazy and await _silent(address, timeout):
+        raise ConnectionError(
+            f"Temporal at TEMPORAL_ADDRESS={address} did not answer within {timeout:g} s "
+            "(CLI_TIMEOUT_SECONDS); is it stopped or overloaded? Start it with "
+            "`python starter.py dev` or point TEMPORAL_ADDRESS at your cluster"
+        )
     try:
         return await Client.connect(
-            settings.temporal_address,
+            address,
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings),
             runtime=runtime,
+            lazy=lazy,
         )
     except RuntimeError as exc:
         raise ConnectionError(

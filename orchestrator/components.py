@@ -62,6 +62,7 @@ def emulator_process(
     boot_seconds: float = 58,
     rate_limit: int = 30,
     seed: int | None = None,
+    state_file: Path | None = None,
     extra_args: list[str] | None = None,
 ) -> ManagedProcess:
     argv = [sys.executable, "-m", "emulator", "--host", host, "--port", str(port)]
@@ -69,6 +70,8 @@ def emulator_process(
     argv += ["--boot-seconds", str(boot_seconds), "--rate-limit", str(rate_limit)]
     if seed is not None:
         argv += ["--seed", str(seed)]
+    if state_file is not None:
+        argv += ["--state-file", str(state_file)]
     argv += extra_args or []
     return ManagedProcess(
         "Vultr emulator",

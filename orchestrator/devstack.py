@@ -15,7 +15,8 @@ Configuration (`DevStackOptions.from_environment` reads these; explicit override
 
 | variable                       | default             | meaning                           |
 | ------------------------------ | ------------------- | --------------------------------- |
-| DEVSTACK_DATA_DIR              | <project>/.devstack | SQLite file, MongoDB files, logs/ |
+| DEVSTACK_DATA_DIR              | <project>/.devstack | SQLite file, MongoDB files,       |
+|                                |                     | emulator state, logs/             |
 | DEVSTACK_TEMPORAL_PORT         | 7233                | Temporal gRPC port                |
 | DEVSTACK_UI_PORT               | 8233                | Temporal web UI port              |
 | DEVSTACK_MONGO_PORT            | 27017               | embedded MongoDB port             |
@@ -33,10 +34,10 @@ Configuration (`DevStackOptions.from_environment` reads these; explicit override
 | MONGO_DB                       | vultr_lifecycle     | given to the worker               |
 
 A port of 0 means "any free port". Every port is checked before anything starts, so a
-taken one fails the whole command at once, named (`PortInUseError`). One stack at a time
-may use a data folder (a lock file guards it). Each child runs in its own process group
-and is stopped with its descendants; a stack killed with SIGKILL cannot clean up, and
-its leftovers then show up as taken ports on the next start.
+taken one fails the whole command at once, named with its variable (`PortInUseError`).
+One stack at a time may use a data folder (a lock file guards it). Each child runs in
+its own process group and is stopped with its descendants; a stack killed with SIGKILL
+cannot clean up, and its leftovers then show up as taken ports on the next start.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ from orchestrator.settings import DEFAULT_VULTR_API_URL, Settings, SettingsError
 __all__ = [
     "DEFAULT_DATA_DIR",
     "EMULATOR_API_KEY",
+    "EMULATOR_STATE_FILE",
     "DevStack",
     "DevStackError",
     "DevStackOptions",
@@ -94,6 +96,8 @@ __all__ = [
 ]
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".devstack"
+# The emulator's instances and charges, in the data folder so a restart keeps them.
+EMULATOR_STATE_FILE = "emulator-state.json"
 
 # Handed to the worker (only in its environment) when it talks to the emulator, which
 # accepts any non-empty bearer token.
@@ -243,7 +247,7 @@ class _Planned:
     """A component this stack will start, and the ports it needs free."""
 
     process: ManagedProcess
-    ports: tuple[int, ...]
+    ports: tuple[str, ...]  # option names, e.g. "ui_port"
 
 
 class DevStack:
@@ -436,7 +440,7 @@ class DevStack:
                 namespace=namespace,
             )
             temporal.ready = _temporal_ready(host, ports["temporal_port"], namespace, temporal_ui)
-            planned.append(_Planned(temporal, (ports["temporal_port"], ports["ui_port"])))
+            planned.append(_Planned(temporal, ("temporal_port", "ui_port")))
 
         mongo_uri = self._existing_mongo()
         mongo_external = mongo_uri is not None
@@ -446,7 +450,7 @@ class DevStack:
                 ports["mongo_port"], self.data_dir / "mongo", self._log("mongo"), host
             )
             mongo.ready = _mongo_ready(host, ports["mongo_port"], mongo_uri)
-            planned.append(_Planned(mongo, (ports["mongo_port"],)))
+            planned.append(_Planned(mongo, ("mongo_port",)))
 
         if opts.use_emulator:
             vultr_api_url = f"http://{host}:{ports['emulator_port']}/v2"
@@ -457,9 +461,11 @@ class DevStack:
                 billing_period_seconds=opts.billing_period_seconds,
                 boot_seconds=opts.emulator_boot_seconds,
                 rate_limit=opts.emulator_rate_limit,
+                # Workflows resumed after a restart still find their instances.
+                state_file=self.data_dir / EMULATOR_STATE_FILE,
             )
             emulator.env = {"PYTHONUNBUFFERED": "1"}
-            planned.append(_Planned(emulator, (ports["emulator_port"],)))
+            planned.append(_Planned(emulator, ("emulator_port",)))
         else:
             vultr_api_url = opts.vultr_api_url
 
@@ -484,13 +490,13 @@ class DevStack:
             env = {**self.settings_env(), "METRICS_PORT": str(ports["metrics_port"])}
             env["PYTHONUNBUFFERED"] = "1"
             worker = worker_process(self._log("worker"), env, ports["metrics_port"])
-            planned.append(_Planned(worker, (ports["metrics_port"],)))
+            planned.append(_Planned(worker, ("metrics_port",)))
 
         # Every check before the first start: a bad configuration starts nothing.
         for item in planned:
-            for port in item.ports:
-                if port_in_use(host, port):
-                    raise PortInUseError(item.process.name, host, port)
+            for name in item.ports:
+                if port_in_use(host, ports[name]):
+                    raise PortInUseError(item.process.name, host, ports[name], _ENV_VARS[name])
         if urls.temporal_external:
             self._register_search_attributes(temporal_address, namespace)
         for item in planned:

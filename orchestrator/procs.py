@@ -34,13 +34,19 @@ class ComponentError(RuntimeError):
 
 
 class PortInUseError(ComponentError):
-    def __init__(self, component: str, host: str, port: int) -> None:
+    def __init__(self, component: str, host: str, port: int, variable: str | None = None) -> None:
+        choose = (
+            f"set {variable} to another port (0: any free one)"
+            if variable
+            else ("choose another port")
+        )
         super().__init__(
             f"port {port} on {host} is already in use, so the {component} cannot start there; "
-            f"stop whatever holds it or choose another port"
+            f"stop whatever holds it or {choose}"
         )
         self.component = component
         self.port = port
+        self.variable = variable
 
 
 class StartCancelled(ComponentError):
@@ -90,6 +96,11 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         env = {**os.environ, **(self.env or {})}
+        # Output goes to a log file: no colour codes (NO_COLOR is honoured by the Temporal
+        # SDK core's logger, the Temporal CLI and rich; the FORCE_* variables would win).
+        for forcing in ("FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"):
+            env.pop(forcing, None)
+        env["NO_COLOR"] = "1"
         self.process = subprocess.Popen(
             list(self.argv),
             stdout=log,

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "servers"
+    # How long the CLI (ServerFleet.connect) waits for Temporal: the connection, each request.
+    cli_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # MongoDB
     mongo_uri: str = "mongodb://localhost:27017"

@@ -32,11 +32,9 @@ from temporalio.client import Client
 from orchestrator.components import SEARCH_ATTRIBUTES
 from orchestrator.procs import ManagedProcess, free_port, tcp_ready, venv_bin
 from orchestrator.settings import Settings
+from tests.support.shared_specs import shared_spec
 
 REPO = Path(__file__).resolve().parents[1]
-# CI clones the repository into another folder with a copy of shared/ beside it.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-COMPOSE_SCHEMA = SHARED / "compose-spec.json"
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
@@ -227,12 +225,7 @@ def walk_strings(node: Any) -> Iterator[str]:
 
 
 def test_compose_file_conforms_to_the_compose_specification() -> None:
-    if not COMPOSE_SCHEMA.is_file():
-        pytest.fail(
-            f"the Compose Specification schema is missing at {COMPOSE_SCHEMA}: the tests expect "
-            "the shared/ folder beside the repository (<repo>/../shared/compose-spec.json)"
-        )
-    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    schema = json.loads(shared_spec("compose-spec.json").read_text())
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(compose()), key=lambda e: list(e.absolute_path))
     assert not errors, "\n".join(

@@ -70,5 +70,10 @@ def test_the_demo_terminates_every_server_and_leaves_no_process_behind():
         "demo-3": 2,
     }
     assert "matches the workflows' bill" in output
+    # The stack runs on free ports: the URLs printed are the ones it uses.
+    ui = re.search(r"^Temporal UI +(http://127\.0\.0\.1:\d+)$", output, re.M)
+    assert ui is not None, output
+    assert f"watch it live: {ui[1]}/namespaces/" in output
+    assert f"web UI: {ui[1]}/namespaces/" in output
     assert seen, "the demo started no stack"
     assert still_alive(seen) == []

@@ -16,7 +16,7 @@ import pytest
 from pymongo import MongoClient
 
 from orchestrator.components import SEARCH_ATTRIBUTES
-from orchestrator.devstack import EMULATOR_API_KEY, DevStack, DevStackError
+from orchestrator.devstack import EMULATOR_API_KEY, EMULATOR_STATE_FILE, DevStack, DevStackError
 from tests.devstack.helpers import (
     HAVE_EMULATOR,
     NO_EMULATOR_REASON,
@@ -178,3 +178,29 @@ def test_a_second_stack_on_the_same_data_folder_is_refused(running: Running) -> 
 
     assert str(data_dir) in str(caught.value)
     assert descendants() == before
+
+
+@needs_emulator
+def test_a_restarted_emulator_keeps_its_instances_and_ledger_in_the_data_folder(
+    running: Running,
+) -> None:
+    # Last in the module: it restarts the shared stack's emulator.
+    api = running.stack.urls.vultr_api_url
+    base = api.removesuffix("/v2")
+    headers = {"Authorization": f"Bearer {EMULATOR_API_KEY}"}
+    body = {"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": "kept"}
+    created = httpx.post(f"{api}/instances", json=body, headers=headers, timeout=10)
+    assert created.status_code == 202, created.text
+    instance_id = created.json()["instance"]["id"]
+    emulator = next(p for p in running.stack.processes if p.name == "Vultr emulator")
+
+    emulator.stop()
+    emulator.start(timeout=20)
+
+    found = httpx.get(f"{api}/instances/{instance_id}", headers=headers, timeout=10)
+    assert found.status_code == 200, found.text
+    assert found.json()["instance"]["label"] == "kept"
+    ledger = httpx.get(f"{base}/admin/ledger", timeout=10).json()["ledger"]
+    assert [row["instance_id"] for row in ledger] == [instance_id]
+    assert ledger[0]["units"] == 1
+    assert (running.stack.options.data_dir / EMULATOR_STATE_FILE).is_file()

@@ -68,7 +68,7 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
         assert not port_in_use("127.0.0.1", port), f"port {port} still answers"
 
 
-def test_a_taken_port_is_named_with_its_component_and_nothing_starts(
+def test_a_taken_port_is_named_with_its_component_and_variable_and_nothing_starts(
     tmp_path: Path, listener: socket.socket
 ) -> None:
     taken = listener.getsockname()[1]
@@ -82,6 +82,7 @@ def test_a_taken_port_is_named_with_its_component_and_nothing_starts(
     assert caught.value.port == taken
     assert f"port {taken}" in str(caught.value)
     assert "MongoDB" in str(caught.value)
+    assert "set DEVSTACK_MONGO_PORT to another port" in str(caught.value)
     assert descendants() == before
     assert "starting" not in out.getvalue()
     assert not port_in_use("127.0.0.1", options.temporal_port)
@@ -100,6 +101,7 @@ def test_run_devstack_exits_non_zero_on_a_taken_port(
     assert code != 0
     assert f"port {taken}" in err.getvalue()
     assert "Temporal dev server" in err.getvalue()
+    assert "DEVSTACK_UI_PORT" in err.getvalue()
     assert descendants() == before
 
 

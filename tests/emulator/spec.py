@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,9 @@ import jsonschema
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-SPEC_PATH = Path("/work/shared/vultr/openapi.json")
+from tests.support.shared_specs import shared_spec
+
+SPEC = "vultr/openapi.json"  # under the shared specs folder (tests/support/shared_specs.py)
 SERVER = "https://api.vultr.com"
 
 _SERVED_PATHS = (
@@ -75,7 +76,7 @@ PENDING_CHARGES_SCHEMA: dict[str, Any] = {
 
 @lru_cache(maxsize=1)
 def raw_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(SPEC_PATH.read_text())
+    spec: dict[str, Any] = json.loads(shared_spec(SPEC).read_text())
     return spec
 
 
