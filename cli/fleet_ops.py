@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
                     idle_timeout=timedelta(minutes=idle_timeout),
                 )
 
-        report = run_with_fleet(settings, act)
+        report = run_with_fleet(settings, act, lazy_temporal=True)
         if as_json:
             typer.echo(dump_json(report.model_dump(mode="json")))
             return
