@@ -24,7 +24,7 @@ from cli.runtime import (
     out_console,
     run_with_fleet,
 )
-from fleet.client import ServerFleet, build_policy, build_spec
+from fleet.client import ServerFleet, build_overrides, build_spec
 from fleet.errors import FleetError
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus
@@ -148,8 +148,8 @@ def provision(
             tags=tag or (),
             ssh_key_ids=ssh_key_id or (),
         )
-        policy = build_policy(
-            settings,
+        # Only what was set: the worker fills in the rest (its billing period, margin).
+        policy = build_overrides(
             max_idle_seconds=max_idle,
             max_lifetime_seconds=max_lifetime,
             terminate_idle_at_deadline=False if keep_idle else None,

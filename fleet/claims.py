@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from temporalio.service import RPCError
 from activities.fleet_store import SERVERS_COLLECTION
 from orchestrator.leases import Lease, LeaseStore
 from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
-from orchestrator.models import ClaimRequest, ServerInput, ServerPolicy, ServerSpec, TaskSignal
+from orchestrator.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
 from orchestrator.settings import Settings
 from workflows.server import ServerWorkflow
 
@@ -59,12 +60,21 @@ def claim_resource(workflow_id: str) -> str:
 
 class ClaimBroker:
     def __init__(
-        self, client: Client, settings: Settings, db: AsyncDatabase[Any], store: LeaseStore
+        self,
+        client: Client,
+        settings: Settings,
+        db: AsyncDatabase[Any],
+        store: LeaseStore,
+        *,
+        check_spec: Callable[[ServerSpec], Awaitable[None]] | None = None,
     ) -> None:
+        """`check_spec` (e.g. `ServerFleet.check_spec`) refuses a bad region or plan
+        before a server is provisioned for a claim."""
         self._client = client
         self._settings = settings
         self._db = db
         self._store = store
+        self._check_spec = check_spec
 
     async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
         """Available servers of that kind, most paid time left first."""
@@ -142,11 +152,13 @@ class ClaimBroker:
         self, task_id: str, region: str, plan: str, ttl: timedelta, wait: timedelta
     ) -> Claim:
         name = f"claim-{uuid.uuid4().hex[:10]}"
+        # No policy: the worker resolves it from its own settings.
         inp = ServerInput(
             name=name,
             spec=ServerSpec(region=region, plan=plan, os_id=self._settings.default_os_id),
-            policy=ServerPolicy.from_settings(self._settings),
         )
+        if self._check_spec is not None:
+            await self._check_spec(inp.spec)
         await self._client.start_workflow(
             ServerWorkflow.run,
             inp,
