@@ -37,6 +37,10 @@ def min_paid_left(period_seconds: int) -> timedelta:
     return min(MIN_PAID_LEFT, timedelta(seconds=period_seconds / 10))
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class ClaimError(RuntimeError):
     """No server could be claimed, or a claim was lost."""
 
@@ -78,7 +82,7 @@ class ClaimBroker:
 
     async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
         """Available servers of that kind, most paid time left first."""
-        soon = datetime.now(UTC) + min_paid_left(self._settings.billing_period_seconds)
+        now = datetime.now(UTC)
         cursor = (
             self._db[SERVERS_COLLECTION]
             .find(
@@ -86,13 +90,25 @@ class ClaimBroker:
                     "state": {"$in": [s.value for s in AVAILABLE_STATES]},
                     "region": region,
                     "plan": plan,
-                    "terminate_at": {"$gt": soon},
+                    # None: kept while idle (--keep-idle), no end planned.
+                    "$or": [{"terminate_at": {"$gt": now}}, {"terminate_at": None}],
                 },
-                {"name": 1, "workflow_id": 1, "terminate_at": 1},
+                {"name": 1, "workflow_id": 1, "terminate_at": 1, "billing_period_seconds": 1},
             )
             .sort("terminate_at", -1)
         )
-        return await cursor.to_list()
+        found = await cursor.to_list()
+        # Enough paid time left by the server's own period (older records: ours).
+        return [
+            doc
+            for doc in found
+            if doc.get("terminate_at") is None
+            or _aware(doc["terminate_at"])
+            > now
+            + min_paid_left(
+                doc.get("billing_period_seconds") or self._settings.billing_period_seconds
+            )
+        ]
 
     async def claim(
         self,
