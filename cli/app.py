@@ -206,6 +206,8 @@ def idle(name: NameArg, task: TaskOption, as_json: JsonFlag = False) -> None:
         f"still busy with {running}"
         if running
         else f"idle, deleted at {format_time(status.terminate_at, date=True)} unless a task arrives"
+        if status.terminate_at is not None
+        else "idle, kept until terminated (--keep-idle)"
     )
     _print_status(status, as_json, line)
 

@@ -374,10 +374,14 @@ class ServerWorkflow:
 
     def _serving_details(self) -> str:
         rt = self._rt
-        when = f"{rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC" if rt.terminate_at else "?"
+        when = f"{rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC" if rt.terminate_at else None
+        pending = f"; termination requested ({rt.termination.reason})" if rt.termination else ""
         if rt.active_tasks:
-            return f"busy with {', '.join(sorted(rt.active_tasks))}; next deadline {when}"
-        return f"idle; terminates at {when} unless a task arrives"
+            busy = ", ".join(sorted(rt.active_tasks))
+            return f"busy with {busy}; next deadline {when or '?'}{pending}"
+        if when is None:
+            return f"idle; kept until terminated{pending}"
+        return f"idle; terminates at {when} unless a task arrives{pending}"
 
     # ---------------------------------------------------------- termination
 
