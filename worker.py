@@ -21,8 +21,10 @@ from temporalio.worker import Worker
 
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
 from activities.leases import LeaseActivities
+from activities.policy import PolicyActivities
 from activities.pools import PoolActivities
 from activities.reconcile import ReconcileActivities
+from activities.spec_check import SpecCheckActivities
 from activities.vultr import VultrActivities
 from fleet.connection import connect_temporal, mongo_client, write_concern
 from fleet.metrics import LeaseMetricsToTemporal, publish_fleet_gauges
@@ -34,10 +36,16 @@ from workflows.pool import WarmPoolWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.schedules import ensure_reconcile_schedule
 from workflows.server import ServerWorkflow
+from workflows.spec_check import SpecCheckWorkflow
 
 log = logging.getLogger("worker")
 
-WORKFLOWS: Sequence[type] = (ServerWorkflow, ReconcileWorkflow, WarmPoolWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ServerWorkflow,
+    ReconcileWorkflow,
+    WarmPoolWorkflow,
+    SpecCheckWorkflow,
+)
 
 
 def build_workers(
@@ -59,6 +67,8 @@ def build_workers(
     vultr_activities = VultrActivities(vultr)
     reconcile = ReconcileActivities(client, vultr, db)
     pools = PoolActivities(store, db)
+    policy = PolicyActivities(settings)
+    spec_check = SpecCheckActivities(vultr)
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -77,6 +87,7 @@ def build_workers(
             reconcile.record_reconciliation,
             pools.pool_census,
             pools.keep_warm,
+            policy.resolve_policy,
         ],
     )
     calls = Worker(
@@ -84,6 +95,7 @@ def build_workers(
         task_queue=vultr_task_queue(settings.temporal_task_queue),
         activities=[
             vultr_activities.quote_plan,
+            spec_check.spec_problems,
             vultr_activities.find_instance,
             vultr_activities.create_instance,
             vultr_activities.check_ready,

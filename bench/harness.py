@@ -37,7 +37,7 @@ import psutil
 from pymongo import AsyncMongoClient
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -465,7 +465,12 @@ class BenchStack:
 
         async def one(name: str) -> ServerStatus | BaseException:
             try:
-                return await self.handle(name).result()
+                try:
+                    return await self.handle(name).result()
+                except WorkflowFailureError:
+                    # A run that ends in ERROR fails after its cleanup; its status
+                    # (state ERROR, the error) is still there to query.
+                    return await self.status(name)
             except Exception as exc:  # noqa: BLE001 - reported, not raised
                 return exc
 

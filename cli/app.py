@@ -32,7 +32,7 @@ from cli.runtime import (
     out_console,
     run_with_fleet,
 )
-from fleet.client import ServerFleet, build_policy, build_spec
+from fleet.client import ServerFleet, build_overrides, build_spec
 from fleet.errors import FleetError
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus
@@ -168,8 +168,8 @@ def provision(
             tags=tag or (),
             ssh_key_ids=ssh_key_id or (),
         )
-        policy = build_policy(
-            settings,
+        # Only what was set: the worker fills in the rest (its billing period, margin).
+        policy = build_overrides(
             max_idle_seconds=max_idle,
             max_lifetime_seconds=max_lifetime,
             terminate_idle_at_deadline=False if keep_idle else None,
@@ -233,6 +233,8 @@ def idle(name: NameArg, task: IdleTaskOption, as_json: JsonFlag = False) -> None
         f"still busy with {running}"
         if running
         else f"idle, deleted at {format_time(status.terminate_at, date=True)} unless a task arrives"
+        if status.terminate_at is not None
+        else "idle, kept until terminated (--keep-idle)"
     )
     _print_status(status, as_json, line)
 

@@ -17,7 +17,7 @@ from activities.pools import POOLS_COLLECTION
 from cli.render import dump_json, format_cost, format_time
 from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
 from fleet.claims import Claim, ClaimBroker, ClaimError, claim_resource
-from fleet.client import ServerFleet, build_spec, default_policy
+from fleet.client import ServerFleet, build_spec
 from fleet.connection import write_concern
 from fleet.reports import load_cost_report
 from orchestrator.cost import CostReport
@@ -50,7 +50,7 @@ def _broker(fleet: ServerFleet) -> ClaimBroker:
     if fleet.db is None:
         fail("claims need MongoDB (MONGO_URI)")
     store = LeaseStore(fleet.db, write_concern=write_concern(fleet.settings))
-    return ClaimBroker(fleet.client, fleet.settings, fleet.db, store)
+    return ClaimBroker(fleet.client, fleet.settings, fleet.db, store, check_spec=fleet.check_spec)
 
 
 def _claim_json(claim: Claim) -> dict[str, Any]:
@@ -174,6 +174,8 @@ def register(app: typer.Typer) -> None:
         start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
 
         async def act(fleet: ServerFleet) -> CostReport:
+            # Each server is priced by its own recorded period; this one only for
+            # records that predate it.
             async with fleet.mongo("load the cost report") as db:
                 return await load_cost_report(
                     db,
@@ -186,7 +188,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(dump_json(report.model_dump(mode="json")))
             return
-        table = Table(title=f"cost (1 h = {report.period_seconds} s)", header_style="bold")
+        periods = {line.period_seconds for line in report.servers}
+        hour = f"{report.period_seconds} s" if len(periods) <= 1 else "each server's period"
+        table = Table(title=f"cost (1 h = {hour})", header_style="bold")
         for column in (
             "server",
             "state",
@@ -291,7 +295,6 @@ def register(app: typer.Typer) -> None:
                     plan or settings.default_plan,
                     os_id or settings.default_os_id,
                 ),
-                policy=default_policy(settings),
                 min_idle=min_idle,
                 active_hours=active,
             )

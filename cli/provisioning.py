@@ -14,7 +14,7 @@ from cli.render import format_time, status_json
 from fleet.client import ServerFleet
 from fleet.errors import FleetError, InvalidRequest
 from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerPolicy, ServerSpec, ServerStatus, workflow_id_for
+from orchestrator.models import PolicyOverrides, ServerSpec, ServerStatus, workflow_id_for
 
 __all__ = ["SERVING_STATES", "Outcome", "provision_batch"]
 
@@ -51,6 +51,8 @@ class Outcome:
         line = f"{s.name} is {s.state}: instance {s.instance_id} at {s.main_ip}"
         if s.terminate_at is not None:
             line += f"; deleted at {format_time(s.terminate_at, date=True)} unless busy"
+        else:
+            line += "; kept while idle until terminated"
         return line
 
 
@@ -72,7 +74,7 @@ async def provision_batch(
     names: Sequence[str],
     spec: ServerSpec,
     *,
-    policy: ServerPolicy | None = None,
+    policy: PolicyOverrides | None = None,
     wait: bool,
     wait_timeout: float,
     progress_console: Console | None,

@@ -22,6 +22,7 @@ __all__ = [
     "format_cost",
     "format_time",
     "status_detail_json",
+    "pending_termination",
     "status_json",
     "state_text",
     "status_view",
@@ -40,6 +41,7 @@ JSON_FIELDS: tuple[str, ...] = (
     "billing_start",
     "next_boundary",
     "terminate_at",
+    "termination",
     "billed_hours",
     "cost",
 )
@@ -124,6 +126,17 @@ def _rows(pairs: Iterable[tuple[str, Any]]) -> Table:
     return grid
 
 
+def pending_termination(status: ServerStatus) -> str:
+    """A requested termination not yet carried out: when, and why; "none" otherwise."""
+    request = status.termination
+    if request is None:
+        return "none"
+    if request.immediately:
+        return f"pending now: {request.reason}"
+    when = format_time(status.terminate_at, date=True)
+    return f"pending at {when} once idle: {request.reason}"
+
+
 def status_view(status: ServerStatus) -> Group:
     """One server in detail: identity, billing, tasks, and its timeline."""
     s = status
@@ -137,6 +150,7 @@ def status_view(status: ServerStatus) -> Group:
         ("billing start", format_time(s.billing_start, date=True)),
         ("next boundary", format_time(s.next_boundary, date=True)),
         ("terminate at", format_time(s.terminate_at, date=True)),
+        ("termination", pending_termination(s)),
         ("deleted at", format_time(s.deleted_at, date=True)),
         ("billed", f"{s.billed_hours} h, {format_cost(s.cost)}"),
         ("busy", f"{s.busy_seconds:.0f} s"),

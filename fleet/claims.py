@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from activities.fleet_store import SERVERS_COLLECTION
 from fleet.client import checked_request
 from orchestrator.leases import Lease, LeaseStore
 from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
-from orchestrator.models import ClaimRequest, ServerInput, ServerPolicy, ServerSpec, TaskSignal
+from orchestrator.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
 from orchestrator.settings import Settings
 from workflows.server import ServerWorkflow
 
@@ -35,6 +36,10 @@ MIN_PAID_LEFT = timedelta(seconds=30)
 def min_paid_left(period_seconds: int) -> timedelta:
     """MIN_PAID_LEFT, or a tenth of a (demo-short) billing period if that is less."""
     return min(MIN_PAID_LEFT, timedelta(seconds=period_seconds / 10))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class ClaimError(RuntimeError):
@@ -60,16 +65,25 @@ def claim_resource(workflow_id: str) -> str:
 
 class ClaimBroker:
     def __init__(
-        self, client: Client, settings: Settings, db: AsyncDatabase[Any], store: LeaseStore
+        self,
+        client: Client,
+        settings: Settings,
+        db: AsyncDatabase[Any],
+        store: LeaseStore,
+        *,
+        check_spec: Callable[[ServerSpec], Awaitable[None]] | None = None,
     ) -> None:
+        """`check_spec` (e.g. `ServerFleet.check_spec`) refuses a bad region or plan
+        before a server is provisioned for a claim."""
         self._client = client
         self._settings = settings
         self._db = db
         self._store = store
+        self._check_spec = check_spec
 
     async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
         """Available servers of that kind, most paid time left first."""
-        soon = datetime.now(UTC) + min_paid_left(self._settings.billing_period_seconds)
+        now = datetime.now(UTC)
         cursor = (
             self._db[SERVERS_COLLECTION]
             .find(
@@ -77,13 +91,25 @@ class ClaimBroker:
                     "state": {"$in": [s.value for s in AVAILABLE_STATES]},
                     "region": region,
                     "plan": plan,
-                    "terminate_at": {"$gt": soon},
+                    # None: kept while idle (--keep-idle), no end planned.
+                    "$or": [{"terminate_at": {"$gt": now}}, {"terminate_at": None}],
                 },
-                {"name": 1, "workflow_id": 1, "terminate_at": 1},
+                {"name": 1, "workflow_id": 1, "terminate_at": 1, "billing_period_seconds": 1},
             )
             .sort("terminate_at", -1)
         )
-        return await cursor.to_list()
+        found = await cursor.to_list()
+        # Enough paid time left by the server's own period (older records: ours).
+        return [
+            doc
+            for doc in found
+            if doc.get("terminate_at") is None
+            or _aware(doc["terminate_at"])
+            > now
+            + min_paid_left(
+                doc.get("billing_period_seconds") or self._settings.billing_period_seconds
+            )
+        ]
 
     async def claim(
         self,
@@ -144,11 +170,13 @@ class ClaimBroker:
         self, task_id: str, region: str, plan: str, ttl: timedelta, wait: timedelta
     ) -> Claim:
         name = f"claim-{uuid.uuid4().hex[:10]}"
+        # No policy: the worker resolves it from its own settings.
         inp = ServerInput(
             name=name,
             spec=ServerSpec(region=region, plan=plan, os_id=self._settings.default_os_id),
-            policy=ServerPolicy.from_settings(self._settings),
         )
+        if self._check_spec is not None:
+            await self._check_spec(inp.spec)
         await self._client.start_workflow(
             ServerWorkflow.run,
             inp,

@@ -13,6 +13,7 @@ import builtins
 import logging
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -39,9 +41,11 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import TimeoutError as TimeoutError_
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fleet_store import SERVERS_COLLECTION
+from activities.payloads import SpecInput
 from fleet.connection import connect_temporal, mongo_client
 from fleet.errors import (
     FleetError,
@@ -59,6 +63,7 @@ from orchestrator.lifecycle import FINAL_STATES, ServerState
 from orchestrator.models import (
     ClaimRequest,
     ClaimResult,
+    PolicyOverrides,
     ServerInput,
     ServerPolicy,
     ServerSpec,
@@ -69,19 +74,15 @@ from orchestrator.models import (
     workflow_id_for,
 )
 from orchestrator.settings import Settings
-from orchestrator.vultr import (
-    Catalog,
-    VultrClient,
-    VultrError,
-    VultrValidationError,
-    validate_create_request,
-)
+from orchestrator.vultr import VultrValidationError, validate_create_request
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow
+from workflows.spec_check import SPEC_CHECK_TIMEOUT, SpecCheck, SpecCheckWorkflow
 
 __all__ = [
     "ServerFleet",
     "billing_as_of",
+    "build_overrides",
     "build_spec",
     "checked_request",
     "default_policy",
@@ -92,9 +93,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The emulator accepts any non-empty bearer token; used for the catalog check only
-# when no key is configured and VULTR_API_URL is not the real Vultr.
-_EMULATOR_CATALOG_KEY = "catalog-check"
 _RUNNING = WorkflowExecutionStatus.RUNNING
 _SERVING = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
 _SETTLE_SECONDS = 5.0
@@ -104,20 +102,14 @@ MONGO_REPLY_SECONDS = 10
 
 
 def default_policy(settings: Settings) -> ServerPolicy:
-    """The policy for servers provisioned without one: the configured billing period,
-    margin and readiness timeout."""
-    period = settings.billing_period_seconds
-    return ServerPolicy(
-        billing_period_seconds=period,
-        terminate_before_seconds=settings.terminate_before_seconds,
-        readiness_timeout_seconds=settings.readiness_timeout_seconds,
-        # Readiness polls scale with the period (every 5 s for an hour, faster for the
-        # short periods of demos), never more often than twice a second.
-        ready_poll_seconds=min(5.0, max(0.5, period / 120)),
-    )
+    """The policy `settings` give a server started without overrides (what a worker
+    with these settings resolves)."""
+    return ServerPolicy.from_settings(settings)
 
 
-def describe_spec(name: str, spec: ServerSpec, policy: ServerPolicy) -> tuple[str, str]:
+def describe_spec(
+    name: str, spec: ServerSpec, policy: ServerPolicy | PolicyOverrides
+) -> tuple[str, str]:
     """The workflow's static summary and details, as the web UI shows them."""
     summary = f"{spec.region} {spec.plan}: {name}"
     lines = [
@@ -126,6 +118,16 @@ def describe_spec(name: str, spec: ServerSpec, policy: ServerPolicy) -> tuple[st
         f"- tags: {', '.join(spec.tags) or 'none'}",
         f"- ssh keys: {', '.join(spec.ssh_key_ids) or 'none'}",
         f"- cloud-init: {len(spec.cloud_init.encode()) if spec.cloud_init else 0} bytes",
+    ]
+    if isinstance(policy, PolicyOverrides):
+        # The rest is the worker's: it resolves the policy when the server starts.
+        chosen = policy.model_dump(exclude_none=True)
+        lines.append(
+            "- policy: the worker's defaults"
+            + "".join(f", {key.removesuffix('_seconds')} {value}" for key, value in chosen.items())
+        )
+        return summary, "\n".join(lines)
+    lines += [
         f"- billing period {policy.billing_period_seconds} s, terminate "
         f"{policy.terminate_before_seconds} s before each boundary when idle"
         if policy.terminate_idle_at_deadline
@@ -149,13 +151,11 @@ def _validation_text(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def build_policy(settings: Settings, **overrides: Any) -> ServerPolicy:
-    """The default policy with `overrides` (None values ignored); raises InvalidRequest
-    naming each bad field."""
-    values = default_policy(settings).model_dump()
-    values.update({k: v for k, v in overrides.items() if v is not None})
+def build_overrides(**overrides: Any) -> PolicyOverrides:
+    """The policy fields set explicitly (None values are left to the worker); raises
+    InvalidRequest naming each bad field."""
     try:
-        return ServerPolicy(**values)
+        return PolicyOverrides(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise InvalidRequest(f"invalid server policy: {_validation_text(exc)}") from None
 
@@ -286,8 +286,8 @@ class ServerFleet:
         self.settings = settings
         self.db = db
         self._check_catalog = check_catalog
+        self._specs_ok: set[str] = set()  # checked already: a batch asks the worker once
         self._timeout = request_timeout_seconds
-        self._catalog: Catalog | None = None
         self._owned: list[Any] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -335,23 +335,32 @@ class ServerFleet:
     # ------------------------------------------------------------------ provisioning
 
     def build_input(
-        self, name: str, spec: ServerSpec, policy: ServerPolicy | None = None
+        self, name: str, spec: ServerSpec, policy: ServerPolicy | PolicyOverrides | None = None
     ) -> ServerInput:
-        """The workflow input, validated; raises InvalidRequest."""
+        """The workflow input, validated; raises InvalidRequest.
+
+        Pass overrides (or nothing) and the worker resolves the rest of the policy from
+        its settings; a full ServerPolicy is used as given.
+        """
         _checked_name(name)
         try:
-            return ServerInput(name=name, spec=spec, policy=policy or default_policy(self.settings))
+            if isinstance(policy, ServerPolicy):
+                return ServerInput(name=name, spec=spec, policy=policy)
+            return ServerInput(name=name, spec=spec, overrides=policy or PolicyOverrides())
         except ValidationError as exc:
             raise InvalidRequest(f"invalid server request: {_validation_text(exc)}") from None
 
     async def check_spec(self, spec: ServerSpec) -> None:
-        """Refuse a region/plan/OS the Vultr catalog does not offer, listing valid choices.
+        """Refuse a region/plan/OS the provider's catalog does not offer, listing the
+        valid choices; raises InvalidRequest (nothing started) or FleetUnavailable.
 
-        Runs when a key is configured or VULTR_API_URL is not the real Vultr. A catalog
-        that cannot be loaded skips the check: the workflow's first activity checks again
-        and then fails before creating anything.
+        The check runs on the worker (SpecCheckWorkflow), which has the API key and the
+        catalog. When it cannot load the catalog the check is skipped: the server's
+        first activity checks again and fails before creating anything.
         """
-        # A mapping, so the request's own rules report through VultrValidationError too.
+        key = spec.model_dump_json()
+        if key in self._specs_ok:
+            return
         request = {
             "region": spec.region,
             "plan": spec.plan,
@@ -360,40 +369,53 @@ class ServerFleet:
             "sshkey_id": list(spec.ssh_key_ids),
             "user_data": spec.cloud_init,
         }
-        catalog = await self._load_catalog() if self._check_catalog else None
+        problems: list[str] = []
         try:
-            validate_create_request(request, catalog)
+            validate_create_request(request)  # the request's own rules, no catalog
         except VultrValidationError as exc:
+            problems = list(exc.problems)
+        if not problems and self._check_catalog:
+            check = await self._worker_spec_check(spec)
+            if not check.checked:
+                log.warning("skipping the catalog check: %s", check.unchecked)
+            problems = check.problems
+        if problems:
             raise InvalidRequest(
-                f"server spec refused, nothing started: {'; '.join(exc.problems)}",
-                exc.problems,
-            ) from None
+                f"server spec refused, nothing started: {'; '.join(problems)}", problems
+            )
+        self._specs_ok.add(key)
 
-    async def _load_catalog(self) -> Catalog | None:
-        if self._catalog is not None:
-            return self._catalog
-        key = self.settings.vultr_api_key
-        if key is not None and key.get_secret_value():
-            token = key.get_secret_value()
-        elif not self.settings.uses_real_vultr:
-            token = _EMULATOR_CATALOG_KEY
-        else:
-            return None
+    async def _worker_spec_check(self, spec: ServerSpec) -> SpecCheck:
+        what = "the spec check (region, plan, OS)"
+        wait = min(self._timeout, SPEC_CHECK_TIMEOUT.total_seconds() + 5)
         try:
-            async with VultrClient(token, self.settings.vultr_api_url, timeout=10.0) as vultr:
-                self._catalog = await vultr.load_catalog()
-        except VultrError as exc:  # never carries the key: the client redacts it
-            log.warning("skipping the catalog check: cannot load Vultr's catalog (%s)", exc)
-            return None
-        return self._catalog
+            return await asyncio.wait_for(
+                self.client.execute_workflow(
+                    SpecCheckWorkflow.run,
+                    SpecInput(spec=spec),
+                    id=f"spec-check-{uuid.uuid4().hex[:12]}",
+                    task_queue=self.settings.temporal_task_queue,
+                    execution_timeout=SPEC_CHECK_TIMEOUT + timedelta(seconds=5),
+                    rpc_timeout=timedelta(seconds=self._timeout),
+                ),
+                timeout=wait,
+            )
+        except TimeoutError:
+            raise self._no_worker(what, wait) from None
+        except WorkflowFailureError as exc:
+            if isinstance(exc.cause, TimeoutError_):
+                raise self._no_worker(what, wait) from None
+            raise FleetError(f"{what} failed: {_failure_text(exc.cause)}") from None
+        except RPCError as exc:
+            raise self._rpc_failure(exc, f"run {what}") from None
 
     async def provision(
-        self, name: str, spec: ServerSpec, policy: ServerPolicy | None = None
+        self, name: str, spec: ServerSpec, policy: ServerPolicy | PolicyOverrides | None = None
     ) -> WorkflowHandle[ServerWorkflow, ServerStatus]:
         """Start the server's workflow; raises InvalidRequest, ServerExists, FleetUnavailable."""
         inp = self.build_input(name, spec, policy)
         await self.check_spec(spec)
-        summary, details = describe_spec(name, spec, inp.policy)
+        summary, details = describe_spec(name, spec, inp.policy or inp.overrides)
         attributes = TypedSearchAttributes(
             [
                 SearchAttributePair(NAME_KEY, name),
@@ -548,6 +570,13 @@ class ServerFleet:
             raise ServerNotFound(name)
         if description.status == WorkflowExecutionStatus.COMPLETED:
             return await handle.result()
+        if description.status == WorkflowExecutionStatus.FAILED:
+            try:
+                await handle.result()
+            except WorkflowFailureError as exc:
+                raise FleetError(
+                    f"server {name} failed: {_failure_text(exc.cause)} (it left no record)"
+                ) from None
         raise FleetError(
             f"server {name}'s workflow ended {_status_name(description)} and left no record; "
             f"see workflow {handle.id} in the Temporal web UI"
@@ -699,9 +728,9 @@ class ServerFleet:
             )
         return FleetError(f"cannot {what}: Temporal answered {exc.status.name}: {exc.message}")
 
-    def _no_worker(self, what: str) -> FleetUnavailable:
+    def _no_worker(self, what: str, waited: float | None = None) -> FleetUnavailable:
         return FleetUnavailable(
-            f"no worker answered {what} within {self._timeout:g} s: is a worker "
+            f"no worker answered {what} within {waited or self._timeout:g} s: is a worker "
             f"(`python worker.py`) polling task queue {self.settings.temporal_task_queue!r} "
             f"at {self.settings.temporal_address}?"
         )

@@ -28,6 +28,7 @@ class CostLine(BaseModel):
     plan: str
     billing_start: datetime | None
     end: datetime | None
+    period_seconds: int  # the period this server was billed by
     billed_hours: int
     cost: float
     busy_hours: float
@@ -37,6 +38,7 @@ class CostLine(BaseModel):
 
 
 class CostReport(BaseModel):
+    # The servers' billing period; the default one when they differ or none is listed.
     period_seconds: int
     idle_timeout_minutes: float
     servers: list[CostLine]
@@ -103,10 +105,18 @@ def cost_report(
     now: datetime,
     idle_timeout: timedelta = timedelta(minutes=10),
 ) -> CostReport:
+    """`period` prices servers recorded without their own billing period (older
+    records); every other server is priced by the period it was billed by."""
+    default_period = period
     lines: list[CostLine] = []
     for status in statuses:
         if status.billing_start is None:
             continue  # never created at Vultr: nothing billed
+        period = (
+            timedelta(seconds=status.billing_period_seconds)
+            if status.billing_period_seconds
+            else default_period
+        )
         monthly = status.monthly_cost or 0.0
         end = status.deleted_at or now
         units = billing.billed_units(
@@ -125,6 +135,7 @@ def cost_report(
                 plan=status.plan,
                 billing_start=status.billing_start,
                 end=status.deleted_at,
+                period_seconds=int(period.total_seconds()),
                 billed_hours=units,
                 cost=billing.cost(units, monthly, status.plan),
                 busy_hours=busy / period.total_seconds(),
@@ -133,8 +144,9 @@ def cost_report(
                 idle_timeout_cost=billing.cost(alt, monthly, status.plan),
             )
         )
+    periods = {line.period_seconds for line in lines}
     return CostReport(
-        period_seconds=int(period.total_seconds()),
+        period_seconds=periods.pop() if len(periods) == 1 else int(default_period.total_seconds()),
         idle_timeout_minutes=idle_timeout.total_seconds() / 60,
         servers=lines,
         billed_hours=sum(line.billed_hours for line in lines),

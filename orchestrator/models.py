@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_CLOUD_INIT_BYTES",
     "ClaimRequest",
+    "PolicyOverrides",
     "ClaimResult",
     "ServerInput",
     "ServerPolicy",
@@ -41,6 +42,8 @@ __all__ = [
 
 # Vultr accepts at most 64 KiB of user data once decoded.
 MAX_CLOUD_INIT_BYTES = 64 * 1024
+# States in which a requested termination is no longer pending.
+_ENDING = frozenset({ServerState.TERMINATING, ServerState.TERMINATED, ServerState.ERROR})
 
 
 class _Model(BaseModel):
@@ -114,13 +117,23 @@ class ServerPolicy(_Model):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> ServerPolicy:
-        return cls(
-            billing_period_seconds=settings.billing_period_seconds,
-            terminate_before_seconds=settings.terminate_before_seconds,
-            readiness_timeout_seconds=settings.readiness_timeout_seconds,
-            **overrides,
-        )
+    def from_settings(
+        cls, settings: Settings, overrides: PolicyOverrides | None = None
+    ) -> ServerPolicy:
+        """The worker's defaults (its billing period, margin and readiness timeout) with
+        whatever the user set explicitly on top."""
+        period = settings.billing_period_seconds
+        values: dict[str, Any] = {
+            "billing_period_seconds": period,
+            "terminate_before_seconds": settings.terminate_before_seconds,
+            "readiness_timeout_seconds": settings.readiness_timeout_seconds,
+            # Readiness polls scale with the period (every 5 s for an hour, faster for
+            # the short periods of demos), never more often than twice a second.
+            "ready_poll_seconds": min(5.0, max(0.5, period / 120)),
+        }
+        if overrides is not None:
+            values.update(overrides.model_dump(exclude_none=True))
+        return cls(**values)
 
     @property
     def period(self) -> timedelta:
@@ -129,6 +142,20 @@ class ServerPolicy(_Model):
     @property
     def margin(self) -> timedelta:
         return timedelta(seconds=self.terminate_before_seconds)
+
+
+class PolicyOverrides(_Model):
+    """The policy fields a user set explicitly; None leaves the field to the worker,
+    which resolves the full ServerPolicy from its own settings when the server starts."""
+
+    billing_period_seconds: int | None = Field(default=None, gt=0)
+    terminate_before_seconds: int | None = Field(default=None, ge=0)
+    readiness_timeout_seconds: int | None = Field(default=None, gt=0)
+    ready_poll_seconds: float | None = Field(default=None, gt=0)
+    max_lifetime_seconds: int | None = Field(default=None, gt=0)
+    max_idle_seconds: int | None = Field(default=None, gt=0)
+    terminate_idle_at_deadline: bool | None = None
+    busy_timeout_seconds: int | None = Field(default=None, gt=0)
 
 
 class TimelineEntry(_Model):
@@ -187,7 +214,11 @@ class ServerRuntime(_Model):
 class ServerInput(_Model):
     name: str
     spec: ServerSpec
-    policy: ServerPolicy = Field(default_factory=ServerPolicy)
+    # The resolved policy. Left out by clients: the workflow's first activity resolves
+    # it from the worker's settings and `overrides`, and carries it across
+    # continue-as-new.
+    policy: ServerPolicy | None = None
+    overrides: PolicyOverrides = Field(default_factory=PolicyOverrides)
     # Warm-pool membership: at a deadline an idle member stays if the pool needs it.
     pool: str | None = None
     # Present only when continuing as new.
@@ -220,6 +251,8 @@ class ServerStatus(_Model):
     terminate_at: datetime | None = None
     deleted_at: datetime | None = None
     billed_hours: int = 0
+    # The period this server is billed by (its resolved policy); None until resolved.
+    billing_period_seconds: int | None = None
     monthly_cost: float | None = None
     cost: float = 0.0
     busy_seconds: float = 0.0
@@ -227,6 +260,8 @@ class ServerStatus(_Model):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     error: str | None = None
     pool: str | None = None
+    # A requested termination not yet carried out: its reason, and `immediately`.
+    termination: TerminationRequest | None = None
     # Signals that did not fit the state (a signal cannot answer its sender).
     rejected: list[str] = Field(default_factory=list)
     kind: Literal["server"] = "server"
@@ -236,14 +271,14 @@ class ServerStatus(_Model):
         cls,
         name: str,
         spec: ServerSpec,
-        policy: ServerPolicy,
+        policy: ServerPolicy | None,
         rt: ServerRuntime,
         now: datetime,
         pool: str | None = None,
     ) -> ServerStatus:
         boundary = None
         units = 0
-        if rt.billing_start is not None:
+        if rt.billing_start is not None and policy is not None:
             end = rt.deleted_at or now
             units = billing.billed_units(
                 rt.billing_start, end, policy.period, billing.month_cap(spec.plan)
@@ -268,6 +303,7 @@ class ServerStatus(_Model):
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
             deleted_at=rt.deleted_at,
             billed_hours=units,
+            billing_period_seconds=policy.billing_period_seconds if policy else None,
             monthly_cost=rt.monthly_cost,
             cost=billing.cost(units, rt.monthly_cost or 0.0, spec.plan),
             busy_seconds=busy,
@@ -275,5 +311,6 @@ class ServerStatus(_Model):
             timeline=list(rt.timeline),
             error=rt.error,
             pool=pool,
+            termination=rt.termination if rt.state not in _ENDING else None,
             rejected=list(rt.rejected),
         )

@@ -12,7 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.pools import PoolCensus, PoolCensusInput
-    from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
+    from orchestrator.models import PolicyOverrides, ServerInput, ServerPolicy, ServerSpec
     from workflows.policies import MONGO_RETRY
     from workflows.server import ServerWorkflow
 
@@ -43,7 +43,9 @@ class PoolInput(BaseModel):
 
     pool: str = Field(pattern=r"^[a-z0-9-]{1,20}$")
     spec: ServerSpec
-    policy: ServerPolicy = Field(default_factory=ServerPolicy)
+    # Members' policy: None lets the worker resolve it (with `overrides`) per member.
+    policy: ServerPolicy | None = None
+    overrides: PolicyOverrides = Field(default_factory=PolicyOverrides)
     min_idle: int = Field(ge=0)
     check_every_seconds: float = Field(default=30, gt=0)
     # UTC hours [start, end) in which the pool is kept warm; None means always.
@@ -114,7 +116,11 @@ class WarmPoolWorkflow:
     async def _add_member(self) -> None:
         name = f"{self._input.pool}-{str(workflow.uuid4())[:8]}"
         member = ServerInput(
-            name=name, spec=self._input.spec, policy=self._input.policy, pool=self._input.pool
+            name=name,
+            spec=self._input.spec,
+            policy=self._input.policy,
+            overrides=self._input.overrides,
+            pool=self._input.pool,
         )
         await workflow.start_child_workflow(
             ServerWorkflow.run,

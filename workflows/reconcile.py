@@ -28,7 +28,8 @@ class ReconcileInput(BaseModel):
 
     grace_seconds: float = Field(default=600, ge=0)
     orphan_action: Literal["adopt", "delete"] = "adopt"
-    policy: ServerPolicy = Field(default_factory=ServerPolicy)
+    # Adopted servers' policy: None lets the worker resolve it from its settings.
+    policy: ServerPolicy | None = None
     default_os_id: int = 2284
 
 

@@ -17,7 +17,6 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from orchestrator.models import ServerPolicy
 from orchestrator.settings import Settings
 from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileInput, ReconcileWorkflow
 
@@ -28,7 +27,6 @@ def reconcile_input(settings: Settings) -> ReconcileInput:
     return ReconcileInput(
         grace_seconds=settings.orphan_grace_seconds,
         orphan_action=settings.orphan_action,
-        policy=ServerPolicy.from_settings(settings),
         default_os_id=settings.default_os_id,
     )
 

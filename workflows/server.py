@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimRequest,
         ClaimResult,
         ServerInput,
+        ServerPolicy,
         ServerRuntime,
         ServerStatus,
         TaskSignal,
@@ -75,6 +76,8 @@ class ServerWorkflow:
     def __init__(self, input: ServerInput) -> None:
         self._input = input
         self._rt: ServerRuntime = input.runtime or ServerRuntime()
+        # None until the worker resolves it (the first activity of a new server).
+        self._policy: ServerPolicy | None = input.policy
         # Bumped by every signal/update so the main loop re-evaluates.
         self._changes = 0
         # The last `_changes` value the main loop has acted on (state settled).
@@ -93,9 +96,18 @@ class ServerWorkflow:
             rt.generation = workflow.info().first_execution_run_id
             rt.timeline.append(TimelineEntry(state=S.PROVISIONING, at=rt.started_at))
         self._publish()
-        if rt.version == 0:
-            await self._record()  # visible in `list` from the start
         try:
+            if self._policy is None:
+                self._policy = await workflow.execute_activity(
+                    "resolve_policy",
+                    input.overrides,
+                    start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                    retry_policy=MONGO_RETRY,
+                    result_type=ServerPolicy,
+                    summary="the worker's billing policy with the requested overrides",
+                )
+            if rt.version == 0:
+                await self._record()  # visible in `list` from the start
             if rt.state == S.PROVISIONING:
                 await self._provision()
             await self._serve()
@@ -108,12 +120,23 @@ class ServerWorkflow:
             await self._fail(str(err))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await asyncio.gather(*self._unawaited, return_exceptions=True)
+        if rt.state == S.ERROR:
+            # Cleanup is done; failing (not completing) shows the run as Failed, with
+            # the reason, in the web UI and in ExecutionStatus queries.
+            raise ApplicationError(
+                rt.error or "server failed", type="ServerError", non_retryable=True
+            )
         return self._status()
+
+    @property
+    def _pol(self) -> ServerPolicy:
+        assert self._policy is not None, "the policy is resolved first thing in run()"
+        return self._policy
 
     # ---------------------------------------------------------- provisioning
 
     async def _provision(self) -> None:
-        rt, spec, policy = self._rt, self._input.spec, self._input.policy
+        rt, spec, policy = self._rt, self._input.spec, self._pol
         if rt.monthly_cost is None:
             quote: PlanQuote = await self._vultr(
                 "quote_plan", SpecInput(spec=spec), "check region, plan and OS", PlanQuote
@@ -161,10 +184,10 @@ class ServerWorkflow:
         )
         self._adopt(info)
         assert rt.billing_start is not None
-        rt.terminate_at = billing.terminate_deadline(
-            rt.billing_start, workflow.now(), policy.period, policy.margin
-        )
-        workflow.upsert_search_attributes([TERMINATE_AT_KEY.value_set(rt.terminate_at)])
+        now = workflow.now()
+        if rt.idle_since is None and not rt.active_tasks:
+            rt.idle_since = now  # a READY server with no task is idle from now
+        self._plan_end(now, self._deadline(now))
         await self._transition(S.READY, "instance is active, running and ok")
         if rt.started_at is not None:
             workflow.metric_meter().create_histogram_timedelta(
@@ -195,7 +218,7 @@ class ServerWorkflow:
 
     async def _serve(self) -> None:
         """READY/EXECUTING/IDLE until the billing deadline finds the server idle."""
-        rt, policy = self._rt, self._input.policy
+        rt, policy = self._rt, self._pol
         assert rt.billing_start is not None
         while True:
             # Taken before any await: a signal that lands while a transition is being
@@ -206,6 +229,10 @@ class ServerWorkflow:
             if self._terminate_now():
                 return
             await self._settle_busy_state()
+            # From the loop's start: a deadline passed while settling is still due.
+            deadline = self._deadline(now)
+            # Before settling: an update answers with the end this change led to.
+            planned_moved = self._plan_end(now, deadline)
             self._settled = seen
             if workflow.info().is_continue_as_new_suggested():
                 # After settling, so updates have their answer and the read model its
@@ -213,11 +240,11 @@ class ServerWorkflow:
                 # finish); what it changed travels with the new run.
                 self._draining = True
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._input.model_copy(update={"runtime": rt}))
-            deadline = billing.terminate_deadline(
-                rt.billing_start, now, policy.period, policy.margin
-            )
-            await self._set_terminate_at(deadline)
+                workflow.continue_as_new(
+                    self._input.model_copy(update={"runtime": rt, "policy": self._policy})
+                )
+            if planned_moved:
+                await self._record()
             await self._record_if_billing_moved()
             wake_at = min([deadline, *self._other_wakeups()])
             self._details(self._serving_details())
@@ -264,7 +291,7 @@ class ServerWorkflow:
             KeepWarmInput(
                 pool=self._input.pool,
                 owner=self._wf_id,
-                ttl_seconds=float(self._input.policy.billing_period_seconds),
+                ttl_seconds=float(self._pol.billing_period_seconds),
             ),
             start_to_close_timeout=MONGO_CALL_TIMEOUT,
             retry_policy=MONGO_RETRY,
@@ -282,7 +309,7 @@ class ServerWorkflow:
             await self._transition(S.IDLE, "all tasks finished")
 
     def _other_wakeups(self) -> list[datetime]:
-        rt, policy = self._rt, self._input.policy
+        rt, policy = self._rt, self._pol
         wakeups = []
         if policy.busy_timeout_seconds and rt.active_tasks:
             wakeups.append(
@@ -319,7 +346,7 @@ class ServerWorkflow:
                 self._rt.claims[lease.owner] = current
 
     def _expire_stuck_tasks(self, now: datetime) -> None:
-        limit = self._input.policy.busy_timeout_seconds
+        limit = self._pol.busy_timeout_seconds
         if not limit:
             return
         for task_id, since in list(self._rt.active_tasks.items()):
@@ -328,7 +355,7 @@ class ServerWorkflow:
                 self._finish_task(task_id, now)
 
     def _max_idle_reached(self, now: datetime) -> bool:
-        limit, rt = self._input.policy.max_idle_seconds, self._rt
+        limit, rt = self._pol.max_idle_seconds, self._rt
         return bool(
             limit
             and not rt.active_tasks
@@ -337,7 +364,7 @@ class ServerWorkflow:
         )
 
     def _lifetime_exceeded(self, now: datetime) -> bool:
-        limit, rt = self._input.policy.max_lifetime_seconds, self._rt
+        limit, rt = self._pol.max_lifetime_seconds, self._rt
         return bool(
             limit and rt.billing_start and now - rt.billing_start >= timedelta(seconds=limit)
         )
@@ -347,10 +374,14 @@ class ServerWorkflow:
 
     def _serving_details(self) -> str:
         rt = self._rt
-        when = f"{rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC" if rt.terminate_at else "?"
+        when = f"{rt.terminate_at:%Y-%m-%d %H:%M:%S} UTC" if rt.terminate_at else None
+        pending = f"; termination requested ({rt.termination.reason})" if rt.termination else ""
         if rt.active_tasks:
-            return f"busy with {', '.join(sorted(rt.active_tasks))}; next deadline {when}"
-        return f"idle; terminates at {when} unless a task arrives"
+            busy = ", ".join(sorted(rt.active_tasks))
+            return f"busy with {busy}; next deadline {when or '?'}{pending}"
+        if when is None:
+            return f"idle; kept until terminated{pending}"
+        return f"idle; terminates at {when} unless a task arrives{pending}"
 
     # ---------------------------------------------------------- termination
 
@@ -513,8 +544,16 @@ class ServerWorkflow:
         return ClaimResult(accepted=True, state=rt.state)
 
     @workflow.update
-    def terminate(self, request: TerminationRequest) -> ServerStatus:
+    async def terminate(self, request: TerminationRequest) -> ServerStatus:
+        """Answers with what the request led to: TERMINATING (or later) with `--now`,
+        else the pending termination and when it will happen."""
         self._request_termination(request)
+        if request.immediately:
+            await workflow.wait_condition(
+                lambda: self._rt.state in (S.TERMINATING, *FINAL_STATES) or self._draining
+            )
+        else:
+            await self._until_settled()
         return self._status()
 
     @terminate.validator
@@ -623,7 +662,7 @@ class ServerWorkflow:
 
     def _quota_ttl(self) -> float:
         # Held for the server's life; renewed at each deadline the server survives.
-        policy = self._input.policy
+        policy = self._pol
         return float(policy.readiness_timeout_seconds + 3 * policy.billing_period_seconds)
 
     async def _renew_quota(self) -> None:
@@ -670,11 +709,43 @@ class ServerWorkflow:
         if billed != self._billed_recorded:
             await self._record()
 
-    async def _set_terminate_at(self, deadline: datetime) -> None:
-        if self._rt.terminate_at != deadline:
-            self._rt.terminate_at = deadline
-            workflow.upsert_search_attributes([TERMINATE_AT_KEY.value_set(deadline)])
-            await self._record()
+    def _deadline(self, now: datetime) -> datetime:
+        """The next billing deadline: the last moment to delete before a new period."""
+        assert self._rt.billing_start is not None
+        policy = self._pol
+        return billing.terminate_deadline(self._rt.billing_start, now, policy.period, policy.margin)
+
+    def _planned_end(self, now: datetime, deadline: datetime) -> datetime | None:
+        """When the server goes if no task starts or ends: what `terminate_at` shows.
+        A busy server shows its next deadline (it goes then once idle); None means it
+        stays until terminated."""
+        rt, policy = self._rt, self._pol
+        if self._terminate_now():
+            return now
+        if rt.active_tasks:
+            return deadline
+        ends = []
+        if policy.terminate_idle_at_deadline or rt.termination is not None:
+            ends.append(deadline)
+        if policy.max_idle_seconds:
+            ends.append((rt.idle_since or now) + timedelta(seconds=policy.max_idle_seconds))
+        if policy.max_lifetime_seconds and rt.billing_start is not None:
+            # Lifetime is checked at deadlines: the first one past it (or the next one
+            # when it has passed already).
+            past = rt.billing_start + timedelta(seconds=policy.max_lifetime_seconds)
+            ends.append(max(deadline, self._deadline(past)))
+        return min(ends) if ends else None
+
+    def _plan_end(self, now: datetime, deadline: datetime) -> bool:
+        """Set `terminate_at` (and its search attribute); True when it moved."""
+        end = self._planned_end(now, deadline)
+        if self._rt.terminate_at == end:
+            return False
+        self._rt.terminate_at = end
+        workflow.upsert_search_attributes(
+            [TERMINATE_AT_KEY.value_set(end) if end else TERMINATE_AT_KEY.value_unset()]
+        )
+        return True
 
     def _publish(self) -> None:
         """Search attributes and current details for the web UI."""
@@ -720,5 +791,5 @@ class ServerWorkflow:
     def _status(self) -> ServerStatus:
         inp = self._input
         return ServerStatus.from_runtime(
-            inp.name, inp.spec, inp.policy, self._rt, workflow.now(), inp.pool
+            inp.name, inp.spec, self._policy, self._rt, workflow.now(), inp.pool
         )

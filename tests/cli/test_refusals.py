@@ -12,7 +12,7 @@ from fleet.errors import ServerNotFound
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import MAX_CLOUD_INIT_BYTES
 from orchestrator.procs import free_port
-from tests.cli.conftest import Cli, CliResult, Fleet, unique
+from tests.cli.conftest import Cli, CliResult, Fleet, cli_env, unique
 
 pytestmark = [pytest.mark.integration]
 
@@ -210,11 +210,12 @@ async def test_a_batch_whose_last_name_is_too_long_starts_nothing(
     await assert_never_started(server_fleet, fleet, f"{prefix}-1")
 
 
-async def test_wait_ready_reports_a_server_that_failed_with_its_reason(cli: Cli):
+async def test_wait_ready_reports_a_server_that_failed_with_its_reason(fleet_factory):  # type: ignore[no-untyped-def]
     name = unique("slow")
+    # The emulator boots in 2 s; the worker's 1 s readiness timeout fails the server.
+    cli = Cli(cli_env(await fleet_factory(readiness_timeout_seconds=1)))
 
-    # The emulator boots in 2 s; a 1 s readiness timeout fails the server.
-    result = await cli("provision", name, "--wait", "ready", READINESS_TIMEOUT_SECONDS="1")
+    result = await cli("provision", name, "--wait", "ready", "--wait-timeout", "30")
 
     assert result.exit_code == 1
     message = one_error_line(result)

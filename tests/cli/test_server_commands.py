@@ -27,6 +27,7 @@ JSON_KEYS = [
     "billing_start",
     "next_boundary",
     "terminate_at",
+    "termination",
     "billed_hours",
     "cost",
 ]
@@ -179,7 +180,11 @@ async def test_provision_policy_flags_reach_the_workflow(cli: Cli, server_fleet:
     history = await handle.fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     (inp,) = await server_fleet.client.data_converter.decode(started.input.payloads, [ServerInput])
-    assert inp.policy.terminate_idle_at_deadline is False
-    assert inp.policy.max_idle_seconds == 7
-    assert inp.policy.max_lifetime_seconds == 900
+    # Only what was set travels: the worker resolves the rest from its settings.
+    assert inp.policy is None
+    assert inp.overrides.model_dump(exclude_none=True) == {
+        "terminate_idle_at_deadline": False,
+        "max_idle_seconds": 7,
+        "max_lifetime_seconds": 900,
+    }
     assert (await cli("terminate", name, "--now")).exit_code == 0

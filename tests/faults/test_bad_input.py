@@ -38,6 +38,7 @@ from tests.faults.stub import Canned, ProviderStub
 from tests.faults.support import ledger
 from tests.integration.conftest import BOOT, PERIOD, Fleet
 from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.outcome import final_status
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -115,7 +116,7 @@ async def test_a_spec_outside_the_catalog_ends_in_error_without_an_instance(
 ) -> None:
     handle = await start(fleet, f"bad-{field.replace('_', '')}", **{field: value})
 
-    result = await handle.result()
+    result = await final_status(handle)
 
     assert result.state == ServerState.ERROR
     assert result.error is not None and message in result.error
@@ -280,7 +281,7 @@ async def test_a_wrong_api_key_ends_in_error_asking_to_check_it_and_creates_noth
     )
     handle = await start(fleet, "wrong-key")
 
-    result = await handle.result()
+    result = await final_status(handle)
 
     assert result.state == ServerState.ERROR
     assert result.error is not None and "401 from Vultr: check VULTR_API_KEY" in result.error
@@ -318,7 +319,7 @@ async def test_a_refusal_by_the_provider_ends_in_error_with_its_message_and_crea
     stub.answer(*route, Canned(status, body))
     handle = await start(fleet, f"refused-{status}")
 
-    result = await handle.result()
+    result = await final_status(handle)
 
     assert result.state == ServerState.ERROR
     assert result.error is not None and message in result.error
@@ -333,7 +334,7 @@ async def test_a_listing_that_is_not_json_ends_in_error_without_an_instance(
     stub.answer("GET", "/v2/instances", Canned(200, b"<html>maintenance</html>", "text/html"))
     handle = await start(fleet, "garbled-list")
 
-    result = await handle.result()
+    result = await final_status(handle)
 
     assert result.state == ServerState.ERROR
     assert result.error is not None
@@ -351,7 +352,7 @@ async def test_a_create_answer_that_is_not_json_leaves_no_instance_behind(
     stub.answer("POST", "/v2/instances", Canned(202, b'{"instance": ', forward_first=True))
     handle = await start(fleet, "garbled-create")
 
-    result = await handle.result()
+    result = await final_status(handle)
 
     verdict = ledger(fleet.emulator)
     assert result.state in (ServerState.ERROR, ServerState.TERMINATED)

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from orchestrator.lifecycle import ServerState
-from orchestrator.models import TaskSignal
+from orchestrator.models import ServerInput, TaskSignal
 from tests.integration.conftest import Fleet
 from tests.integration.test_reconcile import wait_until_ready
 from workflows.server import ServerWorkflow
@@ -52,3 +52,36 @@ async def test_state_and_tasks_survive_continue_as_new(fleet: Fleet):
     result = await latest.result()
     assert result.state == ServerState.TERMINATED
     assert fleet.live_instances() == []
+
+
+async def test_the_workers_resolved_policy_travels_across_continue_as_new(fleet_factory):  # type: ignore[no-untyped-def]
+    fleet: Fleet = await fleet_factory(billing_period_seconds=600, terminate_before_seconds=30)
+    inp = ServerInput(name="resolved-once", spec=fleet.spec())  # no policy: the worker's
+    handle = await fleet.client.start_workflow(
+        ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=fleet.settings.temporal_task_queue
+    )
+    await wait_until_ready(handle)
+    first_run = (await handle.describe()).run_id
+    for i in range(30):
+        await handle.execute_update(ServerWorkflow.start_task, TaskSignal(task_id=f"t{i}"))
+        await handle.execute_update(ServerWorkflow.finish_task, TaskSignal(task_id=f"t{i}"))
+        if (await handle.describe()).run_id != first_run:
+            break
+    latest = fleet.client.get_workflow_handle_for(ServerWorkflow.run, handle.id)
+    assert (await latest.describe()).run_id != first_run, "never continued as new"
+
+    events = (await latest.fetch_history()).events
+    started = events[0].workflow_execution_started_event_attributes
+    (carried,) = await fleet.client.data_converter.decode(started.input.payloads, [ServerInput])
+    assert carried.policy is not None and carried.policy.billing_period_seconds == 600
+    assert carried.policy.terminate_before_seconds == 30
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "resolve_policy" not in scheduled, "resolved once, by the first run"
+    status = await latest.query(ServerWorkflow.status)
+    assert status.billing_period_seconds == 600
+    await latest.signal(ServerWorkflow.request_termination, {"reason": "t", "immediately": True})
+    assert (await latest.result()).state == ServerState.TERMINATED

@@ -78,3 +78,17 @@ def test_a_server_never_created_costs_nothing():
         name="x", workflow_id="server-x", state=S.ERROR, region="ewr", plan="vc2-1c-1gb"
     )
     assert cost_report([never], H, T0).servers == []
+
+
+def test_each_server_is_priced_by_the_period_it_was_billed_by():
+    short = status("short", [(S.READY, H * 0)], H * 0.5).model_copy(
+        update={"billing_period_seconds": 120}
+    )
+    legacy = status("legacy", [(S.READY, H * 0)], H * 0.5)  # recorded without a period
+    report = cost_report([short, legacy], H, T0 + 3 * H)
+    by_name = {line.name: line for line in report.servers}
+    assert by_name["short"].billed_hours == 15  # 30 min of 2 min periods
+    assert by_name["short"].period_seconds == 120
+    assert by_name["legacy"].billed_hours == 1  # the report's default period
+    assert by_name["legacy"].period_seconds == 3600
+    assert report.billed_hours == 16

@@ -22,6 +22,7 @@ from orchestrator.models import (
     TaskSignal,
     TerminationRequest,
 )
+from tests.support.outcome import final_status
 from tests.workflows.fake_activities import FakeCloud
 from workflows.policies import vultr_task_queue
 from workflows.server import ServerWorkflow
@@ -206,7 +207,7 @@ async def test_going_idle_after_the_deadline_waits_for_the_next_deadline(env):
 async def test_readiness_timeout_deletes_the_instance_and_ends_in_error(env):
     cloud = FakeCloud(env, never_ready=True)
     async with workers(env, cloud) as queue:
-        result = await (await start(env, queue, server_input("never-boots"))).result()
+        result = await final_status(await start(env, queue, server_input("never-boots")))
     assert result.state == ServerState.ERROR
     assert "check_ready timed out" in (result.error or "")
     (inst,) = cloud.instances.values()
@@ -220,7 +221,7 @@ async def test_non_retryable_vultr_error_ends_in_error_without_creating(env):
     )
     cloud = FakeCloud(env, create_error=error)
     async with workers(env, cloud) as queue:
-        result = await (await start(env, queue, server_input("bad-key"))).result()
+        result = await final_status(await start(env, queue, server_input("bad-key")))
     assert result.state == ServerState.ERROR
     assert "VULTR_API_KEY" in (result.error or "")
     assert cloud.live() == []
@@ -233,7 +234,7 @@ async def test_unknown_region_is_refused_before_anything_is_created(env):
     )
     cloud = FakeCloud(env, quote_error=error)
     async with workers(env, cloud) as queue:
-        result = await (await start(env, queue, server_input("nowhere"))).result()
+        result = await final_status(await start(env, queue, server_input("nowhere")))
     assert result.state == ServerState.ERROR
     assert "unknown region" in (result.error or "")
     assert "create_instance" not in cloud.calls

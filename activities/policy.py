@@ -1,0 +1,29 @@
+"""Resolving a server's policy on the worker: the billing model is the worker's (its
+settings match the provider it bills against), not the shell that started the server."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from orchestrator.models import PolicyOverrides, ServerPolicy
+from orchestrator.settings import Settings
+
+__all__ = ["PolicyActivities"]
+
+
+class PolicyActivities:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @activity.defn(name="resolve_policy")
+    async def resolve_policy(self, overrides: PolicyOverrides) -> ServerPolicy:
+        """This worker's defaults with the user's explicit overrides on top."""
+        try:
+            return ServerPolicy.from_settings(self._settings, overrides)
+        except ValidationError as exc:
+            problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            raise ApplicationError(
+                f"invalid server policy: {problems}", type="InvalidPolicy", non_retryable=True
+            ) from None

@@ -1,0 +1,51 @@
+"""SpecCheckWorkflow: a short check of a server spec against the provider's catalog,
+run by the worker (which has the key and the catalog) before a server workflow starts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payloads import SpecInput
+    from workflows.policies import vultr_task_queue
+
+__all__ = ["SPEC_CHECK_TIMEOUT", "SpecCheck", "SpecCheckWorkflow"]
+
+# Whole check, catalog load and retries included: the caller waits no longer.
+SPEC_CHECK_TIMEOUT = timedelta(seconds=20)
+
+
+class SpecCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    problems: list[str] = Field(default_factory=list)
+    # False when the catalog could not be loaded; `unchecked` says why.
+    checked: bool = True
+    unchecked: str = ""
+
+
+@workflow.defn(name="SpecCheckWorkflow")
+class SpecCheckWorkflow:
+    @workflow.run
+    async def run(self, request: SpecInput) -> SpecCheck:
+        try:
+            problems: list[str] = await workflow.execute_activity(
+                "spec_problems",
+                request,
+                task_queue=vultr_task_queue(workflow.info().task_queue),
+                start_to_close_timeout=timedelta(seconds=10),
+                schedule_to_close_timeout=SPEC_CHECK_TIMEOUT - timedelta(seconds=2),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=2)),
+                result_type=list[str],
+                summary=f"check {request.spec.region} {request.spec.plan} os {request.spec.os_id}",
+            )
+        except ActivityError as err:
+            cause = err.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            return SpecCheck(checked=False, unchecked=reason)
+        return SpecCheck(problems=problems)
