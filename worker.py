@@ -1,8 +1,8 @@
 """One worker process: the server workflow, every activity, and a Prometheus endpoint.
 
-Vultr activities run on their own task queue whose rate limit is enforced by the
-Temporal server for all workers together, so the fleet stays under Vultr's
-account-wide request budget however many workers run.
+Each provider's activities run on their own task queue (`<queue>-<provider>`) whose
+rate limit is enforced by the Temporal server for all workers together, so the fleet
+stays under each account's request budget however many workers run.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,15 +24,16 @@ from activities.fleet_store import FleetStoreActivities, ensure_read_model_index
 from activities.leases import LeaseActivities
 from activities.policy import PolicyActivities
 from activities.pools import PoolActivities
-from activities.reconcile import ReconcileActivities
-from activities.spec_check import SpecCheckActivities
-from activities.vultr import VultrActivities
+from activities.provider import ProviderActivities
+from activities.reconcile import ReconcileActivities, ReconcileRecords
 from fleet.connection import connect_temporal, mongo_client, write_concern
 from fleet.metrics import LeaseMetricsToTemporal, publish_fleet_gauges
 from orchestrator.leases import LeaseStore
 from orchestrator.settings import Settings, SettingsError, load_settings
 from orchestrator.vultr import VultrClient
-from workflows.policies import vultr_task_queue
+from orchestrator.vultr.provider import VultrProvider
+from providers.base import Provider
+from workflows.policies import provider_task_queue
 from workflows.pool import WarmPoolWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.schedules import ensure_reconcile_schedule
@@ -48,15 +50,23 @@ WORKFLOWS: Sequence[type] = (
 )
 
 
+@asynccontextmanager
+async def open_providers(settings: Settings) -> AsyncIterator[dict[str, Provider]]:
+    """A client for each provider account the settings configure, open while in use."""
+    async with VultrClient.from_settings(settings) as vultr:
+        yield {"vultr": VultrProvider.from_settings(vultr, settings)}
+
+
 def build_workers(
     client: Client,
     settings: Settings,
     *,
-    vultr: VultrClient,
+    providers: Mapping[str, Provider],
     db: AsyncDatabase[Any],
     store: LeaseStore,
 ) -> list[Worker]:
-    """The two workers of one process: workflows + store activities, and Vultr calls."""
+    """The workers of one process: workflows + store activities, and one per provider
+    for its calls, on that provider's rate-limited queue."""
     fleet_store = FleetStoreActivities(
         store,
         db,
@@ -64,11 +74,9 @@ def build_workers(
         max_terminations=settings.max_concurrent_terminations,
     )
     leases = LeaseActivities(store)
-    vultr_activities = VultrActivities(vultr)
-    reconcile = ReconcileActivities(client, vultr, db)
+    records = ReconcileRecords(db)
     pools = PoolActivities(store, db)
     policy = PolicyActivities(settings)
-    spec_check = SpecCheckActivities(vultr)
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -84,29 +92,35 @@ def build_workers(
             leases.release_lease,
             leases.release_all_leases,
             leases.lease_holders,
-            reconcile.record_reconciliation,
+            records.record_reconciliation,
             pools.pool_census,
             pools.keep_warm,
             policy.resolve_policy,
         ],
     )
-    calls = Worker(
-        client,
-        task_queue=vultr_task_queue(settings.temporal_task_queue),
-        activities=[
-            vultr_activities.quote_plan,
-            spec_check.spec_problems,
-            vultr_activities.find_instance,
-            vultr_activities.create_instance,
-            vultr_activities.check_ready,
-            vultr_activities.delete_instance,
-            vultr_activities.confirm_deleted,
-            reconcile.scan_fleet,
-        ],
-        # Enforced by the server across every worker polling this queue.
-        max_task_queue_activities_per_second=settings.vultr_requests_per_second,
-    )
-    return [main, calls]
+    calls = []
+    for provider_id, provider in providers.items():
+        cloud = ProviderActivities(provider)
+        reconcile = ReconcileActivities(client, provider, db)
+        calls.append(
+            Worker(
+                client,
+                task_queue=provider_task_queue(settings.temporal_task_queue, provider_id),
+                activities=[
+                    cloud.quote_plan,
+                    cloud.spec_problems,
+                    cloud.find_instance,
+                    cloud.create_instance,
+                    cloud.check_ready,
+                    cloud.delete_instance,
+                    cloud.confirm_deleted,
+                    reconcile.scan_fleet,
+                ],
+                # Enforced by the server across every worker polling this queue.
+                max_task_queue_activities_per_second=settings.requests_per_second(provider_id),
+            )
+        )
+    return [main, *calls]
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -125,14 +139,14 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     )
     await store.ensure_indexes()
     await ensure_read_model_indexes(db)
-    async with VultrClient.from_settings(settings) as vultr:
-        workers = build_workers(client, settings, vultr=vultr, db=db, store=store)
+    async with open_providers(settings) as providers:
+        workers = build_workers(client, settings, providers=providers, db=db, store=store)
         await ensure_reconcile_schedule(client, settings)
         gauges = asyncio.create_task(publish_fleet_gauges(db, runtime.metric_meter))
         log.info(
             "worker ready: task queues %s and %s (Vultr %s, %.0f req/s), metrics on :%d",
             settings.temporal_task_queue,
-            vultr_task_queue(settings.temporal_task_queue),
+            provider_task_queue(settings.temporal_task_queue, "vultr"),
             settings.vultr_api_url,
             settings.vultr_requests_per_second,
             settings.metrics_port,

@@ -1,4 +1,4 @@
-"""Turn library errors into Temporal ApplicationErrors that retry policies understand."""
+"""Turn provider errors into Temporal ApplicationErrors that retry policies understand."""
 
 from __future__ import annotations
 
@@ -6,21 +6,29 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from orchestrator.vultr import VultrError
+from providers.errors import ProviderError
 
-__all__ = ["vultr_failure"]
+__all__ = ["provider_failure"]
 
 
-def vultr_failure(error: VultrError, doing: str, *, always_retry: bool = False) -> ApplicationError:
-    """Non-retryable errors fail fast; a 429 waits for Vultr's Retry-After.
+def provider_failure(
+    error: ProviderError, doing: str, *, always_retry: bool = False
+) -> ApplicationError:
+    """Non-retryable errors fail fast; a 429 waits for the provider's retry-after. The
+    type is the provider-neutral kind, so retry policies name no provider.
 
     `always_retry` is for cleanup that must never be abandoned (deleting an instance).
     """
     delay = timedelta(seconds=error.retry_after) if error.retry_after else None
     return ApplicationError(
         f"{doing}: {error}",
-        {"status": error.status, "error": error.error_text, "ambiguous": error.ambiguous},
-        type=error.type,
+        {
+            "status": error.status,
+            "error": error.error_text,
+            "ambiguous": error.ambiguous,
+            "provider_error": error.type,
+        },
+        type=error.kind(),
         non_retryable=error.non_retryable and not always_retry,
         next_retry_delay=delay,
     )

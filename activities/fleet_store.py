@@ -7,6 +7,7 @@ servers obeys the same caps.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -16,12 +17,21 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.leases import LEASE_UNAVAILABLE, mongo_errors
 from activities.payloads import RecordServerInput, SlotInput
 from orchestrator.leases import Lease, LeaseStore
+from providers import DEFAULT_PROVIDER
 
 __all__ = ["QUOTA_RESOURCE", "SERVERS_COLLECTION", "TERMINATIONS_RESOURCE", "FleetStoreActivities"]
 
 QUOTA_RESOURCE = "quota:servers"
 TERMINATIONS_RESOURCE = "terminations"
 SERVERS_COLLECTION = "servers"
+
+
+def provider_filter(provider: str) -> dict[str, Any]:
+    """Read-model documents of one provider's servers; documents written before servers
+    carried a provider are the default provider's."""
+    if provider == DEFAULT_PROVIDER:
+        return {"provider": {"$in": [provider, None]}}
+    return {"provider": provider}
 
 
 def record_id(workflow_id: str, generation: str) -> str:

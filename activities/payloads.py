@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from orchestrator.models import ServerSpec, ServerStatus
 
@@ -46,18 +46,18 @@ class CreateInstanceInput(_Payload):
 
 
 class InstanceInfo(_Payload):
+    """An instance as the workflow records it, the same for every provider."""
+
+    # Histories written before the provider interface carry Vultr's field names.
+    model_config = ConfigDict(extra="ignore")
+
     instance_id: str
     status: str
-    power_status: str
-    server_status: str
+    ready: bool = False  # the provider's readiness rule, applied by the provider
     main_ip: str | None = None
-    date_created: datetime
+    created: datetime = Field(validation_alias=AliasChoices("created", "date_created"))
     # Other instances carrying this workflow's tag (duplicates from an ambiguous create).
     duplicates_deleted: list[str] = []
-
-    @property
-    def ready(self) -> bool:
-        return (self.status, self.power_status, self.server_status) == ("active", "running", "ok")
 
 
 class InstanceRef(_Payload):

@@ -1,4 +1,4 @@
-"""Reconciliation: compare what Vultr runs (instances that are ours, by their tags) with
+"""Reconciliation: compare what a provider runs (instances that are ours, by their tags) with
 the server workflows that should own them, and report what needs doing. Instances that
 are not ours are counted and never touched."""
 
@@ -13,17 +13,19 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.failures import vultr_failure
-from activities.fleet_store import SERVERS_COLLECTION
+from activities.failures import provider_failure
+from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from activities.leases import mongo_errors
 from orchestrator.lifecycle import ServerState
-from orchestrator.naming import MANAGED_TAG, WORKFLOW_ID_PREFIX, owner_of
-from orchestrator.vultr import Instance, VultrClient, VultrError
+from orchestrator.naming import WORKFLOW_ID_PREFIX, owner_of
+from providers.base import Instance, Provider
+from providers.errors import ProviderError
 
 __all__ = [
     "FleetScan",
     "Finding",
     "ReconcileActivities",
+    "ReconcileRecords",
     "ReconcileReport",
     "ScanInput",
 ]
@@ -68,9 +70,9 @@ class ReconcileReport(_Model):
 
 
 class ReconcileActivities:
-    def __init__(self, client: Client, vultr: VultrClient, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, client: Client, provider: Provider, db: AsyncDatabase[Any]) -> None:
         self._client = client
-        self._vultr = vultr
+        self._provider = provider
         self._db = db
 
     async def _running(self, workflow_id: str) -> bool:
@@ -84,21 +86,19 @@ class ReconcileActivities:
 
     @activity.defn(name="scan_fleet")
     async def scan_fleet(self, request: ScanInput) -> FleetScan:
-        """Orphans (our tag, no live workflow), duplicates (a second instance of one
-        workflow) and servers whose instance is gone at Vultr; all older than the grace."""
+        """Orphans (ours, no live workflow), duplicates (a second instance of one
+        workflow) and servers whose instance is gone at the provider; all older than
+        the grace."""
         now = datetime.now(UTC)
         grace = timedelta(seconds=request.grace_seconds)
         try:
-            listed = await self._vultr.list_instances(tag=MANAGED_TAG)
-        except VultrError as error:
-            raise vultr_failure(error, "listing managed instances") from None
+            listing = await self._provider.list_owned()
+        except ProviderError as error:
+            raise provider_failure(error, "listing managed instances") from None
         by_workflow: dict[str, list[Instance]] = {}
-        not_ours = 0
-        for inst in listed:
+        for inst in listing.instances:
             wf = owner_of(inst.tags)
-            if wf is None:
-                not_ours += 1
-            elif inst.date_created and now - inst.date_created >= grace:
+            if wf is not None and inst.created and now - inst.created >= grace:
                 by_workflow.setdefault(wf, []).append(inst)
 
         with mongo_errors("reading the fleet read model"):
@@ -112,14 +112,14 @@ class ReconcileActivities:
                                 ServerState.PROVISIONING.value,
                                 ServerState.TERMINATING.value,
                             ]
-                        }
+                        },
+                        **provider_filter(self._provider.id),
                     },
                     {"workflow_id": 1, "instance_id": 1, "state": 1, "billing_start": 1},
                 )
             }
         findings: list[Finding] = []
         for wf, insts in sorted(by_workflow.items()):
-            insts.sort(key=lambda i: (i.date_created, i.id))  # type: ignore[arg-type, return-value]
             running = await self._running(wf)
             owned = records.get(wf, {}).get("instance_id") if running else None
             for index, inst in enumerate(insts):
@@ -128,8 +128,8 @@ class ReconcileActivities:
                     "instance_id": inst.id,
                     "region": inst.region,
                     "plan": inst.plan,
-                    "os_id": inst.os_id,
-                    "created": inst.date_created,
+                    "os_id": int(inst.image) if inst.image.isdigit() else 0,
+                    "created": inst.created,
                 }
                 if not running:
                     kind = "orphan" if index == 0 else "duplicate"
@@ -140,7 +140,7 @@ class ReconcileActivities:
                     )
             activity.heartbeat(wf)
 
-        live_ids = {i.id for i in listed}
+        live_ids = {i.id for i in listing.instances}
         for wf, doc in records.items():
             started = doc.get("billing_start")
             if (
@@ -156,12 +156,19 @@ class ReconcileActivities:
                         kind="gone",
                         workflow_id=wf,
                         instance_id=doc["instance_id"],
-                        detail="instance no longer listed at Vultr",
+                        detail=f"instance no longer listed at {self._provider.id}",
                     )
                 )
         return FleetScan(
-            instances_seen=len(listed) - not_ours, not_ours=not_ours, findings=findings
+            instances_seen=len(listing.instances), not_ours=listing.not_ours, findings=findings
         )
+
+
+class ReconcileRecords:
+    """The reconciliation record, on the main queue (it needs MongoDB, not a provider)."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self._db = db
 
     @activity.defn(name="record_reconciliation")
     async def record_reconciliation(self, report: ReconcileReport) -> None:

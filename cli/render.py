@@ -36,6 +36,7 @@ JSON_FIELDS: tuple[str, ...] = (
     "state",
     "instance_id",
     "main_ip",
+    "provider",
     "region",
     "plan",
     "billing_start",

@@ -74,7 +74,6 @@ from orchestrator.models import (
     workflow_id_for,
 )
 from orchestrator.settings import Settings
-from orchestrator.vultr import VultrValidationError, validate_create_request
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow
 from workflows.spec_check import SPEC_CHECK_TIMEOUT, SpecCheck, SpecCheckWorkflow
@@ -361,20 +360,8 @@ class ServerFleet:
         key = spec.model_dump_json()
         if key in self._specs_ok:
             return
-        request = {
-            "region": spec.region,
-            "plan": spec.plan,
-            "os_id": spec.os_id,
-            "tags": list(spec.tags),
-            "sshkey_id": list(spec.ssh_key_ids),
-            "user_data": spec.cloud_init,
-        }
         problems: list[str] = []
-        try:
-            validate_create_request(request)  # the request's own rules, no catalog
-        except VultrValidationError as exc:
-            problems = list(exc.problems)
-        if not problems and self._check_catalog:
+        if self._check_catalog:
             check = await self._worker_spec_check(spec)
             if not check.checked:
                 log.warning("skipping the catalog check: %s", check.unchecked)

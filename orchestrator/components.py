@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from orchestrator.procs import ManagedProcess, free_port, tcp_ready, venv_bin
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 __all__ = [
     "SEARCH_ATTRIBUTES",
@@ -18,15 +19,6 @@ __all__ = [
     "worker_process",
 ]
 
-# Custom search attributes the server workflow sets, with their Temporal types.
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "ServerState": "Keyword",
-    "ServerName": "Keyword",
-    "VultrRegion": "Keyword",
-    "VultrPlan": "Keyword",
-    "InstanceId": "Keyword",
-    "TerminateAt": "Datetime",
-}
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

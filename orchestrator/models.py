@@ -19,6 +19,7 @@ from orchestrator.naming import (
     validate_server_name,
     workflow_id_for,
 )
+from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -53,12 +54,20 @@ class _Model(BaseModel):
 class ServerSpec(_Model):
     """What to create at Vultr."""
 
+    provider: str = DEFAULT_PROVIDER
     region: str = Field(min_length=1)
     plan: str = Field(min_length=1)
     os_id: int = Field(gt=0)
     cloud_init: str | None = None
     tags: list[str] = Field(default_factory=list)
     ssh_key_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_known(cls, value: str) -> str:
+        if value not in PROVIDER_IDS:
+            raise ValueError(f"unknown provider {value!r} (known: {', '.join(PROVIDER_IDS)})")
+        return value
 
     @field_validator("cloud_init")
     @classmethod
@@ -243,9 +252,10 @@ class ServerStatus(_Model):
     state: ServerState
     instance_id: str | None = None
     main_ip: str | None = None
+    provider: str = DEFAULT_PROVIDER
     region: str
     plan: str
-    tags: list[str] = Field(default_factory=list)  # the spec's Vultr tags, for selection
+    tags: list[str] = Field(default_factory=list)  # the spec's own tags, for selection
     billing_start: datetime | None = None
     next_boundary: datetime | None = None
     terminate_at: datetime | None = None
@@ -295,6 +305,7 @@ class ServerStatus(_Model):
             state=rt.state,
             instance_id=rt.instance_id,
             main_ip=rt.main_ip,
+            provider=spec.provider,
             region=spec.region,
             plan=spec.plan,
             tags=list(spec.tags),

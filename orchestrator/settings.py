@@ -138,6 +138,13 @@ class Settings(BaseSettings):
             )
         return self.vultr_api_key.get_secret_value()
 
+    def requests_per_second(self, provider: str) -> float:
+        """The rate limit of a provider's task queue, for all workers together."""
+        limits = {"vultr": self.vultr_requests_per_second}
+        if provider not in limits:
+            raise SettingsError(f"no request rate is configured for provider {provider!r}")
+        return limits[provider]
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     lines = []

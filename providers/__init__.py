@@ -1,1 +1,5 @@
-"""Clouds behind one interface; `base` holds what every provider declares."""
+"""Clouds behind one interface (`base.Provider`), and the ids a server may name."""
+
+# A server names its provider by one of these ids (`ServerSpec.provider`).
+PROVIDER_IDS: tuple[str, ...] = ("vultr",)
+DEFAULT_PROVIDER = "vultr"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 __all__ = [
+    "NON_RETRYABLE_ERROR_TYPES",
     "ProviderAuthError",
     "ProviderBadRequest",
     "ProviderError",
@@ -62,6 +63,14 @@ class ProviderError(Exception):
     @property
     def non_retryable(self) -> bool:
         return not self.retryable
+
+    @classmethod
+    def kind(cls) -> str:
+        """The provider-neutral kind (`ProviderNotFound`...), for retry policies."""
+        for base in cls.__mro__:
+            if base.__module__ == __name__:
+                return base.type  # type: ignore[attr-defined, no-any-return]
+        return ProviderError.type
 
     def __str__(self) -> str:
         return self.message
@@ -158,3 +167,15 @@ class ProviderProtocolError(ProviderError):
     at something else). A 2xx with a bad body on a create is still `ambiguous`."""
 
     type: ClassVar[str] = "ProviderProtocolError"
+
+
+# For `RetryPolicy(non_retryable_error_types=...)`: these will not change on retry.
+# Transport and protocol errors are absent because their retryability depends on the
+# case; activities pass `non_retryable=error.non_retryable` to ApplicationError too.
+NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = (
+    ProviderValidationError.type,
+    ProviderBadRequest.type,
+    ProviderAuthError.type,
+    ProviderNotFound.type,
+    ProviderQuotaExceeded.type,
+)

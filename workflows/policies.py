@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio.common import Priority, RetryPolicy
 
-from orchestrator.vultr.errors import NON_RETRYABLE_ERROR_TYPES
+from providers.errors import NON_RETRYABLE_ERROR_TYPES
 
 __all__ = [
     "CONFIRM_RETRY",
@@ -14,15 +14,15 @@ __all__ = [
     "DELETE_RETRY",
     "LEASE_WAIT_RETRY",
     "MONGO_RETRY",
+    "PROVIDER_RETRY",
     "READY_POLL_PRIORITY",
     "TERMINATION_SLOT_RETRY",
-    "VULTR_RETRY",
     "ready_poll_retry",
-    "vultr_task_queue",
+    "provider_task_queue",
 ]
 
 # Validation, auth and not-found errors will not change on retry: fail fast.
-VULTR_RETRY = RetryPolicy(
+PROVIDER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
@@ -30,7 +30,7 @@ VULTR_RETRY = RetryPolicy(
 )
 
 # A delete is never abandoned: an instance without a workflow would bill forever.
-# Auth errors are retried too, so that fixing VULTR_API_KEY lets it finish. The
+# Auth errors are retried too, so that fixing the provider's token lets it finish. The
 # interval stays short: a locked server unlocks within seconds, and the margin before
 # the boundary is only a minute, so a long backoff would itself start a new hour.
 DELETE_RETRY = RetryPolicy(
@@ -39,7 +39,7 @@ DELETE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
 )
 
-# The Vultr queue is rate-limited, so a backlog forms whenever many servers boot at
+# A provider's queue is rate-limited, so a backlog forms whenever many servers boot at
 # once. A DELETE due at its deadline must not queue behind readiness polls: a late
 # delete pays a whole period. Lower goes first; unset is the default, 3.
 DELETE_PRIORITY = Priority(priority_key=1)
@@ -82,6 +82,7 @@ def ready_poll_retry(poll_seconds: float) -> RetryPolicy:
     )
 
 
-def vultr_task_queue(main_task_queue: str) -> str:
-    """Vultr activities run on their own queue, rate-limited for the whole account."""
-    return f"{main_task_queue}-vultr"
+def provider_task_queue(main_task_queue: str, provider: str) -> str:
+    """Each provider account's calls run on their own queue, rate-limited for the whole
+    account across every worker."""
+    return f"{main_task_queue}-{provider}"

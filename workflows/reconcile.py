@@ -1,5 +1,5 @@
 """ReconcileWorkflow: run on a Temporal Schedule; adopts or deletes orphans, deletes
-duplicates, and ends server workflows whose instance vanished at Vultr."""
+duplicates, and ends server workflows whose instance vanished at their provider."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.reconcile import Finding, FleetScan, ReconcileReport, ScanInput, server_name
     from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
     from orchestrator.naming import NAME_PATTERN
-    from workflows.policies import DELETE_RETRY, MONGO_RETRY, VULTR_RETRY, vultr_task_queue
+    from providers import DEFAULT_PROVIDER
+    from workflows.policies import DELETE_RETRY, MONGO_RETRY, PROVIDER_RETRY, provider_task_queue
     from workflows.server import ServerWorkflow
 
 __all__ = ["RECONCILE_SCHEDULE_ID", "ReconcileInput", "ReconcileWorkflow"]
@@ -31,6 +32,7 @@ class ReconcileInput(BaseModel):
     # Adopted servers' policy: None lets the worker resolve it from its settings.
     policy: ServerPolicy | None = None
     default_os_id: int = 2284
+    provider: str = DEFAULT_PROVIDER
 
 
 @workflow.defn(name="ReconcileWorkflow")
@@ -38,15 +40,15 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, input: ReconcileInput) -> ReconcileReport:
         started = workflow.now()
-        vultr_queue = vultr_task_queue(workflow.info().task_queue)
-        workflow.set_current_details("scanning Vultr instances with the managed tag")
+        queue = provider_task_queue(workflow.info().task_queue, input.provider)
+        workflow.set_current_details(f"scanning {input.provider} instances that are ours")
         scan: FleetScan = await workflow.execute_activity(
             "scan_fleet",
             ScanInput(grace_seconds=input.grace_seconds),
-            task_queue=vultr_queue,
+            task_queue=queue,
             start_to_close_timeout=timedelta(minutes=5),
             heartbeat_timeout=timedelta(minutes=1),
-            retry_policy=VULTR_RETRY,
+            retry_policy=PROVIDER_RETRY,
             result_type=FleetScan,
             summary="list managed instances and match them to workflows",
         )
@@ -55,7 +57,7 @@ class ReconcileWorkflow:
             "reconciled_instances", "Orphans, duplicates and vanished instances handled", "1"
         )
         for finding in scan.findings:
-            actions.append(await self._act(finding, input, vultr_queue))
+            actions.append(await self._act(finding, input, queue))
             counter.add(1, {"kind": finding.kind})
             workflow.set_current_details("\n\n".join(actions))
         report = ReconcileReport(
@@ -74,7 +76,7 @@ class ReconcileWorkflow:
         )
         return report
 
-    async def _act(self, finding: Finding, input: ReconcileInput, vultr_queue: str) -> str:
+    async def _act(self, finding: Finding, input: ReconcileInput, queue: str) -> str:
         name = server_name(finding.workflow_id)
         adoptable = (
             finding.kind == "orphan"
@@ -84,6 +86,7 @@ class ReconcileWorkflow:
         )
         if adoptable:
             spec = ServerSpec(
+                provider=input.provider,
                 region=finding.region,
                 plan=finding.plan,
                 os_id=finding.os_id or input.default_os_id,
@@ -103,7 +106,7 @@ class ReconcileWorkflow:
             await workflow.execute_activity(
                 "delete_instance",
                 InstanceRef(workflow_id=finding.workflow_id, instance_id=finding.instance_id),
-                task_queue=vultr_queue,
+                task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=45),
                 retry_policy=DELETE_RETRY,
                 summary=f"delete {finding.kind} {finding.instance_id}",

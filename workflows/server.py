@@ -1,4 +1,4 @@
-"""ServerWorkflow: one Vultr server from provisioning to deletion, billing-aware."""
+"""ServerWorkflow: one rented server from provisioning to deletion, billing-aware."""
 
 from __future__ import annotations
 
@@ -43,16 +43,17 @@ with workflow.unsafe.imports_passed_through():
         DELETE_RETRY,
         LEASE_WAIT_RETRY,
         MONGO_RETRY,
+        PROVIDER_RETRY,
         READY_POLL_PRIORITY,
         TERMINATION_SLOT_RETRY,
-        VULTR_RETRY,
+        provider_task_queue,
         ready_poll_retry,
-        vultr_task_queue,
     )
     from workflows.search_attributes import (
         INSTANCE_KEY,
         NAME_KEY,
         PLAN_KEY,
+        PROVIDER_KEY,
         REGION_KEY,
         STATE_KEY,
         TERMINATE_AT_KEY,
@@ -62,7 +63,7 @@ __all__ = ["ServerWorkflow"]
 
 S = ServerState
 FINISHED_TASKS_KEPT = 200
-VULTR_CALL_TIMEOUT = timedelta(seconds=45)
+PROVIDER_CALL_TIMEOUT = timedelta(seconds=45)
 MONGO_CALL_TIMEOUT = timedelta(seconds=15)
 
 
@@ -138,7 +139,7 @@ class ServerWorkflow:
     async def _provision(self) -> None:
         rt, spec, policy = self._rt, self._input.spec, self._pol
         if rt.monthly_cost is None:
-            quote: PlanQuote = await self._vultr(
+            quote: PlanQuote = await self._call_provider(
                 "quote_plan", SpecInput(spec=spec), "check region, plan and OS", PlanQuote
             )
             rt.monthly_cost = quote.monthly_cost
@@ -154,13 +155,13 @@ class ServerWorkflow:
         )
         if rt.instance_id is None:
             self._details("creating the instance")
-            found = await self._vultr(
+            found = await self._call_provider(
                 "find_instance",
                 FindInstanceInput(workflow_id=self._wf_id),
                 "look for an instance this server already owns",
                 InstanceInfo | None,  # type: ignore[arg-type]
             )
-            info = found or await self._vultr(
+            info = found or await self._call_provider(
                 "create_instance",
                 CreateInstanceInput(workflow_id=self._wf_id, hostname=self._input.name, spec=spec),
                 f"create {spec.plan} in {spec.region}",
@@ -173,8 +174,8 @@ class ServerWorkflow:
             workflow.start_activity(
                 "check_ready",
                 CheckReadyInput(workflow_id=self._wf_id, instance_id=rt.instance_id or ""),
-                task_queue=self._vultr_queue,
-                start_to_close_timeout=VULTR_CALL_TIMEOUT,
+                task_queue=self._provider_queue,
+                start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
                 schedule_to_close_timeout=timedelta(seconds=policy.readiness_timeout_seconds),
                 retry_policy=ready_poll_retry(policy.ready_poll_seconds),
                 priority=READY_POLL_PRIORITY,
@@ -200,7 +201,7 @@ class ServerWorkflow:
             rt.instance_id = info.instance_id
             workflow.upsert_search_attributes([INSTANCE_KEY.value_set(info.instance_id)])
         rt.main_ip = info.main_ip
-        rt.billing_start = info.date_created
+        rt.billing_start = info.created
 
     async def _until_done_or_terminated(self, handle: workflow.ActivityHandle[Any]) -> Any:
         """Await an activity unless an immediate termination arrives first."""
@@ -415,8 +416,8 @@ class ServerWorkflow:
                 await workflow.execute_activity(
                     "delete_instance",
                     ref,
-                    task_queue=self._vultr_queue,
-                    start_to_close_timeout=VULTR_CALL_TIMEOUT,
+                    task_queue=self._provider_queue,
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
                     retry_policy=DELETE_RETRY,
                     priority=DELETE_PRIORITY,
                     summary=f"delete {rt.instance_id}",
@@ -436,8 +437,8 @@ class ServerWorkflow:
                     await workflow.execute_activity(
                         "confirm_deleted",
                         ref,
-                        task_queue=self._vultr_queue,
-                        start_to_close_timeout=VULTR_CALL_TIMEOUT,
+                        task_queue=self._provider_queue,
+                        start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
                         retry_policy=CONFIRM_RETRY,
                         summary=f"confirm {rt.instance_id} is gone",
                     )
@@ -657,8 +658,8 @@ class ServerWorkflow:
         return workflow.info().workflow_id
 
     @property
-    def _vultr_queue(self) -> str:
-        return vultr_task_queue(workflow.info().task_queue)
+    def _provider_queue(self) -> str:
+        return provider_task_queue(workflow.info().task_queue, self._input.spec.provider)
 
     def _quota_ttl(self) -> float:
         # Held for the server's life; renewed at each deadline the server survives.
@@ -674,13 +675,13 @@ class ServerWorkflow:
             summary="renew the quota slot",
         )
 
-    async def _vultr(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
+    async def _call_provider(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
         return await workflow.execute_activity(
             activity,
             arg,
-            task_queue=self._vultr_queue,
-            start_to_close_timeout=VULTR_CALL_TIMEOUT,
-            retry_policy=VULTR_RETRY,
+            task_queue=self._provider_queue,
+            start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+            retry_policy=PROVIDER_RETRY,
             result_type=result_type,
             summary=summary,
         )
@@ -753,6 +754,7 @@ class ServerWorkflow:
         updates = [
             STATE_KEY.value_set(rt.state.value),
             NAME_KEY.value_set(self._input.name),
+            PROVIDER_KEY.value_set(spec.provider),
             REGION_KEY.value_set(spec.region),
             PLAN_KEY.value_set(spec.plan),
         ]

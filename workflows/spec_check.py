@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import SpecInput
-    from workflows.policies import vultr_task_queue
+    from workflows.policies import provider_task_queue
 
 __all__ = ["SPEC_CHECK_TIMEOUT", "SpecCheck", "SpecCheckWorkflow"]
 
@@ -37,7 +37,7 @@ class SpecCheckWorkflow:
             problems: list[str] = await workflow.execute_activity(
                 "spec_problems",
                 request,
-                task_queue=vultr_task_queue(workflow.info().task_queue),
+                task_queue=provider_task_queue(workflow.info().task_queue, request.spec.provider),
                 start_to_close_timeout=timedelta(seconds=10),
                 schedule_to_close_timeout=SPEC_CHECK_TIMEOUT - timedelta(seconds=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=2)),

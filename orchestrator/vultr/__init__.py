@@ -3,7 +3,6 @@
 from orchestrator.vultr.catalog import Catalog, validate_create_request
 from orchestrator.vultr.client import DEFAULT_BASE_URL, MAX_PER_PAGE, VultrClient
 from orchestrator.vultr.errors import (
-    NON_RETRYABLE_ERROR_TYPES,
     VultrAuthError,
     VultrBadRequest,
     VultrError,
@@ -35,7 +34,6 @@ __all__ = [
     "MAX_PER_PAGE",
     "MAX_TAG_LENGTH",
     "MAX_USER_DATA_BYTES",
-    "NON_RETRYABLE_ERROR_TYPES",
     "Account",
     "Catalog",
     "CreateInstanceRequest",

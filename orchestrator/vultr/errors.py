@@ -26,7 +26,6 @@ from providers.errors import (
 )
 
 __all__ = [
-    "NON_RETRYABLE_ERROR_TYPES",
     "VultrAuthError",
     "VultrBadRequest",
     "VultrError",
@@ -109,17 +108,6 @@ class VultrProtocolError(VultrError, ProviderProtocolError):
     """
 
     type: ClassVar[str] = "VultrProtocolError"
-
-
-# For `RetryPolicy(non_retryable_error_types=...)`. Transport and protocol errors
-# are absent because their retryability depends on the case; activities should
-# pass `non_retryable=error.non_retryable` to ApplicationError instead.
-NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = (
-    VultrValidationError.type,
-    VultrBadRequest.type,
-    VultrAuthError.type,
-    VultrNotFound.type,
-)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

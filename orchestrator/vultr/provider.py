@@ -6,6 +6,7 @@ from __future__ import annotations
 from orchestrator import billing
 from orchestrator.models import ServerSpec
 from orchestrator.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
+from orchestrator.settings import Settings
 from orchestrator.vultr.catalog import validate_create_request
 from orchestrator.vultr.client import VultrClient
 from orchestrator.vultr.errors import VultrNotFound
@@ -53,6 +54,10 @@ class VultrProvider:
         self._client = client
         self._period_seconds = period_seconds
 
+    @classmethod
+    def from_settings(cls, client: VultrClient, settings: Settings) -> VultrProvider:
+        return cls(client, period_seconds=settings.billing_period_seconds)
+
     def billing_model(self, plan_id: str) -> BillingModel:
         return vultr_billing_model(plan_id, self._period_seconds)
 
@@ -60,7 +65,15 @@ class VultrProvider:
         # Loaded once per process: three requests, outside any per-server budget.
         catalog = self._client.catalog or await self._client.load_catalog()
         validate_create_request(
-            CreateInstanceRequest(region=spec.region, plan=spec.plan, os_id=spec.os_id), catalog
+            {
+                "region": spec.region,
+                "plan": spec.plan,
+                "os_id": spec.os_id,
+                "tags": list(spec.tags),
+                "sshkey_id": list(spec.ssh_key_ids),
+                "user_data": spec.cloud_init,
+            },
+            catalog,
         )
         plan = catalog.plans[spec.plan]
         return Quote(

@@ -22,6 +22,7 @@ JSON_KEYS = [
     "state",
     "instance_id",
     "main_ip",
+    "provider",
     "region",
     "plan",
     "billing_start",

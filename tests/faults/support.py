@@ -19,10 +19,9 @@ from temporalio.client import Client, WorkflowHandle
 from activities.fleet_store import ensure_read_model_indexes
 from orchestrator.leases import LeaseStore
 from orchestrator.settings import Settings, load_settings
-from orchestrator.vultr import VultrClient
 from tests.integration.conftest import Fleet
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
-from worker import build_workers
+from worker import build_workers, open_providers
 
 __all__ = [
     "ActivitySpan",
@@ -161,8 +160,8 @@ async def fleet_in_process(
         store = LeaseStore(db)
         await store.ensure_indexes()
         await ensure_read_model_indexes(db)
-        vultr = await stack.enter_async_context(VultrClient.from_settings(settings))
-        for w in build_workers(client, settings, vultr=vultr, db=db, store=store):
+        providers = await stack.enter_async_context(open_providers(settings))
+        for w in build_workers(client, settings, providers=providers, db=db, store=store):
             await stack.enter_async_context(w)
         yield Fleet(client, settings, emulator, db)
 

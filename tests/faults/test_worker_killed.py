@@ -9,7 +9,7 @@ about 55 s apart. About 4 minutes.
 
 Why a 120 s period and a 60 s margin: an activity attempt lost with a killed worker is
 only retried when its start-to-close timeout expires, and the workflows give Vultr
-calls 45 s (VULTR_CALL_TIMEOUT). Recovering from a crash therefore takes up to ~47 s;
+calls 45 s (PROVIDER_CALL_TIMEOUT). Recovering from a crash therefore takes up to ~47 s;
 the margin must cover that for a crash during the delete, and the time from create to
 the first deadline must cover it for a crash during provisioning. Kills are spaced
 further apart than that, so that each phase of a lifecycle sees at most one crash.

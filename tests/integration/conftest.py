@@ -19,9 +19,8 @@ from activities.fleet_store import ensure_read_model_indexes
 from orchestrator.leases import LeaseStore
 from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
 from orchestrator.settings import Settings, load_settings
-from orchestrator.vultr import VultrClient
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
-from worker import build_workers
+from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow
 
 PERIOD = 20  # seconds per billed "hour" on the fast emulator
@@ -113,8 +112,10 @@ async def fleet_factory(
             store = LeaseStore(db)
             await store.ensure_indexes()
             await ensure_read_model_indexes(db)
-            vultr = await stack.enter_async_context(VultrClient.from_settings(settings))
-            for w in build_workers(temporal_env.client, settings, vultr=vultr, db=db, store=store):
+            providers = await stack.enter_async_context(open_providers(settings))
+            for w in build_workers(
+                temporal_env.client, settings, providers=providers, db=db, store=store
+            ):
                 await stack.enter_async_context(w)
             return Fleet(temporal_env.client, settings, fast_emulator, db)
 

@@ -30,7 +30,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.failures import vultr_failure
+from activities.failures import provider_failure
 from activities.fleet_store import ensure_read_model_indexes
 from orchestrator.components import worker_process
 from orchestrator.leases import LeaseStore
@@ -42,7 +42,7 @@ from orchestrator.vultr import CreateInstanceRequest, VultrAuthError, VultrClien
 from tests.security.conftest import MARGIN, PERIOD
 from tests.security.support import API_KEY, LogCapture, Secret, rendered_records
 from tests.support.emulator import RunningEmulator
-from worker import build_workers
+from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -152,8 +152,8 @@ async def leak_run(
                 store = LeaseStore(db)
                 await store.ensure_indexes()
                 await ensure_read_model_indexes(db)
-                vultr = await stack.enter_async_context(VultrClient.from_settings(inproc))
-                for w in build_workers(client, inproc, vultr=vultr, db=db, store=store):
+                providers = await stack.enter_async_context(open_providers(inproc))
+                for w in build_workers(client, inproc, providers=providers, db=db, store=store):
                     await stack.enter_async_context(w)
                 handles = [
                     await _start(client, f"leak-in-{suffix}", inproc.temporal_task_queue),
@@ -289,7 +289,7 @@ def _rendered_error(error: BaseException) -> bytes:
     blob = "\n".join(texts).encode() + pickle.dumps(error)
     if isinstance(error, VultrError):
         try:
-            raise vultr_failure(error, "calling Vultr")
+            raise provider_failure(error, "calling Vultr")
         except Exception as failure:
             proto = Failure()
             pydantic_data_converter.failure_converter.to_failure(

@@ -26,11 +26,10 @@ from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
 from orchestrator.procs import venv_bin
 from orchestrator.settings import Settings, load_settings
-from orchestrator.vultr import VultrClient
 from tests.security.conftest import MARGIN, PERIOD
 from tests.security.support import API_KEY, Secret, iter_payloads, start_codec_server
 from tests.support.emulator import RunningEmulator
-from worker import build_workers
+from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -80,8 +79,8 @@ async def encrypted_run(
             store = LeaseStore(db)
             await store.ensure_indexes()
             await ensure_read_model_indexes(db)
-            vultr = await stack.enter_async_context(VultrClient.from_settings(settings))
-            for w in build_workers(client, settings, vultr=vultr, db=db, store=store):
+            providers = await stack.enter_async_context(open_providers(settings))
+            for w in build_workers(client, settings, providers=providers, db=db, store=store):
                 await stack.enter_async_context(w)
             inp = ServerInput(
                 name=f"enc-{uuid.uuid4().hex[:6]}",

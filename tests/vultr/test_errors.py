@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from orchestrator.vultr import (
-    NON_RETRYABLE_ERROR_TYPES,
     VultrAuthError,
     VultrBadRequest,
     VultrError,
@@ -20,6 +19,7 @@ from orchestrator.vultr import (
     VultrValidationError,
     parse_retry_after,
 )
+from providers.errors import NON_RETRYABLE_ERROR_TYPES
 
 NOW = datetime(2025, 1, 6, 12, 0, 0, tzinfo=UTC)
 
@@ -64,13 +64,26 @@ def test_retryability_can_be_overridden_per_error() -> None:
     assert VultrTransportError("bad url", retryable=False).non_retryable is True
 
 
-def test_non_retryable_types_are_the_ones_no_retry_can_fix() -> None:
+def test_non_retryable_kinds_are_the_ones_no_retry_can_fix() -> None:
     assert set(NON_RETRYABLE_ERROR_TYPES) == {
-        "VultrValidationError",
-        "VultrBadRequest",
-        "VultrAuthError",
-        "VultrNotFound",
+        "ProviderValidationError",
+        "ProviderBadRequest",
+        "ProviderAuthError",
+        "ProviderNotFound",
+        "ProviderQuotaExceeded",
     }
+    kinds = [
+        VultrValidationError(["x"]).kind(),
+        VultrNotFound("x").kind(),
+        VultrServerError("x").kind(),
+        VultrError("x").kind(),
+    ]
+    assert kinds == [
+        "ProviderValidationError",
+        "ProviderNotFound",
+        "ProviderServerError",
+        "ProviderError",
+    ]
 
 
 def test_a_locked_delete_is_recognisable() -> None:

@@ -56,10 +56,9 @@ class FakeCloud:
         return InstanceInfo(
             instance_id=inst.id,
             status="active" if ready else "pending",
-            power_status="running",
-            server_status="ok" if ready else "none",
+            ready=ready,
             main_ip="192.0.2.10" if ready else None,
-            date_created=inst.created,
+            created=inst.created,
         )
 
     def live(self) -> list[FakeInstance]:
@@ -141,7 +140,7 @@ class FakeCloud:
     async def record_server(self, request: RecordServerInput) -> None:
         self.records.append(request)
 
-    def vultr_activities(self) -> list:
+    def provider_activities(self) -> list:
         return [
             self.quote_plan,
             self.find_instance,

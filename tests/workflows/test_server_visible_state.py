@@ -27,7 +27,7 @@ from tests.workflows.test_server_workflow import (
     start,
     wait_for_state,
 )
-from workflows.policies import vultr_task_queue
+from workflows.policies import provider_task_queue
 from workflows.server import ServerWorkflow
 
 WORKER_PERIOD = 1200
@@ -54,7 +54,11 @@ async def workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AsyncIterator[s
             activities=[*cloud.store_activities(), PolicyActivities(settings).resolve_policy],
             workflow_failure_exception_types=[Exception],
         ),
-        Worker(env.client, task_queue=vultr_task_queue(queue), activities=cloud.vultr_activities()),
+        Worker(
+            env.client,
+            task_queue=provider_task_queue(queue, "vultr"),
+            activities=cloud.provider_activities(),
+        ),
     ):
         yield queue
 

@@ -24,7 +24,7 @@ from orchestrator.models import (
 )
 from tests.support.outcome import final_status
 from tests.workflows.fake_activities import FakeCloud
-from workflows.policies import vultr_task_queue
+from workflows.policies import provider_task_queue
 from workflows.server import ServerWorkflow
 
 PERIOD = 3600
@@ -58,7 +58,11 @@ async def workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AsyncIterator[s
             # A bug in workflow code fails the test instead of retrying the task forever.
             workflow_failure_exception_types=[Exception],
         ),
-        Worker(env.client, task_queue=vultr_task_queue(queue), activities=cloud.vultr_activities()),
+        Worker(
+            env.client,
+            task_queue=provider_task_queue(queue, "vultr"),
+            activities=cloud.provider_activities(),
+        ),
     ):
         yield queue
 
