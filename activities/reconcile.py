@@ -5,7 +5,7 @@ are not ours are counted and never touched."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
@@ -16,14 +16,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.failures import provider_failure
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from activities.leases import mongo_errors
-from orchestrator.lifecycle import ServerState
-from orchestrator.naming import WORKFLOW_ID_PREFIX, owner_of
-from providers.base import Instance, Provider
+from orchestrator.lifecycle import ACTIVE_STATES
+from orchestrator.naming import WORKFLOW_ID_PREFIX
+from orchestrator.reconciliation import Finding, Record, findings, workflows_to_check
+from providers.base import Provider
 from providers.errors import ProviderError
 
 __all__ = [
     "FleetScan",
-    "Finding",
     "ReconcileActivities",
     "ReconcileRecords",
     "ReconcileReport",
@@ -31,8 +31,6 @@ __all__ = [
 ]
 
 RECONCILIATIONS_COLLECTION = "reconciliations"
-# States in which the workflow's instance must exist at Vultr.
-SERVING = (ServerState.READY.value, ServerState.EXECUTING.value, ServerState.IDLE.value)
 
 
 class _Model(BaseModel):
@@ -41,17 +39,6 @@ class _Model(BaseModel):
 
 class ScanInput(_Model):
     grace_seconds: float = Field(ge=0)
-
-
-class Finding(_Model):
-    kind: Literal["orphan", "duplicate", "gone"]
-    workflow_id: str
-    instance_id: str
-    region: str = ""
-    plan: str = ""
-    os_id: int = 0
-    created: datetime | None = None
-    detail: str = ""
 
 
 class FleetScan(_Model):
@@ -95,72 +82,25 @@ class ReconcileActivities:
             listing = await self._provider.list_owned()
         except ProviderError as error:
             raise provider_failure(error, "listing managed instances") from None
-        by_workflow: dict[str, list[Instance]] = {}
-        for inst in listing.instances:
-            wf = owner_of(inst.tags)
-            if wf is not None and inst.created and now - inst.created >= grace:
-                by_workflow.setdefault(wf, []).append(inst)
-
         with mongo_errors("reading the fleet read model"):
-            records = {
-                doc["workflow_id"]: doc
+            records = [
+                Record.model_validate(doc)
                 async for doc in self._db[SERVERS_COLLECTION].find(
                     {
-                        "state": {
-                            "$in": [
-                                *SERVING,
-                                ServerState.PROVISIONING.value,
-                                ServerState.TERMINATING.value,
-                            ]
-                        },
+                        "state": {"$in": [s.value for s in ACTIVE_STATES]},
                         **provider_filter(self._provider.id),
                     },
                     {"workflow_id": 1, "instance_id": 1, "state": 1, "billing_start": 1},
                 )
-            }
-        findings: list[Finding] = []
-        for wf, insts in sorted(by_workflow.items()):
-            running = await self._running(wf)
-            owned = records.get(wf, {}).get("instance_id") if running else None
-            for index, inst in enumerate(insts):
-                base = {
-                    "workflow_id": wf,
-                    "instance_id": inst.id,
-                    "region": inst.region,
-                    "plan": inst.plan,
-                    "os_id": int(inst.image) if inst.image.isdigit() else 0,
-                    "created": inst.created,
-                }
-                if not running:
-                    kind = "orphan" if index == 0 else "duplicate"
-                    findings.append(Finding(kind=kind, detail="no running workflow", **base))
-                elif owned is not None and inst.id != owned:
-                    findings.append(
-                        Finding(kind="duplicate", detail=f"workflow owns {owned}", **base)
-                    )
+            ]
+        running = set()
+        for wf in sorted(workflows_to_check(listing.instances, records, now, grace)):
+            if await self._running(wf):
+                running.add(wf)
             activity.heartbeat(wf)
-
-        live_ids = {i.id for i in listing.instances}
-        for wf, doc in records.items():
-            started = doc.get("billing_start")
-            if (
-                doc.get("state") in SERVING
-                and doc.get("instance_id")
-                and doc["instance_id"] not in live_ids
-                and started is not None
-                and now - started >= grace
-                and await self._running(wf)
-            ):
-                findings.append(
-                    Finding(
-                        kind="gone",
-                        workflow_id=wf,
-                        instance_id=doc["instance_id"],
-                        detail=f"instance no longer listed at {self._provider.id}",
-                    )
-                )
+        found = findings(listing.instances, records, running, now, grace, self._provider.id)
         return FleetScan(
-            instances_seen=len(listing.instances), not_ours=listing.not_ours, findings=findings
+            instances_seen=len(listing.instances), not_ours=listing.not_ours, findings=found
         )
 
 

@@ -36,7 +36,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from cli.provisioning import SERVING_STATES
 from cli.render import format_cost, format_time, state_text
 from fleet.client import ServerFleet, build_spec
 from fleet.errors import FleetError
@@ -48,7 +47,7 @@ from orchestrator.devstack import (
     DevStackOptions,
     DevStackUrls,
 )
-from orchestrator.lifecycle import FINAL_STATES, ServerState
+from orchestrator.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
 from orchestrator.models import ServerStatus
 from orchestrator.procs import ComponentError
 from orchestrator.settings import Settings, SettingsError, load_settings

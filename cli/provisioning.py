@@ -13,13 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.render import format_time, status_json
 from fleet.client import ServerFleet
 from fleet.errors import FleetError, InvalidRequest
-from orchestrator.lifecycle import ServerState
+from orchestrator.lifecycle import SERVING_STATES, ServerState
 from orchestrator.models import PolicyOverrides, ServerSpec, ServerStatus, workflow_id_for
 
-__all__ = ["SERVING_STATES", "Outcome", "provision_batch"]
+__all__ = ["Outcome", "provision_batch"]
 
 # "Ready" for --wait: booted and serving; a job may already have marked it busy.
-SERVING_STATES = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
 # Starts in flight at once: enough to start hundreds quickly without flooding Temporal.
 START_CONCURRENCY = 8
 

@@ -59,7 +59,7 @@ from fleet.errors import (
     WaitTimeout,
 )
 from orchestrator import billing
-from orchestrator.lifecycle import FINAL_STATES, ServerState
+from orchestrator.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
 from orchestrator.models import (
     ClaimRequest,
     ClaimResult,
@@ -93,7 +93,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RUNNING = WorkflowExecutionStatus.RUNNING
-_SERVING = frozenset({ServerState.READY, ServerState.EXECUTING, ServerState.IDLE})
 _SETTLE_SECONDS = 5.0
 # How long a command waits for MongoDB: to find the server, then for each reply.
 MONGO_SELECT_SECONDS = 5
@@ -470,7 +469,7 @@ class ServerFleet:
         """
         deadline = time.monotonic() + _SETTLE_SECONDS
         current = status
-        while current.state in _SERVING and time.monotonic() < deadline:
+        while current.state in SERVING_STATES and time.monotonic() < deadline:
             if current.active_tasks:
                 expected = ServerState.EXECUTING
             elif current.state == ServerState.EXECUTING:

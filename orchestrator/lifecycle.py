@@ -9,6 +9,7 @@ __all__ = [
     "AVAILABLE_STATES",
     "FINAL_STATES",
     "TRANSITIONS",
+    "SERVING_STATES",
     "InvalidTransition",
     "ServerState",
     "check_transition",
@@ -40,7 +41,9 @@ TRANSITIONS: dict[ServerState, frozenset[ServerState]] = {
 FINAL_STATES = frozenset({S.TERMINATED, S.ERROR})
 # A job can be handed a server in these states without provisioning a new one.
 AVAILABLE_STATES = frozenset({S.READY, S.IDLE})
-# States in which an instance may exist at Vultr.
+# Provisioned and not yet being deleted: the instance must exist at the provider.
+SERVING_STATES = frozenset({S.READY, S.EXECUTING, S.IDLE})
+# States in which an instance may exist at the provider.
 ACTIVE_STATES = frozenset({S.PROVISIONING, S.READY, S.EXECUTING, S.IDLE, S.TERMINATING})
 
 

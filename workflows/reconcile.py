@@ -12,9 +12,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
-    from activities.reconcile import Finding, FleetScan, ReconcileReport, ScanInput, server_name
+    from activities.reconcile import FleetScan, ReconcileReport, ScanInput, server_name
     from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
     from orchestrator.naming import NAME_PATTERN
+    from orchestrator.reconciliation import Finding
     from providers import DEFAULT_PROVIDER
     from workflows.policies import DELETE_RETRY, MONGO_RETRY, PROVIDER_RETRY, provider_task_queue
     from workflows.server import ServerWorkflow
