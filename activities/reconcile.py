@@ -17,7 +17,6 @@ from activities.failures import provider_failure
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from activities.leases import mongo_errors
 from orchestrator.lifecycle import ACTIVE_STATES
-from orchestrator.naming import WORKFLOW_ID_PREFIX
 from orchestrator.reconciliation import Finding, Record, findings, workflows_to_check
 from providers.base import Provider
 from providers.errors import ProviderError
@@ -114,7 +113,3 @@ class ReconcileRecords:
     async def record_reconciliation(self, report: ReconcileReport) -> None:
         with mongo_errors("recording the reconciliation"):
             await self._db[RECONCILIATIONS_COLLECTION].insert_one(report.model_dump(mode="python"))
-
-
-def server_name(workflow_id: str) -> str:
-    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)

@@ -25,7 +25,6 @@ __all__ = [
     "idle_at_deadline",
     "month_cap",
     "next_boundary",
-    "paid_until",
     "period_anchor",
     "terminate_deadline",
 ]
@@ -47,11 +46,6 @@ def next_boundary(billing_start: datetime, now: datetime, period: timedelta) -> 
     elapsed = max(0.0, _seconds(now - billing_start))
     periods = math.floor(elapsed / _seconds(period)) + 1
     return billing_start + period * periods
-
-
-def paid_until(billing_start: datetime, now: datetime, period: timedelta) -> datetime:
-    """Everything before this instant is already paid for (same as the next boundary)."""
-    return next_boundary(billing_start, now, period)
 
 
 def terminate_deadline(

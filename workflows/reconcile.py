@@ -12,9 +12,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
-    from activities.reconcile import FleetScan, ReconcileReport, ScanInput, server_name
+    from activities.reconcile import FleetScan, ReconcileReport, ScanInput
     from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
-    from orchestrator.naming import NAME_PATTERN
+    from orchestrator.naming import NAME_PATTERN, name_from_workflow_id
     from orchestrator.reconciliation import Finding
     from providers import DEFAULT_PROVIDER
     from workflows.policies import DELETE_RETRY, MONGO_RETRY, PROVIDER_RETRY, provider_task_queue
@@ -78,7 +78,7 @@ class ReconcileWorkflow:
         return report
 
     async def _act(self, finding: Finding, input: ReconcileInput, queue: str) -> str:
-        name = server_name(finding.workflow_id)
+        name = name_from_workflow_id(finding.workflow_id)
         adoptable = (
             finding.kind == "orphan"
             and input.orphan_action == "adopt"
