@@ -37,6 +37,7 @@ from fleet.errors import FleetError
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus
 from orchestrator.settings import SettingsError
+from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 
 __all__ = ["app", "main"]
 
@@ -82,8 +83,12 @@ def provision(
             metavar="NAME", help="Server name; with --count, the prefix of NAME-1..NAME-N."
         ),
     ],
+    provider: Annotated[
+        str,
+        typer.Option(help=f"Cloud provider: {', '.join(PROVIDER_IDS)}."),
+    ] = DEFAULT_PROVIDER,
     region: Annotated[
-        str | None, typer.Option(help="Vultr region id. [default: DEFAULT_REGION or ewr]")
+        str | None, typer.Option(help="Region id (Vultr: ewr...). [default: DEFAULT_REGION or ewr]")
     ] = None,
     plan: Annotated[
         str | None, typer.Option(help="Vultr plan id. [default: DEFAULT_PLAN or vc2-1c-1gb]")
@@ -167,6 +172,7 @@ def provision(
             cloud_init=read_cloud_init(cloud_init) if cloud_init is not None else None,
             tags=tag or (),
             ssh_key_ids=ssh_key_id or (),
+            provider=provider,
         )
         # Only what was set: the worker fills in the rest (its billing period, margin).
         policy = build_overrides(
@@ -312,13 +318,19 @@ def list_servers(
     all_: Annotated[
         bool, typer.Option("--all", help="Include TERMINATED and ERROR servers.")
     ] = False,
+    provider: Annotated[
+        str | None,
+        typer.Option(help=f"Only this provider's servers: {', '.join(PROVIDER_IDS)}."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List servers (latest of each name) from the read model."""
     settings = load_cli_settings()
+    if provider is not None and provider not in PROVIDER_IDS:
+        fail(f"unknown provider {provider!r} (known: {', '.join(PROVIDER_IDS)})", EXIT_USAGE)
 
     async def fetch(fleet: ServerFleet) -> list[ServerStatus]:
-        return await fleet.list(state, include_finished=all_)
+        return await fleet.list(state, include_finished=all_, provider=provider)
 
     # The read model is MongoDB only: Temporal may be down.
     servers = run_with_fleet(settings, fetch, lazy_temporal=True)

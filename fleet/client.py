@@ -74,6 +74,7 @@ from orchestrator.models import (
     workflow_id_for,
 )
 from orchestrator.settings import Settings
+from providers import DEFAULT_PROVIDER
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow
 from workflows.spec_check import SPEC_CHECK_TIMEOUT, SpecCheck, SpecCheckWorkflow
@@ -166,10 +167,12 @@ def build_spec(
     cloud_init: str | None = None,
     tags: Collection[str] = (),
     ssh_key_ids: Collection[str] = (),
+    provider: str = DEFAULT_PROVIDER,
 ) -> ServerSpec:
     """A ServerSpec from plain values; raises InvalidRequest naming each bad field."""
     try:
         return ServerSpec(
+            provider=provider,
             region=region,
             plan=plan,
             os_id=os_id,
@@ -569,9 +572,14 @@ class ServerFleet:
         )
 
     async def list(
-        self, state: ServerState | None = None, *, include_finished: bool = False
+        self,
+        state: ServerState | None = None,
+        *,
+        include_finished: bool = False,
+        provider: str | None = None,
     ) -> builtins.list[ServerStatus]:
-        """The latest generation of every server, by name, from the read model.
+        """The latest generation of every server, by name, from the read model, of
+        every provider or of `provider`.
 
         Finished servers (TERMINATED, ERROR) are left out unless `include_finished`, or
         unless `state` asks for one of them.
@@ -591,6 +599,8 @@ class ServerFleet:
             found = [s for s in found if s.state == state]
         elif not include_finished:
             found = [s for s in found if s.state not in FINAL_STATES]
+        if provider is not None:
+            found = [s for s in found if s.provider == provider]
         return sorted(found, key=lambda s: s.name)
 
     async def wait_for_state(

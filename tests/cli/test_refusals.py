@@ -38,6 +38,7 @@ async def assert_never_started(server_fleet: ServerFleet, fleet: Fleet, name: st
         ("--region", "mars", "unknown region 'mars'", "ewr"),
         ("--plan", "vc9-huge", "unknown plan 'vc9-huge'", "vc2-1c-1gb"),
         ("--os-id", "99999", "unknown os_id 99999", "known:"),
+        ("--provider", "nimbus", "unknown provider 'nimbus'", "vultr"),
     ],
 )
 async def test_an_unknown_region_plan_or_os_is_refused_before_anything_starts(

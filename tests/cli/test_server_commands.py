@@ -156,6 +156,10 @@ async def test_list_shows_live_servers_and_all_adds_finished_ones(
     assert [s["name"] for s in everything] == [done, live]
     assert [s["name"] for s in terminated] == [done]
     assert all(list(s) == JSON_KEYS for s in everything)
+    by_provider = (await cli("list", "--all", "--provider", "vultr", "--json")).json()
+    assert [(s["name"], s["provider"]) for s in by_provider] == [(done, "vultr"), (live, "vultr")]
+    unknown = await cli("list", "--provider", "nimbus")
+    assert unknown.exit_code == 2 and "unknown provider 'nimbus'" in unknown.stderr
 
 
 async def test_list_without_json_prints_a_table_of_servers(cli: Cli):
