@@ -75,7 +75,7 @@ from orchestrator.models import (
 )
 from orchestrator.settings import Settings
 from providers import DEFAULT_PROVIDER
-from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
+from workflows.search_attributes import NAME_KEY, PLAN_KEY, PROVIDER_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow
 from workflows.spec_check import SPEC_CHECK_TIMEOUT, SpecCheck, SpecCheckWorkflow
 
@@ -408,29 +408,46 @@ class ServerFleet:
         attributes = TypedSearchAttributes(
             [
                 SearchAttributePair(NAME_KEY, name),
+                SearchAttributePair(PROVIDER_KEY, spec.provider),
                 SearchAttributePair(REGION_KEY, spec.region),
                 SearchAttributePair(PLAN_KEY, spec.plan),
                 SearchAttributePair(STATE_KEY, ServerState.PROVISIONING.value),
             ]
         )
-        try:
-            return await self.client.start_workflow(
-                ServerWorkflow.run,
-                inp,
-                id=inp.workflow_id,
-                task_queue=self.settings.temporal_task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                # A name is free again once its server's workflow has ended, however.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                search_attributes=attributes,
-                static_summary=summary,
-                static_details=details,
-                rpc_timeout=timedelta(seconds=self._timeout),
-            )
-        except WorkflowAlreadyStartedError:
-            raise ServerExists(name, await self._state_of_running(name)) from None
-        except RPCError as exc:
-            raise self._rpc_failure(exc, f"start server {name}") from None
+        # A server that has just ended still closes its run for a moment: wait for
+        # that once, so a name is free again as soon as its server is TERMINATED.
+        for attempt in (1, 2):
+            try:
+                return await self.client.start_workflow(
+                    ServerWorkflow.run,
+                    inp,
+                    id=inp.workflow_id,
+                    task_queue=self.settings.temporal_task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    # A name is free again once its server's workflow has ended, however.
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    search_attributes=attributes,
+                    static_summary=summary,
+                    static_details=details,
+                    rpc_timeout=timedelta(seconds=self._timeout),
+                )
+            except WorkflowAlreadyStartedError:
+                state = await self._state_of_running(name)
+                if attempt == 1 and state in FINAL_STATES and await self._closes(name):
+                    continue
+                raise ServerExists(name, state) from None
+            except RPCError as exc:
+                raise self._rpc_failure(exc, f"start server {name}") from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def _closes(self, name: str, within: float = 10.0) -> bool:
+        """Whether the name's workflow run closes within `within` seconds."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if not await self.is_running(name):
+                return True
+            await asyncio.sleep(0.2)
+        return False
 
     async def is_running(self, name: str) -> bool:
         """Whether a workflow for this name runs now (the name is taken)."""
