@@ -1,35 +1,27 @@
-"""The account's instances: creation, lifecycle over time, lookups, and what they cost.
+"""Vultr instances on the core store: creation, the lifecycle they show over time, and
+what they cost (the invoice-style pending charges).
 
-Everything lives in memory, indexed by id and by each list filter, so a lookup
-never scans the account. The state an instance shows (pending, locked, ok) is
-derived from the emulator clock when it is read, not advanced by a background task.
+The state an instance shows (pending, locked, ok) is derived from the emulator clock
+when it is read, not advanced by a background task.
 """
 
 from __future__ import annotations
 
-import random
 import string
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from emulator import billing
-from emulator.catalog import Plan
-from emulator.validation import CreateRequest
+from emulator.core import billing
+from emulator.core.clock import format_time
+from emulator.core.ledger import Ledger, Tariff
+from emulator.core.store import RecordStore
+from emulator.vultr.catalog import Plan
+from emulator.vultr.validation import CreateRequest
 
-__all__ = [
-    "LIST_FILTERS",
-    "Clock",
-    "Instance",
-    "InstanceStore",
-    "format_time",
-    "product_name",
-]
-
-Clock = Callable[[], datetime]
+__all__ = ["LIST_FILTERS", "Instance", "InstanceStore", "format_time", "product_name"]
 
 # GET /v2/instances query parameters that select instances, by exact match.
 LIST_FILTERS = ("label", "tag", "region", "main_ip", "hostname")
@@ -43,11 +35,6 @@ _PRODUCTS = {
     "vhp": "High Performance",
     "vcg": "Cloud GPU",
 }
-
-
-def format_time(moment: datetime) -> str:
-    """Vultr's timestamp format: `2024-01-01T00:00:00+00:00`."""
-    return moment.isoformat(timespec="seconds")
 
 
 def product_name(plan: Plan) -> str:
@@ -83,8 +70,22 @@ class Instance:
     def tags(self) -> list[str]:
         return self.request.tags
 
-    def billing_end(self, now: datetime) -> datetime:
-        return self.deleted_at if self.deleted_at is not None else now
+    @property
+    def billing_anchor(self) -> datetime:
+        return self.date_created
+
+    def tariff(self) -> Tariff:
+        plan = self.plan
+        return Tariff(billing.unit_price(plan.monthly_cost, plan.monthly_cap), plan.monthly_cap)
+
+    def ledger_fields(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.id,
+            "label": self.label,
+            "tags": list(self.tags),
+            "region": self.request.region,
+            "plan": self.plan.id,
+        }
 
     def to_json(
         self, now: datetime, boot_seconds: float, *, with_password: bool = False
@@ -159,27 +160,18 @@ class Instance:
         return body
 
 
-class InstanceStore:
+class InstanceStore(RecordStore[Instance]):
     """All instances ever created in this account (deleted ones kept for billing)."""
 
     def __init__(self, seed: int, billing_period_seconds: float) -> None:
-        self._seed = seed
-        self._period = billing_period_seconds
-        self.reset()
-
-    def reset(self) -> None:
-        self._rng = random.Random(f"{self._seed}:instances")
-        self._next_seq = 0
-        self._all: dict[str, Instance] = {}
-        self._live: dict[str, Instance] = {}  # insertion order == creation order
-        self._index: dict[str, dict[str, dict[str, Instance]]] = {f: {} for f in LIST_FILTERS}
+        super().__init__(seed, LIST_FILTERS)
+        self._ledger = Ledger(billing_period_seconds)
 
     # -- writes -------------------------------------------------------------------------
 
     def create(self, request: CreateRequest, now: datetime) -> Instance:
-        seq = self._next_seq
-        self._next_seq += 1
-        rng = self._rng
+        seq = self.next_seq()
+        rng = self.rng
         v6_prefix = f"2001:19f0:{rng.getrandbits(16):x}:{rng.getrandbits(16):x}"
         instance = Instance(
             id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -201,75 +193,13 @@ class InstanceStore:
             "main_ip": [instance.main_ip],
             "hostname": [instance.hostname],
         }
-        self._add(instance)
+        self.add(instance)
         return instance
-
-    def _add(self, instance: Instance) -> None:
-        self._all[instance.id] = instance
-        if instance.deleted_at is not None:
-            return  # kept for billing only
-        self._live[instance.id] = instance
-        for name, values in instance.filter_values.items():
-            for value in values:
-                self._index[name].setdefault(value, {})[instance.id] = instance
-
-    def delete(self, instance: Instance, now: datetime) -> None:
-        instance.deleted_at = now
-        del self._live[instance.id]
-        for name, values in instance.filter_values.items():
-            for value in values:
-                bucket = self._index[name][value]
-                del bucket[instance.id]
-                if not bucket:
-                    del self._index[name][value]
-
-    # -- reads --------------------------------------------------------------------------
-
-    def get(self, instance_id: str) -> Instance | None:
-        """A live instance by id, or None (never existed, or deleted)."""
-        return self._live.get(instance_id)
-
-    def select(self, filters: dict[str, str]) -> list[Instance]:
-        """Live instances matching every filter exactly, oldest first."""
-        if not filters:
-            return list(self._live.values())
-        buckets = [self._index[name].get(value, {}) for name, value in filters.items()]
-        smallest = min(buckets, key=len)
-        others = [b for b in buckets if b is not smallest]
-        chosen = [i for i in smallest.values() if all(i.id in b for b in others)]
-        chosen.sort(key=lambda i: i.seq)
-        return chosen
-
-    def everything(self) -> Iterator[Instance]:
-        """Every instance ever created, deleted ones included, oldest first."""
-        return iter(self._all.values())
-
-    def live_count(self) -> int:
-        return len(self._live)
-
-    # -- persistence (emulator/persistence.py writes and reads these) -------------------
-
-    def snapshot(self) -> tuple[Any, int, list[Instance]]:
-        """What a restarted store needs: the id generator's state, the next sequence number
-        and every instance ever created."""
-        return self._rng.getstate(), self._next_seq, list(self._all.values())
-
-    def restore(self, rng_state: Any, next_seq: int, instances: list[Instance]) -> None:
-        self.reset()
-        self._rng.setstate(rng_state)
-        self._next_seq = next_seq
-        for instance in sorted(instances, key=lambda i: i.seq):
-            self._add(instance)
 
     # -- billing ------------------------------------------------------------------------
 
     def month_charges(self, instance: Instance, now: datetime) -> list[billing.MonthCharge]:
-        return billing.month_charges(
-            instance.date_created,
-            instance.billing_end(now),
-            self._period,
-            instance.plan.monthly_cap,
-        )
+        return self._ledger.month_charges(instance, now)
 
     def pending_charges(self, now: datetime) -> list[dict[str, Any]]:
         """One invoice-style line per instance and calendar month."""
@@ -295,35 +225,10 @@ class InstanceStore:
         return lines
 
     def pending_total(self, now: datetime) -> Fraction:
-        return sum((self._ledger_row(i, now)[1] for i in self.everything()), Fraction(0))
+        return self.ledger(now)[1]
 
     def ledger(self, now: datetime) -> tuple[list[dict[str, Any]], Fraction]:
-        rows: list[dict[str, Any]] = []
-        total = Fraction(0)
-        for instance in self.everything():
-            row, amount = self._ledger_row(instance, now)
-            rows.append(row)
-            total += amount
-        return rows, total
-
-    def _ledger_row(self, instance: Instance, now: datetime) -> tuple[dict[str, Any], Fraction]:
-        plan = instance.plan
-        units = sum(c.units for c in self.month_charges(instance, now))
-        price = billing.unit_price(plan.monthly_cost, plan.monthly_cap)
-        amount = units * price
-        row = {
-            "instance_id": instance.id,
-            "label": instance.label,
-            "tags": list(instance.tags),
-            "region": instance.request.region,
-            "plan": plan.id,
-            "created_at": format_time(instance.date_created),
-            "deleted_at": format_time(instance.deleted_at) if instance.deleted_at else None,
-            "units": units,
-            "unit_price": float(price),
-            "total": float(amount),
-        }
-        return row, amount
+        return self._ledger.rows(self.everything(), now)
 
 
 def _ipv4(seq: int) -> str:

@@ -1,5 +1,5 @@
-"""Routes outside /v2 for tests and demos: health, reset, request log, ledger, faults, config.
-They need no token and are never rate-limited."""
+"""Routes outside the API prefix for tests and demos: health, reset, request log, ledger,
+faults, config. They need no token and are never rate-limited."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.errors import ApiError
-from emulator.faults import FaultConfig
-from emulator.routes import ROUTES
-from emulator.state import emulator_of
+from emulator.core.errors import ApiError
+from emulator.core.faults import FaultConfig
+from emulator.core.state import emulator_of
 
 __all__ = ["admin_routes"]
-
-_KNOWN_ROUTES = frozenset(ROUTES)
 
 
 async def health(request: Request) -> Response:
@@ -35,7 +32,7 @@ async def requests_log(request: Request) -> Response:
 
 async def ledger(request: Request) -> Response:
     emulator = emulator_of(request)
-    rows, total = emulator.store.ledger(emulator.now())
+    rows, total = emulator.ledger.rows(emulator.store.everything(), emulator.now())
     return JSONResponse({"ledger": rows, "total": float(total)})
 
 
@@ -46,7 +43,7 @@ async def get_faults(request: Request) -> Response:
 async def replace_faults(request: Request) -> Response:
     try:
         config = FaultConfig.model_validate_json(await request.body() or b"{}")
-        config.check_routes(_KNOWN_ROUTES)
+        config.check_routes(emulator_of(request).face.routes.known)
     except ValidationError as exc:
         details = json.dumps(exc.errors(include_url=False, include_context=False), default=str)
         raise ApiError(400, f"Invalid fault configuration: {details}") from exc

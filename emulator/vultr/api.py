@@ -1,4 +1,4 @@
-"""Handlers for the Vultr API v2 routes the emulator implements."""
+"""Handlers for the Vultr API v2 routes the face implements."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from emulator.catalog import OPERATING_SYSTEMS, PLANS, REGIONS
-from emulator.errors import ApiError
-from emulator.gate import DROP_RESPONSE_KEY
-from emulator.pagination import paginate
-from emulator.routes import starlette_path
-from emulator.state import emulator_of
-from emulator.store import LIST_FILTERS, Instance
-from emulator.validation import parse_create_request
+from emulator.core.errors import ApiError
+from emulator.core.gate import DROP_RESPONSE_KEY
+from emulator.core.routes import RouteTable
+from emulator.core.state import Emulator, emulator_of
+from emulator.vultr.catalog import OPERATING_SYSTEMS, PLANS, REGIONS
+from emulator.vultr.config import EmulatorConfig
+from emulator.vultr.pagination import paginate
+from emulator.vultr.store import LIST_FILTERS, Instance, InstanceStore
+from emulator.vultr.validation import parse_create_request
 
 __all__ = ["api_routes"]
 
@@ -39,12 +40,22 @@ class _NoResponse(Response):
         return None
 
 
+def _store(emulator: Emulator) -> InstanceStore:
+    assert isinstance(emulator.store, InstanceStore)
+    return emulator.store
+
+
+def _config(emulator: Emulator) -> EmulatorConfig:
+    assert isinstance(emulator.config, EmulatorConfig)
+    return emulator.config
+
+
 def _not_found() -> ApiError:
     return ApiError(404, "instance not found")
 
 
 def _live_instance(request: Request) -> Instance:
-    instance = emulator_of(request).store.get(request.path_params["instance_id"])
+    instance = _store(emulator_of(request)).get(request.path_params["instance_id"])
     if instance is None:
         raise _not_found()
     return instance
@@ -58,11 +69,11 @@ async def create_instance(request: Request) -> Response:
         raise ApiError(400, f"The request body is not valid JSON: {exc}.") from exc
     create = parse_create_request(body)
     now = emulator.now()
-    instance = emulator.store.create(create, now)
+    instance = _store(emulator).create(create, now)
     if emulator.faults.drop_create_response():
         request.scope[DROP_RESPONSE_KEY] = 202
         return _NoResponse()
-    body = instance.to_json(now, emulator.config.boot_seconds, with_password=True)
+    body = instance.to_json(now, _config(emulator).boot_seconds, with_password=True)
     return JSONResponse({"instance": body}, status_code=202)
 
 
@@ -72,10 +83,10 @@ async def list_instances(request: Request) -> Response:
     filters = {name: query[name] for name in LIST_FILTERS if query.get(name)}
     if emulator.faults.ignores_list_filters():
         filters = {}
-    selected = emulator.store.select(filters)
+    selected = _store(emulator).select(filters)
     page = paginate([i.seq for i in selected], selected, query)
     now = emulator.now()
-    boot = emulator.config.boot_seconds
+    boot = _config(emulator).boot_seconds
     return JSONResponse(
         {"instances": [i.to_json(now, boot) for i in page.items], "meta": page.meta()}
     )
@@ -85,9 +96,9 @@ async def get_instance(request: Request) -> Response:
     emulator = emulator_of(request)
     instance = _live_instance(request)
     now = emulator.now()
-    if (now - instance.created_at).total_seconds() < emulator.config.get_404_seconds:
+    if (now - instance.created_at).total_seconds() < _config(emulator).get_404_seconds:
         raise _not_found()  # Vultr's lookups lag a create by a few seconds
-    return JSONResponse({"instance": instance.to_json(now, emulator.config.boot_seconds)})
+    return JSONResponse({"instance": instance.to_json(now, _config(emulator).boot_seconds)})
 
 
 async def delete_instance(request: Request) -> Response:
@@ -95,7 +106,7 @@ async def delete_instance(request: Request) -> Response:
     instance = _live_instance(request)
     if emulator.faults.locked_delete():
         raise ApiError(500, _LOCKED_MESSAGE)
-    emulator.store.delete(instance, emulator.now())
+    _store(emulator).delete(instance, emulator.now())
     return Response(status_code=204)
 
 
@@ -135,7 +146,7 @@ async def list_os(request: Request) -> Response:
 
 async def get_account(request: Request) -> Response:
     emulator = emulator_of(request)
-    pending = emulator.store.pending_total(emulator.now())
+    pending = _store(emulator).pending_total(emulator.now())
     return JSONResponse(
         {
             "account": {
@@ -153,7 +164,7 @@ async def get_account(request: Request) -> Response:
 
 async def pending_charges(request: Request) -> Response:
     emulator = emulator_of(request)
-    return JSONResponse({"pending_charges": emulator.store.pending_charges(emulator.now())})
+    return JSONResponse({"pending_charges": _store(emulator).pending_charges(emulator.now())})
 
 
 _HANDLERS: dict[str, Callable[[Request], Awaitable[Response]]] = {
@@ -172,9 +183,11 @@ _HANDLERS: dict[str, Callable[[Request], Awaitable[Response]]] = {
 }
 
 
-def api_routes() -> list[Route]:
-    routes = []
+def api_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
     for template, handler in _HANDLERS.items():
         method = template.split(" ", 1)[0]
-        routes.append(Route(starlette_path(template), handler, methods=[method], name=template))
+        routes.append(
+            Route(RouteTable.starlette_path(template), handler, methods=[method], name=template)
+        )
     return routes

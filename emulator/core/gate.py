@@ -1,5 +1,5 @@
-"""What every /v2 request passes through before its handler: the rate limit, bearer
-auth, injected latency and failures; and afterwards the request log and the
+"""What every API request passes through before its handler: the face's rate limit,
+bearer auth, injected latency and failures; and afterwards the request log and the
 dropped-response fault."""
 
 from __future__ import annotations
@@ -8,25 +8,23 @@ import asyncio
 import hmac
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.config import EmulatorConfig
-from emulator.errors import error_response
-from emulator.faults import FaultInjector
-from emulator.ratelimit import SlidingWindowLimiter
-from emulator.routes import PUBLIC_ROUTES, match_route
-from emulator.store import Clock
+from emulator.core.clock import Clock
+from emulator.core.config import CoreConfig
+from emulator.core.face import Face
+from emulator.core.faults import FaultInjector
+from emulator.core.ratelimit import RateLimiter, bearer_token
+from emulator.core.requestlog import RequestLog
 
-__all__ = ["DROP_RESPONSE_KEY", "REQUEST_LOG_SIZE", "ApiGate", "RequestLog", "ResponseDropped"]
+__all__ = ["DROP_RESPONSE_KEY", "ApiGate", "ResponseDropped"]
 
 # A handler sets this scope key to ask the gate to close the connection unanswered.
 DROP_RESPONSE_KEY = "emulator.drop_response"
-REQUEST_LOG_SIZE = 50_000
 
 access_log = logging.getLogger("emulator.access")
 
@@ -36,48 +34,38 @@ class ResponseDropped(ConnectionError):
     (for example httpx.ASGITransport in tests): the client gets no response either way."""
 
 
-class RequestLog:
-    """The most recent /v2 requests, for GET /admin/requests."""
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    """`send` that adds `headers` to the response (the rate-limit headers of every answer)."""
+    if not headers:
+        return send
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
-    def __init__(self, size: int = REQUEST_LOG_SIZE) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
 
-    def append(self, entry: dict[str, Any]) -> None:
-        self._entries.append(entry)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def entries(self) -> list[dict[str, Any]]:
-        return list(self._entries)
-
-
-def _bearer_token(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                return token.strip()
-            return ""
-    return ""
+    return sending
 
 
 class ApiGate:
-    """ASGI middleware for /v2; every other path goes straight through."""
+    """ASGI middleware for the face's API prefix; every other path goes straight through."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        config: EmulatorConfig,
+        config: CoreConfig,
+        face: Face,
         clock: Clock,
         faults: FaultInjector,
-        limiter: SlidingWindowLimiter,
+        limiter: RateLimiter,
         request_log: RequestLog,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self.app = app
         self.config = config
+        self.face = face
         self.clock = clock
         self.faults = faults
         self.limiter = limiter
@@ -90,7 +78,7 @@ class ApiGate:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if not (path == "/v2" or path.startswith("/v2/")):
+        if not self.face.routes.covers(path):
             started = time.perf_counter()
             status = await self._forward(scope, receive, send)
             self._log_line(scope, status, started)
@@ -99,11 +87,13 @@ class ApiGate:
         started = time.perf_counter()
         now = self.clock()
         method: str = scope["method"]
-        route = match_route(method, path)
+        route = self.face.routes.match(method, path)
         status = 0
         dropped = False
         try:
-            refusal = self._refusal(scope, route, now.timestamp())
+            admission = self.limiter.admit(scope, now.timestamp())
+            send = _with_headers(send, admission.headers)
+            refusal = self._refusal(scope, route, admission.retry_after)
             if refusal is None and route is not None:
                 delay = self.faults.latency_seconds(route)
                 if delay > 0:
@@ -143,31 +133,23 @@ class ApiGate:
         await self.app(scope, receive, recording_send)
         return status
 
-    def _refusal(self, scope: Scope, route: str | None, now: float) -> Response | None:
-        client = scope.get("client")
-        retry_after = self.limiter.check(client[0] if client else "unknown", now)
+    def _refusal(self, scope: Scope, route: str | None, retry_after: int | None) -> Response | None:
         if retry_after is not None:
-            return error_response(
-                429,
-                "Rate limit exceeded: too many requests per second; retry after the "
-                "Retry-After header's seconds.",
-                {"Retry-After": str(retry_after)},
-            )
-        if route in PUBLIC_ROUTES:
+            return self.face.render(self.face.rate_limited(retry_after))
+        if route in self.face.routes.public:
             return None
-        token = _bearer_token(scope)
+        token = bearer_token(scope)
         if not token:
-            return error_response(401, "Invalid API token: send 'Authorization: Bearer <API key>'.")
+            return self.face.render(self.face.unauthorized(token_given=False))
         if self._api_key is not None and not hmac.compare_digest(token.encode(), self._api_key):
-            return error_response(401, "Invalid API token: this API key is not accepted.")
+            return self.face.render(self.face.unauthorized(token_given=True))
         return None
 
     def _injected_failure(self, route: str) -> Response | None:
         failure = self.faults.failure_for(route)
         if failure is None:
             return None
-        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else None
-        return error_response(failure.status, self.faults.message(failure.status), headers)
+        return self.face.render(self.face.injected(failure.status, failure.retry_after))
 
     async def _drop_connection(self, receive: Receive) -> None:
         # uvicorn's receive is a bound method of its request cycle, which holds the

@@ -1,9 +1,13 @@
-"""Per-client request rate limit over a sliding one-second window."""
+"""Vultr's rate limit: requests per client IP over a sliding one-second window."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
+
+from starlette.types import Scope
+
+from emulator.core.ratelimit import Admission, client_ip
 
 __all__ = ["SlidingWindowLimiter"]
 
@@ -23,6 +27,9 @@ class SlidingWindowLimiter:
 
     def reset(self) -> None:
         self._admitted.clear()
+
+    def admit(self, scope: Scope, now: float) -> Admission:
+        return Admission(retry_after=self.check(client_ip(scope), now))
 
     def check(self, client: str, now: float) -> int | None:
         """Admit and return None, or return the whole seconds to wait (at least 1)."""

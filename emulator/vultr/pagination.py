@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from emulator.errors import ApiError
+from emulator.core.errors import ApiError
 
 __all__ = ["DEFAULT_PER_PAGE", "MAX_PER_PAGE", "Page", "paginate", "parse_per_page"]
 

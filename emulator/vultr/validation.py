@@ -7,7 +7,8 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.catalog import (
+from emulator.core.errors import ApiError
+from emulator.vultr.catalog import (
     APPLICATION_OS_ID,
     CUSTOM_ISO_OS_ID,
     OS_BY_ID,
@@ -17,7 +18,6 @@ from emulator.catalog import (
     OperatingSystem,
     Plan,
 )
-from emulator.errors import ApiError
 
 __all__ = ["MAX_USER_DATA_BYTES", "CreateRequest", "parse_create_request"]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.billing import GPU_MONTHLY_CAP_UNITS, MONTHLY_CAP_UNITS, unit_price
+from emulator.core.billing import unit_price
 
 __all__ = [
+    "GPU_MONTHLY_CAP_UNITS",
+    "MONTHLY_CAP_UNITS",
     "OPERATING_SYSTEMS",
     "OS_BY_ID",
     "PLANS",
@@ -21,6 +23,11 @@ __all__ = [
     "Plan",
     "Region",
 ]
+
+# Billed hours per calendar month at most; the unit price is the monthly price over this,
+# so a full month costs exactly the monthly price.
+MONTHLY_CAP_UNITS = 672
+GPU_MONTHLY_CAP_UNITS = 730
 
 _REGION_OPTIONS = ["ddos_protection", "block_storage_storage_opt", "load_balancers", "kubernetes"]
 

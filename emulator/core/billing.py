@@ -1,10 +1,9 @@
-"""Vultr's hourly billing, as pure functions of times and prices.
+"""Hourly billing with a monthly cap, as pure functions of times and prices.
 
 A server is billed one unit per billing period started since it was created
 (the first period is billed at once), and a period belongs to the calendar
-month in which it starts. Each calendar month is capped: 672 units for most
-plans, 730 for GPU plans. The unit price is the monthly price divided by that
-cap, so a full month never costs more than the monthly price.
+month in which it starts. Each calendar month is capped at a number of units
+that the face chooses (Vultr: 672, 730 for GPU plans; see vultr/catalog.py).
 
 Times are converted to whole microseconds so that every comparison is exact.
 """
@@ -16,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 __all__ = [
-    "GPU_MONTHLY_CAP_UNITS",
-    "MONTHLY_CAP_UNITS",
     "MonthCharge",
     "charge_total",
     "month_charges",
@@ -27,9 +24,6 @@ __all__ = [
     "total_units",
     "unit_price",
 ]
-
-MONTHLY_CAP_UNITS = 672
-GPU_MONTHLY_CAP_UNITS = 730
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -1,10 +1,9 @@
-"""`create_app`: the emulator as an ASGI application (Starlette)."""
+"""`create_app`: an emulator (the core and one face) as an ASGI application (Starlette)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,25 +11,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.admin import admin_routes
-from emulator.api import api_routes
-from emulator.config import EmulatorConfig
-from emulator.errors import ApiError, error_response
-from emulator.gate import ApiGate
-from emulator.persistence import SaveOnChange, StateFile
-from emulator.state import Emulator
-from emulator.store import Clock
+from emulator.core.admin import admin_routes
+from emulator.core.clock import Clock, utc_now
+from emulator.core.config import CoreConfig
+from emulator.core.errors import ApiError
+from emulator.core.gate import ApiGate
+from emulator.core.persistence import SaveOnChange, StateFile
+from emulator.core.state import Emulator, emulator_of
 
-__all__ = ["create_app", "utc_now"]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["create_app"]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return exc.response()
+    return emulator_of(request).face.render(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -41,25 +35,30 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     else:
         message = str(exc.detail)
-    return error_response(exc.status_code, message, dict(exc.headers or {}))
+    face = emulator_of(request).face
+    error = face.unknown_route(exc.status_code, message)
+    error.headers = {**error.headers, **dict(exc.headers or {})}
+    return face.render(error)
 
 
-def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None) -> Starlette:
-    """A fresh emulator. `clock` returns the current time as an aware UTC datetime;
-    tests pass their own to move time without waiting."""
-    config = config or EmulatorConfig()
+def create_app(config: CoreConfig, clock: Clock | None = None) -> Starlette:
+    """A fresh emulator serving `config`'s face. `clock` returns the current time as an
+    aware UTC datetime; tests pass their own to move time without waiting."""
     emulator = Emulator.build(config, clock or utc_now)
     middleware = [
         Middleware(
             ApiGate,
             config=config,
+            face=emulator.face,
             clock=emulator.clock,
             faults=emulator.faults,
             limiter=emulator.limiter,
             request_log=emulator.request_log,
         )
     ]
-    state_file = StateFile(config.state_file) if config.state_file is not None else None
+    state_file = (
+        StateFile(config.state_file, emulator.face.codec) if config.state_file is not None else None
+    )
     if state_file is not None:
         state_file.load(emulator.store)
         middleware.append(Middleware(SaveOnChange, state_file=state_file, store=emulator.store))
@@ -71,7 +70,7 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None)
             state_file.save(emulator.store)
 
     app = Starlette(
-        routes=[*api_routes(), *admin_routes()],
+        routes=[*emulator.face.api_routes(), *admin_routes()],
         middleware=middleware,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
