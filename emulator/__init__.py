@@ -10,9 +10,18 @@ from emulator.core.clock import Clock
 from emulator.core.config import CoreConfig
 from emulator.core.faults import FaultConfig, FaultRule, Trigger
 from emulator.core.gate import ResponseDropped
+from emulator.hetzner.config import HetznerConfig
 from emulator.vultr.config import EmulatorConfig
 
-__all__ = ["EmulatorConfig", "FaultConfig", "FaultRule", "ResponseDropped", "Trigger", "create_app"]
+__all__ = [
+    "EmulatorConfig",
+    "FaultConfig",
+    "FaultRule",
+    "HetznerConfig",
+    "ResponseDropped",
+    "Trigger",
+    "create_app",
+]
 
 
 def create_app(config: CoreConfig | None = None, clock: Clock | None = None) -> Starlette:
