@@ -107,7 +107,9 @@ class HetznerProvider:
                 raise
             taken = exc
         existing = await self._client.list_servers(name=owner)
-        ours = [s for s in existing if owner_of(tags_from_labels(s.labels)) == owner]
+        ours = [
+            s for s in existing if s.name == owner and owner_of(tags_from_labels(s.labels)) == owner
+        ]
         if ours:
             return as_instance(ours[0])  # our own earlier create, whose answer was lost
         raise HetznerBadRequest(

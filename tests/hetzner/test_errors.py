@@ -131,3 +131,12 @@ async def test_the_token_is_sent_as_bearer_and_never_leaks(mock_client: MakeClie
 def test_an_empty_token_is_refused_naming_the_variable() -> None:
     with pytest.raises(ValueError, match="HCLOUD_TOKEN"):
         HetznerClient("  ")
+
+
+async def test_a_next_page_that_goes_backwards_is_a_protocol_error(
+    mock_client: MakeClient,
+) -> None:
+    meta = {"pagination": {"page": 1, "per_page": 50, "next_page": 1}}
+    client = mock_client(lambda r: httpx.Response(200, json={"servers": [], "meta": meta}))
+    with pytest.raises(ProviderProtocolError, match="next page"):
+        await client.list_servers()
