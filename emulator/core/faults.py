@@ -36,7 +36,7 @@ class Trigger(BaseModel):
 
 class FaultRule(BaseModel):
     """Fail matching requests with `status`. `route` is a spec template such as
-    `GET /v2/instances/{instance-id}`, or `*` for every /v2 route. With neither `rate`
+    `GET /v2/instances/{instance-id}`, or `*` for every route of the face. With neither `rate`
     nor `count`, every matching request fails."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -56,8 +56,9 @@ class FaultConfig(BaseModel):
     route_latency_ms: dict[str, float] = Field(default_factory=dict)
     drop_create_response: Trigger = Field(default_factory=Trigger)
     locked_delete: Trigger = Field(default_factory=Trigger)
-    # GET /v2/instances answers every live instance whatever its query filters say, as a
-    # provider (or a proxy) may do with a deprecated filter such as `tag`. Paging still holds.
+    # The face's list route (GET /v2/instances, GET /v1/servers) answers every live server
+    # whatever its query filters say, as a provider (or a proxy) may do with a deprecated
+    # filter such as `tag`. Paging still holds.
     ignore_list_filters: bool = False
 
     @field_validator("route_latency_ms")
