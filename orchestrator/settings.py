@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 DEFAULT_VULTR_API_URL = "https://api.vultr.com/v2"
+DEFAULT_HCLOUD_API_URL = "https://api.hetzner.cloud/v1"
 
 
 class SettingsError(ValueError):
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     vultr_api_key: SecretStr | None = None
     vultr_api_url: str = DEFAULT_VULTR_API_URL
     vultr_requests_per_second: float = Field(default=25.0, gt=0, le=30)
+
+    # Hetzner Cloud (optional: no token = not configured). A SecretStr like the Vultr key.
+    hcloud_token: SecretStr | None = None
+    hcloud_api_url: str = DEFAULT_HCLOUD_API_URL
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -87,6 +92,14 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an http(s) URL such as {DEFAULT_VULTR_API_URL}")
         return value.rstrip("/")
 
+    @field_validator("hcloud_api_url")
+    @classmethod
+    def _hcloud_url_shape(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"must be an http(s) URL such as {DEFAULT_HCLOUD_API_URL}")
+        return value.rstrip("/")
+
     @field_validator("temporal_address")
     @classmethod
     def _temporal_address_shape(cls, value: str) -> str:
@@ -144,6 +157,20 @@ class Settings(BaseSettings):
         if provider not in limits:
             raise SettingsError(f"no request rate is configured for provider {provider!r}")
         return limits[provider]
+
+    @property
+    def hetzner_configured(self) -> bool:
+        return self.hcloud_token is not None and bool(self.hcloud_token.get_secret_value())
+
+    def hcloud_key(self) -> str:
+        """The Hetzner API token, for the Hetzner client alone."""
+        if not self.hetzner_configured:
+            raise SettingsError(
+                "HCLOUD_TOKEN is not set: export it, put it in .env, or point "
+                "HCLOUD_API_URL at the emulator (any non-empty token works there)"
+            )
+        assert self.hcloud_token is not None
+        return self.hcloud_token.get_secret_value()
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import billing
+from emulator.core import billing
+from emulator.vultr.catalog import GPU_MONTHLY_CAP_UNITS
 
 JAN_31_2330 = datetime(2024, 1, 31, 23, 30, tzinfo=UTC)
 
@@ -127,7 +128,7 @@ def test_a_full_31_day_month_is_capped_at_672_hours() -> None:
 def test_gpu_plans_are_capped_at_730_hours() -> None:
     january = datetime(2024, 1, 1, tzinfo=UTC)
     end = datetime(2024, 2, 1, tzinfo=UTC)
-    assert billing.total_units(january, end, 3600, billing.GPU_MONTHLY_CAP_UNITS) == 730
+    assert billing.total_units(january, end, 3600, GPU_MONTHLY_CAP_UNITS) == 730
 
 
 def test_the_cap_applies_again_in_each_new_month() -> None:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.catalog import PLAN_BY_ID
-from emulator.store import InstanceStore
-from emulator.validation import parse_create_request
+from emulator.vultr.catalog import PLAN_BY_ID
+from emulator.vultr.store import InstanceStore
+from emulator.vultr.validation import parse_create_request
 from tests.emulator.conftest import FakeClock, InProcess, MakeEmulator
 
 HOUR = 3600.0

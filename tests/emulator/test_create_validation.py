@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator.validation import MAX_USER_DATA_BYTES
+from emulator.vultr.validation import MAX_USER_DATA_BYTES
 from tests.emulator.conftest import SERVER_BODY, InProcess
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.store import format_time
+from emulator.core.clock import format_time
 from tests.emulator.conftest import InProcess, MakeEmulator
 
 

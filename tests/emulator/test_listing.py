@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from emulator.catalog import OPERATING_SYSTEMS, PLANS, REGIONS
+from emulator.vultr.catalog import OPERATING_SYSTEMS, PLANS, REGIONS
 from tests.emulator.conftest import InProcess
 
 

@@ -1,4 +1,5 @@
-"""The Vultr emulator as a real HTTP server in its own process."""
+"""The emulator as a real HTTP server in its own process (the Vultr face unless a
+`provider` is named)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,19 @@ from orchestrator.procs import ManagedProcess, free_port
 TEST_API_KEY = "test-key-not-a-secret"
 
 
+# Each face's API prefix.
+API_PREFIX = {"vultr": "/v2", "hetzner": "/v1"}
+
+
 @dataclass
 class RunningEmulator:
     process: ManagedProcess
     base: str  # http://127.0.0.1:PORT
+    provider: str = "vultr"
 
     @property
     def api_url(self) -> str:
-        return f"{self.base}/v2"
+        return f"{self.base}{API_PREFIX[self.provider]}"
 
     def admin(self, method: str, path: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
         response = httpx.request(method, f"{self.base}/admin{path}", timeout=10, **kwargs)
@@ -33,11 +39,13 @@ class RunningEmulator:
         self.admin("POST", "/reset")
 
 
-def start_emulator(log_dir: Path, **options) -> RunningEmulator:  # type: ignore[no-untyped-def]
+def start_emulator(log_dir: Path, provider: str = "vultr", **options) -> RunningEmulator:  # type: ignore[no-untyped-def]
     port = free_port()
+    if provider != "vultr":
+        options["extra_args"] = ["--provider", provider, *options.get("extra_args", [])]
     proc = emulator_process(port, log_dir / f"emulator-{port}.log", **options)
     proc.start(timeout=30)
-    return RunningEmulator(proc, f"http://127.0.0.1:{port}")
+    return RunningEmulator(proc, f"http://127.0.0.1:{port}", provider)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +58,30 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
         yield running
     finally:
         running.process.stop()
+
+
+@pytest.fixture(scope="session")
+def hetzner_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """A fast Hetzner face shared by the session: 1 s boot, 1 s delete, a large bucket."""
+    running = start_emulator(
+        tmp_path_factory.mktemp("hetzner-emulator-logs"),
+        provider="hetzner",
+        boot_seconds=1,
+        rate_limit=100_000,
+        seed=7,
+        extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+@pytest.fixture
+def fresh_hetzner(hetzner_emulator: RunningEmulator) -> RunningEmulator:
+    """The session Hetzner face, reset to an empty project with no faults."""
+    hetzner_emulator.reset()
+    return hetzner_emulator
 
 
 @pytest.fixture

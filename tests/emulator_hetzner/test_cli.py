@@ -1,0 +1,33 @@
+"""`python -m emulator` flags: --provider picks the face; a bad one is a usage error."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator import EmulatorConfig, HetznerConfig
+from emulator.__main__ import parse_args
+
+
+def test_the_default_face_is_vultr_and_hetzner_is_chosen_by_provider() -> None:
+    assert type(parse_args(["--port", "1"])) is EmulatorConfig
+    config = parse_args(["--provider", "hetzner", "--rate-limit", "10", "--delete-seconds", "2"])
+    assert isinstance(config, HetznerConfig)
+    assert (config.rate_limit, config.delete_seconds) == (10, 2)
+
+
+def test_an_unknown_provider_is_a_usage_error_naming_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--provider", "nope"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'nope' (choose from 'hetzner', 'vultr')" in capsys.readouterr().err
+
+
+def test_a_vultr_only_flag_is_refused_by_the_hetzner_face(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--provider", "hetzner", "--get-404-seconds", "3"])
+    assert exited.value.code == 2
+    assert "--get-404-seconds" in capsys.readouterr().err
