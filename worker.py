@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -24,7 +24,7 @@ from activities.fleet_store import FleetStoreActivities, ensure_read_model_index
 from activities.leases import LeaseActivities
 from activities.policy import PolicyActivities
 from activities.pools import PoolActivities
-from activities.provider import ProviderActivities
+from activities.provider import ProviderActivities, ProviderDirectory
 from activities.reconcile import ReconcileActivities, ReconcileRecords
 from fleet.connection import connect_temporal, mongo_client, write_concern
 from fleet.metrics import LeaseMetricsToTemporal, publish_fleet_gauges
@@ -33,6 +33,8 @@ from orchestrator.settings import Settings, SettingsError, load_settings
 from orchestrator.vultr import VultrClient
 from orchestrator.vultr.provider import VultrProvider
 from providers.base import Provider
+from providers.hetzner.client import HetznerClient
+from providers.hetzner.provider import HetznerProvider
 from workflows.policies import provider_task_queue
 from workflows.pool import WarmPoolWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -53,8 +55,15 @@ WORKFLOWS: Sequence[type] = (
 @asynccontextmanager
 async def open_providers(settings: Settings) -> AsyncIterator[dict[str, Provider]]:
     """A client for each provider account the settings configure, open while in use."""
-    async with VultrClient.from_settings(settings) as vultr:
-        yield {"vultr": VultrProvider.from_settings(vultr, settings)}
+    async with AsyncExitStack() as stack:
+        vultr = await stack.enter_async_context(VultrClient.from_settings(settings))
+        providers: dict[str, Provider] = {"vultr": VultrProvider.from_settings(vultr, settings)}
+        if settings.hetzner_configured:
+            hetzner = await stack.enter_async_context(HetznerClient.from_settings(settings))
+            providers["hetzner"] = HetznerProvider(
+                hetzner, period_seconds=settings.billing_period_seconds
+            )
+        yield providers
 
 
 def build_workers(
@@ -77,6 +86,7 @@ def build_workers(
     records = ReconcileRecords(db)
     pools = PoolActivities(store, db)
     policy = PolicyActivities(settings)
+    directory = ProviderDirectory(list(providers))
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -96,6 +106,7 @@ def build_workers(
             pools.pool_census,
             pools.keep_warm,
             policy.resolve_policy,
+            directory.served_providers,
         ],
     )
     calls = []
@@ -143,12 +154,16 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         workers = build_workers(client, settings, providers=providers, db=db, store=store)
         await ensure_reconcile_schedule(client, settings)
         gauges = asyncio.create_task(publish_fleet_gauges(db, runtime.metric_meter))
+        served = ", ".join(
+            f"{provider_task_queue(settings.temporal_task_queue, p)} "
+            f"({p}, {settings.requests_per_second(p):g} req/s)"
+            for p in providers
+        )
         log.info(
-            "worker ready: task queues %s and %s (Vultr %s, %.0f req/s), metrics on :%d",
+            "worker ready: task queues %s and %s; Vultr at %s; metrics on :%d",
             settings.temporal_task_queue,
-            provider_task_queue(settings.temporal_task_queue, "vultr"),
+            served,
             settings.vultr_api_url,
-            settings.vultr_requests_per_second,
             settings.metrics_port,
         )
         runs = [asyncio.create_task(w.run()) for w in workers]

@@ -21,7 +21,7 @@ from activities.payloads import (
 from providers.base import Instance, Provider
 from providers.errors import ProviderError, ProviderValidationError
 
-__all__ = ["ProviderActivities"]
+__all__ = ["ProviderActivities", "ProviderDirectory"]
 
 
 def _info(instance: Instance, duplicates: list[str] | None = None) -> InstanceInfo:
@@ -159,3 +159,15 @@ class ProviderActivities:
                 type="InstanceStillExists",
                 category=ApplicationErrorCategory.BENIGN,
             )
+
+
+class ProviderDirectory:
+    """Which providers this worker serves, asked on the main queue before a server
+    names one: a provider no worker serves would leave its server waiting for ever."""
+
+    def __init__(self, served: list[str]) -> None:
+        self._served = served
+
+    @activity.defn(name="served_providers")
+    async def served_providers(self) -> list[str]:
+        return list(self._served)

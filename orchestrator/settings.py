@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Hetzner Cloud (optional: no token = not configured). A SecretStr like the Vultr key.
     hcloud_token: SecretStr | None = None
     hcloud_api_url: str = DEFAULT_HCLOUD_API_URL
+    # Hetzner allows 3,600 requests an hour per project, refilled one a second.
+    hetzner_requests_per_second: float = Field(default=0.9, gt=0, le=1)
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -153,7 +155,10 @@ class Settings(BaseSettings):
 
     def requests_per_second(self, provider: str) -> float:
         """The rate limit of a provider's task queue, for all workers together."""
-        limits = {"vultr": self.vultr_requests_per_second}
+        limits = {
+            "vultr": self.vultr_requests_per_second,
+            "hetzner": self.hetzner_requests_per_second,
+        }
         if provider not in limits:
             raise SettingsError(f"no request rate is configured for provider {provider!r}")
         return limits[provider]

@@ -33,6 +33,24 @@ class SpecCheck(BaseModel):
 class SpecCheckWorkflow:
     @workflow.run
     async def run(self, request: SpecInput) -> SpecCheck:
+        provider = request.spec.provider
+        try:
+            served: list[str] = await workflow.execute_activity(
+                "served_providers",
+                start_to_close_timeout=timedelta(seconds=5),
+                schedule_to_close_timeout=timedelta(seconds=8),
+                result_type=list[str],
+                summary="which providers the workers serve",
+            )
+        except ActivityError as err:
+            return SpecCheck(checked=False, unchecked=_reason(err))
+        if provider not in served:
+            return SpecCheck(
+                problems=[
+                    f"provider {provider!r} is not served by the workers (they serve "
+                    f"{', '.join(served)}); set its API token where the worker runs"
+                ]
+            )
         try:
             problems: list[str] = await workflow.execute_activity(
                 "spec_problems",
@@ -45,7 +63,10 @@ class SpecCheckWorkflow:
                 summary=f"check {request.spec.region} {request.spec.plan} os {request.spec.os_id}",
             )
         except ActivityError as err:
-            cause = err.cause
-            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            return SpecCheck(checked=False, unchecked=reason)
+            return SpecCheck(checked=False, unchecked=_reason(err))
         return SpecCheck(problems=problems)
+
+
+def _reason(err: ActivityError) -> str:
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)

@@ -43,6 +43,24 @@ def fast_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningE
         running.process.stop()
 
 
+@pytest.fixture(scope="session")
+def fast_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """The Hetzner face with the same short billing "hour" as the Vultr one."""
+    running = start_emulator(
+        tmp_path_factory.mktemp("fast-hetzner"),
+        provider="hetzner",
+        billing_period_seconds=PERIOD,
+        boot_seconds=BOOT,
+        rate_limit=100_000,
+        seed=11,
+        extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
 @dataclass
 class Fleet:
     client: Client

@@ -1,0 +1,96 @@
+"""Hetzner servers through the same workflow, beside Vultr ones: a worker with
+HCLOUD_TOKEN serves `<queue>-hetzner`, and each server is deleted before its own
+boundary with the Hetzner ledger showing exactly the hours intended."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerInput, ServerSpec, TaskSignal
+from tests.integration.conftest import MARGIN, PERIOD, Fleet
+from tests.integration.test_reconcile import wait_until_ready
+from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from workflows.server import ServerWorkflow
+
+pytestmark = [pytest.mark.integration]
+
+UBUNTU = 161547269  # ubuntu-24.04, x86, in the Hetzner face's catalog
+HETZNER_SPEC = ServerSpec(provider="hetzner", region="fsn1", plan="cx22", os_id=UBUNTU)
+
+
+@pytest.fixture
+async def both(fleet_factory: Any, fast_hetzner: RunningEmulator) -> Fleet:
+    fast_hetzner.reset()
+    return await fleet_factory(hcloud_token=TEST_API_KEY, hcloud_api_url=fast_hetzner.api_url)
+
+
+def hetzner_ledger(emulator: RunningEmulator) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = emulator.admin("GET", "/ledger").json()["ledger"]
+    return rows
+
+
+async def start(fleet: Fleet, name: str, spec: ServerSpec):  # type: ignore[no-untyped-def]
+    inp = ServerInput(name=name, spec=spec, policy=fleet.policy())
+    return await fleet.client.start_workflow(
+        ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=fleet.settings.temporal_task_queue
+    )
+
+
+async def test_idle_hetzner_and_vultr_servers_are_each_deleted_before_their_boundary(
+    both: Fleet, fast_hetzner: RunningEmulator
+):
+    hz = await start(both, "hz-idle", HETZNER_SPEC)
+    vu = await start(both, "vu-idle", both.spec())
+    hz_result, vu_result = await asyncio.gather(hz.result(), vu.result())
+    assert hz_result.state == vu_result.state == ServerState.TERMINATED
+    (hz_row,) = hetzner_ledger(fast_hetzner)
+    (vu_row,) = both.ledger()
+    for row in (hz_row, vu_row):
+        lived = (
+            datetime.fromisoformat(row["deleted_at"]) - datetime.fromisoformat(row["created_at"])
+        ).total_seconds()
+        assert row["units"] == 1 and PERIOD - MARGIN - 1 <= lived < PERIOD, row
+    assert hz_result.billed_hours == 1 and hz_result.provider == "hetzner"
+
+
+async def test_a_busy_hetzner_server_is_kept_across_its_boundary(
+    both: Fleet, fast_hetzner: RunningEmulator
+):
+    handle = await start(both, "hz-busy", HETZNER_SPEC)
+    await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="job"))
+    await asyncio.sleep(PERIOD + 2)
+    await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="job"))
+    result = await handle.result()
+    (row,) = hetzner_ledger(fast_hetzner)
+    assert row["units"] == 2 and result.billed_hours == 2
+
+
+async def test_hetzner_calls_go_through_their_own_rate_limited_queue(both: Fleet):
+    handle = await start(both, "hz-queue", HETZNER_SPEC)
+    await wait_until_ready(handle)
+    await handle.signal(ServerWorkflow.request_termination, {"reason": "t", "immediately": True})
+    await handle.result()
+    queues = set()
+    async for event in handle.fetch_history_events():
+        attrs = event.activity_task_scheduled_event_attributes
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            queues.add((attrs.activity_type.name, attrs.task_queue.name))
+    queue = f"{both.settings.temporal_task_queue}-hetzner"
+    assert ("create_instance", queue) in queues and ("delete_instance", queue) in queues
+
+
+async def test_a_provider_the_workers_do_not_serve_is_refused_before_anything_starts(
+    fleet: Fleet,
+):
+    from fleet.client import ServerFleet
+    from fleet.errors import InvalidRequest
+
+    servers = ServerFleet(fleet.client, fleet.settings, fleet.db)
+    with pytest.raises(InvalidRequest, match="provider 'hetzner' is not served by the workers"):
+        await servers.provision("hz-nowhere", HETZNER_SPEC)
+    assert not await servers.is_running("hz-nowhere")
