@@ -8,4 +8,5 @@ __all__ = ["DEFAULT_FACE", "FACES"]
 DEFAULT_FACE = "vultr"
 FACES: dict[str, str] = {
     "vultr": "emulator.vultr.cli",
+    "digitalocean": "emulator.digitalocean.cli",
 }
