@@ -13,7 +13,7 @@ import pytest
 from emulator import create_app
 from emulator.digitalocean.config import DigitalOceanConfig
 from tests.digitalocean.spec import assert_conforms
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
 
 START = datetime(2024, 1, 10, 12, 0, 0, tzinfo=UTC)
 TOKEN = "in-process-token"
@@ -81,13 +81,20 @@ def do(make_do: Callable[..., DoEmulator]) -> DoEmulator:
 
 @pytest.fixture(scope="session")
 def do_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """A DigitalOcean emulator process shared by the session: 1 s boot."""
+    """A DigitalOcean emulator process shared by the session: 1 s boot, only TEST_API_KEY."""
     running = start_emulator(
         tmp_path_factory.mktemp("do-emulator-logs"),
         boot_seconds=1,
         rate_limit=10_000,
         seed=11,
-        extra_args=["--provider", "digitalocean", "--rate-limit-hourly", "100000"],
+        extra_args=[
+            "--provider",
+            "digitalocean",
+            "--rate-limit-hourly",
+            "100000",
+            "--api-key",
+            TEST_API_KEY,
+        ],
     )
     try:
         yield running
