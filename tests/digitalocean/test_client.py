@@ -18,6 +18,7 @@ from providers.digitalocean import DigitalOceanClient
 from providers.errors import (
     ProviderAuthError,
     ProviderBadRequest,
+    ProviderError,
     ProviderNotFound,
     ProviderProtocolError,
     ProviderQuotaExceeded,
@@ -30,7 +31,7 @@ from tests.digitalocean.conftest import DROPLET, FakeClock
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 
 MOCK_TOKEN = "dop_v1_mock0123456789"
-SIZE = {"region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64"}
+SIZE: dict[str, Any] = {"region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64"}
 
 
 @pytest.fixture
@@ -212,7 +213,7 @@ def _mock(handler: Any) -> DigitalOceanClient:
     ],
 )  # fmt: skip
 async def test_answers_the_face_cannot_give_are_mapped_too(
-    answer: httpx.Response, error: type[Exception], ambiguous: bool
+    answer: httpx.Response, error: type[ProviderError], ambiguous: bool
 ):
     async with _mock(lambda request: answer) as mocked:
         with pytest.raises(error) as caught:
