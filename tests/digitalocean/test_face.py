@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from emulator import ResponseDropped
+from emulator.__main__ import parse_args
 from emulator.digitalocean.catalog import MONTHLY_CAP_HOURS, SIZE_BY_SLUG
+from emulator.digitalocean.config import DigitalOceanConfig
 from emulator.digitalocean.store import LIST_FILTERS
 from tests.digitalocean.conftest import START, DoEmulator
 
@@ -200,3 +202,13 @@ async def test_state_file_keeps_droplets_across_restarts(tmp_path, make_do):  # 
     kept = (await again.client.get(f"/v2/droplets/{made['id']}")).json()["droplet"]
     assert kept["name"] == "kept" and kept["tags"] == ["a:b"]
     assert isinstance(kept["id"], int)
+
+
+def test_the_provider_flag_picks_the_face_and_bad_flags_exit_2(
+    capsys: pytest.CaptureFixture[str],
+):
+    config = parse_args(["--provider", "digitalocean", "--rate-limit", "5", "--seed", "3"])
+    assert isinstance(config, DigitalOceanConfig) and config.rate_limit == 5
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--provider", "digitalocean", "--rate-limit", "-1"])
+    assert exited.value.code == 2 and "rate_limit" in capsys.readouterr().err
