@@ -71,10 +71,13 @@ async def create_droplet(request: Request) -> Response:
     action_id = 2_000_000_000 + droplet.seq
     links = {
         "actions": [
-            {"id": action_id, "rel": "create",
-             "href": str(request.url.replace(path=f"/v2/actions/{action_id}", query=""))},
+            {
+                "id": action_id,
+                "rel": "create",
+                "href": str(request.url.replace(path=f"/v2/actions/{action_id}", query="")),
+            },
         ]
-    }  # fmt: skip
+    }
     shown = droplet.to_json(now, _config(emulator).boot_seconds)
     return JSONResponse({"droplet": shown, "links": links}, status_code=202)
 

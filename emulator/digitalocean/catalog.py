@@ -135,13 +135,15 @@ class Image:
 
 
 IMAGES: tuple[Image, ...] = (
-    Image(112929454, "ubuntu-22-04-x64", "22.04 (LTS) x64", "Ubuntu", 7, 2.36,
-          "2022-06-14T15:30:02Z"),
-    Image(155112933, "ubuntu-24-04-x64", "24.04 (LTS) x64", "Ubuntu", 7, 2.44,
-          "2024-04-24T14:13:08Z"),
+    Image(
+        112929454, "ubuntu-22-04-x64", "22.04 (LTS) x64", "Ubuntu", 7, 2.36, "2022-06-14T15:30:02Z"
+    ),
+    Image(
+        155112933, "ubuntu-24-04-x64", "24.04 (LTS) x64", "Ubuntu", 7, 2.44, "2024-04-24T14:13:08Z"
+    ),
     Image(148361578, "debian-12-x64", "12 x64", "Debian", 10, 1.21, "2024-01-31T19:09:18Z"),
     Image(157418209, "rocky-9-x64", "9.4 x64", "Rocky Linux", 10, 1.12, "2024-05-23T15:26:41Z"),
     Image(160121345, "fedora-40-x64", "40 x64", "Fedora", 10, 1.03, "2024-06-28T10:02:55Z"),
-)  # fmt: skip
+)
 IMAGE_BY_ID: dict[int, Image] = {i.id: i for i in IMAGES}
 IMAGE_BY_SLUG: dict[str, Image] = {i.slug: i for i in IMAGES}

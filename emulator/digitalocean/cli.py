@@ -14,17 +14,23 @@ __all__ = ["parse_args"]
 def parse_args(argv: list[str] | None = None) -> DigitalOceanConfig:
     parser = common_parser("Serve the DigitalOcean API v2 emulator.", ROUTES)
     parser.add_argument(
-        "--boot-seconds", type=float, default=30.0,
+        "--boot-seconds",
+        type=float,
+        default=30.0,
         help="time from create to status active (default 30)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--rate-limit", type=int, default=250,
+        "--rate-limit",
+        type=int,
+        default=250,
         help="requests per minute per token before 429 (default 250); 0 disables",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--rate-limit-hourly", type=int, default=5000,
+        "--rate-limit-hourly",
+        type=int,
+        default=5000,
         help="requests per hour per token before 429 (default 5000); 0 disables",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     options = {
         **common_options(args),

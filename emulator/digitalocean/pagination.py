@@ -27,8 +27,11 @@ class Page(Generic[T]):
     pages: dict[str, str]
 
     def envelope(self, key: str, items: list[Any]) -> dict[str, Any]:
-        return {key: items, "links": {"pages": self.pages} if self.pages else {},
-                "meta": {"total": self.total}}  # fmt: skip
+        return {
+            key: items,
+            "links": {"pages": self.pages} if self.pages else {},
+            "meta": {"total": self.total},
+        }
 
 
 def _positive(query: QueryParams, name: str, default: int) -> int:
@@ -40,8 +43,9 @@ def _positive(query: QueryParams, name: str, default: int) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ApiError(400, f"Invalid {name} {raw!r}; use an integer of at least 1.",
-                       code="bad_request")  # fmt: skip
+        raise ApiError(
+            400, f"Invalid {name} {raw!r}; use an integer of at least 1.", code="bad_request"
+        )
     return value
 
 

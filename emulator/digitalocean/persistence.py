@@ -21,8 +21,11 @@ class DropletCodec:
         request = {
             f.name: getattr(droplet.request, f.name) for f in dataclasses.fields(CreateRequest)
         }
-        body["request"] = {**request, "size": droplet.request.size.slug,
-                           "image": droplet.request.image.id}  # fmt: skip
+        body["request"] = {
+            **request,
+            "size": droplet.request.size.slug,
+            "image": droplet.request.image.id,
+        }
         for name in _TIMES:
             moment = body[name]
             body[name] = moment.isoformat() if moment is not None else None

@@ -44,14 +44,30 @@ class Droplet:
         req = self.request
         status = self.status(now, boot_seconds)
         booting = status == "new"
-        v4 = [] if booting else [
-            {"ip_address": self.ipv4, "netmask": "255.255.240.0",
-             "gateway": self.ipv4.rsplit(".", 1)[0] + ".1", "type": "public"},
-        ]  # fmt: skip
-        v6 = [] if booting or not req.ipv6 else [
-            {"ip_address": self.ipv6, "netmask": 64,
-             "gateway": self.ipv6.rsplit(":", 1)[0] + ":1", "type": "public"},
-        ]  # fmt: skip
+        v4 = (
+            []
+            if booting
+            else [
+                {
+                    "ip_address": self.ipv4,
+                    "netmask": "255.255.240.0",
+                    "gateway": self.ipv4.rsplit(".", 1)[0] + ".1",
+                    "type": "public",
+                },
+            ]
+        )
+        v6 = (
+            []
+            if booting or not req.ipv6
+            else [
+                {
+                    "ip_address": self.ipv6,
+                    "netmask": 64,
+                    "gateway": self.ipv6.rsplit(":", 1)[0] + ":1",
+                    "type": "public",
+                },
+            ]
+        )
         features = ["droplet_agent", *(["ipv6"] if req.ipv6 else [])]
         features += ["backups"] if req.backups else []
         features += ["monitoring"] if req.monitoring else []

@@ -31,7 +31,9 @@ class Catalog:
     images: dict[str, Image]  # by slug and by str(id)
 
     @classmethod
-    def build(cls, sizes: Sequence[Size], regions: Sequence[Region], images: Sequence[Image]):  # type: ignore[no-untyped-def]
+    def build(
+        cls, sizes: Sequence[Size], regions: Sequence[Region], images: Sequence[Image]
+    ) -> Catalog:
         by_key: dict[str, Image] = {}
         for image in images:
             by_key[str(image.id)] = image

@@ -52,8 +52,12 @@ logger = logging.getLogger("providers.digitalocean")
 M = TypeVar("M", bound=BaseModel)
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError,
-              httpx.ProxyError)  # fmt: skip
+_TRANSIENT = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+)
 
 
 class _BearerAuth(httpx.Auth):
@@ -139,9 +143,11 @@ class DigitalOceanClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -164,10 +170,22 @@ class DigitalOceanClient:
         `ambiguous=True`, and the caller must look the droplet up by tag before creating
         again. Checked first (against the catalog when loaded)."""
         tags = list(tags or [])
-        check_create(self.catalog, name=name, region=region, size=size, image=image,
-                     tags=tags, user_data=user_data)  # fmt: skip
-        body: dict[str, Any] = {"name": name, "region": region, "size": size, "image": image,
-                                "tags": tags}  # fmt: skip
+        check_create(
+            self.catalog,
+            name=name,
+            region=region,
+            size=size,
+            image=image,
+            tags=tags,
+            user_data=user_data,
+        )
+        body: dict[str, Any] = {
+            "name": name,
+            "region": region,
+            "size": size,
+            "image": image,
+            "tags": tags,
+        }
         if user_data is not None:
             body["user_data"] = user_data
         if ssh_keys:
@@ -286,8 +304,10 @@ class DigitalOceanClient:
             return ProviderProtocolError(
                 f"{where}: the response body could not be decoded ({detail}); check that "
                 f"DIGITALOCEAN_API_URL ({self.base_url}) is the DigitalOcean API",
-                ambiguous=not idempotent, method=method, path=path,
-            )  # fmt: skip
+                ambiguous=not idempotent,
+                method=method,
+                path=path,
+            )
         retryable = isinstance(exc, _TRANSIENT)
         ambiguous = not idempotent and not isinstance(exc, _NOT_SENT)
         if isinstance(exc, httpx.TimeoutException):
@@ -302,8 +322,11 @@ class DigitalOceanClient:
             advice = "retry with backoff"
         return ProviderTransportError(
             f"{where} to DigitalOcean {what}; {advice}",
-            retryable=retryable, ambiguous=ambiguous, method=method, path=path,
-        )  # fmt: skip
+            retryable=retryable,
+            ambiguous=ambiguous,
+            method=method,
+            path=path,
+        )
 
     def _status_error(
         self, response: httpx.Response, method: str, path: str, idempotent: bool
@@ -314,8 +337,12 @@ class DigitalOceanClient:
         where = f"{method} /v2/{path}"
         said = f"{error_id}: {text}" if error_id else text
         ref = f" (request {request_id})" if request_id else ""
-        common: dict[str, Any] = {"status": status, "error_text": text, "method": method,
-                                  "path": path}  # fmt: skip
+        common: dict[str, Any] = {
+            "status": status,
+            "error_text": text,
+            "method": method,
+            "path": path,
+        }
         head = f"{status} from DigitalOcean on {where}: {said or 'no message'}{ref}"
         lowered = text.lower()
         if status in (401, 403):
@@ -330,8 +357,9 @@ class DigitalOceanClient:
             wait = f"retry after {retry_after:g} s" if retry_after is not None else "back off"
             return ProviderRateLimited(
                 f"{head}; the token's budget (250/min, 5,000/h) is spent: {wait}",
-                retry_after=retry_after, **common,
-            )  # fmt: skip
+                retry_after=retry_after,
+                **common,
+            )
         if status == 422 and "pending event" in lowered:
             return ProviderServerError(f"{head}; the droplet is busy: retry shortly", **common)
         if status == 422 and "limit" in lowered:
@@ -354,8 +382,9 @@ class DigitalOceanClient:
         return ProviderProtocolError(
             f"unexpected {status} from DigitalOcean on {where}; check that DIGITALOCEAN_API_URL "
             f"({self.base_url}) is the DigitalOcean API",
-            ambiguous=not idempotent and 200 <= status < 300, **common,
-        )  # fmt: skip
+            ambiguous=not idempotent and 200 <= status < 300,
+            **common,
+        )
 
     def _protocol_error(
         self, response: httpx.Response, problem: str, idempotent: bool
@@ -366,17 +395,20 @@ class DigitalOceanClient:
             f"{method} {response.request.url.path} answered {response.status_code} with "
             f"{problem}; check that DIGITALOCEAN_API_URL ({self.base_url}) is the "
             f"DigitalOcean API{note}",
-            status=response.status_code, method=method, path=response.request.url.path,
+            status=response.status_code,
+            method=method,
+            path=response.request.url.path,
             ambiguous=not idempotent,
-        )  # fmt: skip
+        )
 
     def _body(self, response: httpx.Response, *, idempotent: bool = True) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
             excerpt = self._auth.redact(_excerpt(response.text))
-            raise self._protocol_error(response, f"a body that is not JSON ({excerpt!r})",
-                                       idempotent) from None  # fmt: skip
+            raise self._protocol_error(
+                response, f"a body that is not JSON ({excerpt!r})", idempotent
+            ) from None
         if not isinstance(body, dict):
             raise self._protocol_error(
                 response, f"a JSON {type(body).__name__} instead of an object", idempotent
@@ -384,9 +416,14 @@ class DigitalOceanClient:
         return body
 
     def _parse(
-        self, model: type[M], data: Any, response: httpx.Response, where: str,
-        *, idempotent: bool = True,
-    ) -> M:  # fmt: skip
+        self,
+        model: type[M],
+        data: Any,
+        response: httpx.Response,
+        where: str,
+        *,
+        idempotent: bool = True,
+    ) -> M:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -404,9 +441,13 @@ class DigitalOceanClient:
         return self._parse(model, body[key], response, key, idempotent=idempotent)
 
     async def _paginate(
-        self, path: str, key: str, model: type[M], params: Mapping[str, str | int],
+        self,
+        path: str,
+        key: str,
+        model: type[M],
+        params: Mapping[str, str | int],
         per_page: int,
-    ) -> list[M]:  # fmt: skip
+    ) -> list[M]:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
         items: list[M] = []

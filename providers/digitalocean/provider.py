@@ -23,9 +23,11 @@ def digitalocean_billing_model(
     """Every second from `created_at`, at least 60 s and $0.01, a calendar month at most
     `monthly_cap_hours` at the hourly price (the monthly price, at the default 672)."""
     return BillingModel(
-        period_seconds=1, minimum_seconds=60, minimum_charge=0.01,
+        period_seconds=1,
+        minimum_seconds=60,
+        minimum_charge=0.01,
         monthly_cap_hours=monthly_cap_hours,
-    )  # fmt: skip
+    )
 
 
 def as_instance(droplet: Droplet) -> Instance:
@@ -65,8 +67,15 @@ class DigitalOceanProvider:
     async def quote(self, spec: ServerSpec) -> Quote:
         # Loaded once per process: three listings, outside any per-server budget.
         catalog = self._client.catalog or await self._client.load_catalog()
-        check_create(catalog, name="quote", region=spec.region, size=spec.plan,
-                     image=spec.os_id, tags=spec.tags, user_data=spec.cloud_init)  # fmt: skip
+        check_create(
+            catalog,
+            name="quote",
+            region=spec.region,
+            size=spec.plan,
+            image=spec.os_id,
+            tags=spec.tags,
+            user_data=spec.cloud_init,
+        )
         size = catalog.sizes[spec.plan]
         return Quote(
             plan=size.slug,

@@ -22,8 +22,13 @@ from tests.support.shared_specs import shared_spec
 
 SPEC = "digitalocean/openapi.yaml"
 SERVER = "https://api.digitalocean.com"
-SERVED_PATHS = ("/v2/droplets", "/v2/droplets/{droplet_id}", "/v2/sizes", "/v2/regions",
-                "/v2/images")  # fmt: skip
+SERVED_PATHS = (
+    "/v2/droplets",
+    "/v2/droplets/{droplet_id}",
+    "/v2/sizes",
+    "/v2/regions",
+    "/v2/images",
+)
 # Statuses the spec's operations leave to `default` (an error body): checked that way.
 _RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
 
@@ -77,7 +82,9 @@ def assert_conforms(response: httpx.Response) -> None:
     )
     content_type = response.headers.get("content-type", "application/json").split(";")[0]
     mock_response = MockResponse(
-        response.content, status_code=response.status_code, content_type=content_type,
+        response.content,
+        status_code=response.status_code,
+        content_type=content_type,
         headers=dict(response.headers),
-    )  # fmt: skip
+    )
     openapi().validate_response(mock_request, mock_response)

@@ -121,8 +121,10 @@ async def test_a_wrong_token_is_an_auth_error_without_the_token(fresh_do: Runnin
 async def test_server_errors_are_retryable_and_ambiguous_only_on_create(
     client: DigitalOceanClient, fresh_do: RunningEmulator
 ):
-    rules = [{"route": "POST /v2/droplets", "status": 500, "count": 1},
-             {"route": "GET /v2/droplets", "status": 503, "count": 1}]  # fmt: skip
+    rules = [
+        {"route": "POST /v2/droplets", "status": 500, "count": 1},
+        {"route": "GET /v2/droplets", "status": 503, "count": 1},
+    ]
     fresh_do.admin("POST", "/faults", json={"rules": rules})
     with pytest.raises(ProviderServerError) as on_create:
         await client.create_droplet(name="web-1", **SIZE)
@@ -204,14 +206,22 @@ def _mock(handler: Any) -> DigitalOceanClient:
 @pytest.mark.parametrize(
     ("answer", "error", "ambiguous"),
     [
-        (httpx.Response(422, json={"id": "unprocessable_entity",
-                                   "message": "creating this/these droplet(s) will exceed your "
-                                   "droplet limit"}), ProviderQuotaExceeded, False),
+        (
+            httpx.Response(
+                422,
+                json={
+                    "id": "unprocessable_entity",
+                    "message": "creating this/these droplet(s) will exceed your droplet limit",
+                },
+            ),
+            ProviderQuotaExceeded,
+            False,
+        ),
         (httpx.Response(202, text="<html>proxy</html>"), ProviderProtocolError, True),
         (httpx.Response(202, json={"droplet": {"id": "x"}}), ProviderProtocolError, True),
         (httpx.Response(302, headers={"location": "/"}), ProviderProtocolError, False),
     ],
-)  # fmt: skip
+)
 async def test_answers_the_face_cannot_give_are_mapped_too(
     answer: httpx.Response, error: type[ProviderError], ambiguous: bool
 ):
@@ -222,8 +232,11 @@ async def test_answers_the_face_cannot_give_are_mapped_too(
 
 
 async def test_a_next_link_without_a_later_page_is_a_protocol_error():
-    body = {"droplets": [], "links": {"pages": {"next": "https://x/v2/droplets?page=1"}},
-            "meta": {"total": 0}}  # fmt: skip
+    body = {
+        "droplets": [],
+        "links": {"pages": {"next": "https://x/v2/droplets?page=1"}},
+        "meta": {"total": 0},
+    }
     async with _mock(lambda request: httpx.Response(200, json=body)) as mocked:
         with pytest.raises(ProviderProtocolError, match="not after page 1"):
             await mocked.list_droplets()

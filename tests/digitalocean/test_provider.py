@@ -31,10 +31,15 @@ def create_directly(emulator: RunningEmulator, name: str, tags: list[str]) -> in
     response = httpx.post(
         f"{emulator.api_url}/droplets",
         headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-        json={"name": name, "region": "nyc3", "size": "s-1vcpu-1gb",
-              "image": "ubuntu-24-04-x64", "tags": tags},
+        json={
+            "name": name,
+            "region": "nyc3",
+            "size": "s-1vcpu-1gb",
+            "image": "ubuntu-24-04-x64",
+            "tags": tags,
+        },
         timeout=10,
-    )  # fmt: skip
+    )
     response.raise_for_status()
     droplet_id: int = response.json()["droplet"]["id"]
     return droplet_id
@@ -54,8 +59,11 @@ async def test_a_quote_carries_the_price_and_a_per_second_billing_model(provider
 
 
 async def test_the_cap_hours_come_from_the_setting(fresh_do: RunningEmulator):
-    settings = load_settings(digitalocean_token=TEST_API_KEY, digitalocean_monthly_cap_hours=730,
-                             digitalocean_api_url=fresh_do.base)  # fmt: skip
+    settings = load_settings(
+        digitalocean_token=TEST_API_KEY,
+        digitalocean_monthly_cap_hours=730,
+        digitalocean_api_url=fresh_do.base,
+    )
     async with DigitalOceanClient.from_settings(settings, timeout=10) as client:
         quote = await DigitalOceanProvider(
             client, monthly_cap_hours=settings.digitalocean_monthly_cap_hours
