@@ -8,6 +8,7 @@ served paths are kept for openapi-core, and its own spec check is skipped.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -43,7 +44,7 @@ def raw_spec() -> dict[str, Any]:
         return spec
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     spec = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
-    partial = cached.with_suffix(".partial")
+    partial = cached.with_suffix(f".{os.getpid()}.partial")  # parallel runs never share one
     partial.write_text(json.dumps(spec, default=str))
     partial.replace(cached)
     return spec

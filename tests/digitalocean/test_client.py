@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ from providers.errors import (
     ProviderValidationError,
 )
 from tests.digitalocean.conftest import DROPLET, FakeClock
-from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
 
 MOCK_TOKEN = "dop_v1_mock0123456789"
 SIZE: dict[str, Any] = {"region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64"}
@@ -240,3 +241,20 @@ async def test_a_next_link_without_a_later_page_is_a_protocol_error():
     async with _mock(lambda request: httpx.Response(200, json=body)) as mocked:
         with pytest.raises(ProviderProtocolError, match="not after page 1"):
             await mocked.list_droplets()
+
+
+async def test_a_spent_minute_budget_over_http_waits_until_ratelimit_reset(
+    tmp_path: Path,
+):
+    limited = start_emulator(
+        tmp_path, boot_seconds=0, rate_limit=2, seed=3, extra_args=["--provider", "digitalocean"]
+    )
+    try:
+        async with DigitalOceanClient(MOCK_TOKEN, limited.base, timeout=10) as client:
+            await client.list_sizes()
+            await client.list_regions()
+            with pytest.raises(ProviderRateLimited, match="retry after") as caught:
+                await client.list_images()
+    finally:
+        limited.process.stop()
+    assert caught.value.retry_after is not None and 55 <= caught.value.retry_after <= 61
