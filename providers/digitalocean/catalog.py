@@ -85,7 +85,7 @@ def check_create(
                 f"(offered in: {_choices(known_size.regions)})"
             )
         if catalog.image(image) is None:
-            slugs = {i.slug or str(i.id) for i in catalog.images.values()}
+            slugs = {f"{i.slug} ({i.id})" if i.slug else str(i.id) for i in catalog.images.values()}
             problems.append(f"unknown image {image!r} (known: {_choices(slugs)})")
     if problems:
         raise ProviderValidationError(problems, subject="droplet create", provider="DigitalOcean")
