@@ -1,4 +1,4 @@
-"""`python -m emulator [--provider vultr|hetzner] --port P ...`: serve one face with uvicorn."""
+"""`python -m emulator [--provider NAME] --port P ...`: serve one face (emulator/faces.py)."""
 
 from __future__ import annotations
 

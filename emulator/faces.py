@@ -9,4 +9,5 @@ DEFAULT_FACE = "vultr"
 FACES: dict[str, str] = {
     "vultr": "emulator.vultr.cli",
     "hetzner": "emulator.hetzner.cli",
+    "digitalocean": "emulator.digitalocean.cli",
 }

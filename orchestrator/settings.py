@@ -6,13 +6,21 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 DEFAULT_VULTR_API_URL = "https://api.vultr.com/v2"
 DEFAULT_HCLOUD_API_URL = "https://api.hetzner.cloud/v1"
+DEFAULT_DIGITALOCEAN_API_URL = "https://api.digitalocean.com"
 
 
 class SettingsError(ValueError):
@@ -34,6 +42,12 @@ class Settings(BaseSettings):
     hcloud_api_url: str = DEFAULT_HCLOUD_API_URL
     # Hetzner allows 3,600 requests an hour per project, refilled one a second.
     hetzner_requests_per_second: float = Field(default=0.9, gt=0, le=1)
+    # DigitalOcean (optional). The token stays a SecretStr, as the Vultr key does.
+    digitalocean_token: SecretStr | None = None
+    digitalocean_api_url: str = DEFAULT_DIGITALOCEAN_API_URL
+    # Hours billed per calendar month at most (the hourly price is monthly / 672); DigitalOcean's
+    # per-second billing states no cap of its own, so this is configurable.
+    digitalocean_monthly_cap_hours: float = Field(default=672.0, gt=0)
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -86,12 +100,17 @@ class Settings(BaseSettings):
             raise ValueError(f"has an invalid port: {exc}") from None
         return value
 
-    @field_validator("vultr_api_url")
+    @field_validator("vultr_api_url", "digitalocean_api_url")
     @classmethod
-    def _api_url_shape(cls, value: str) -> str:
+    def _api_url_shape(cls, value: str, info: ValidationInfo) -> str:
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"must be an http(s) URL such as {DEFAULT_VULTR_API_URL}")
+            example = (
+                DEFAULT_VULTR_API_URL
+                if info.field_name == "vultr_api_url"
+                else DEFAULT_DIGITALOCEAN_API_URL
+            )
+            raise ValueError(f"must be an http(s) URL such as {example}")
         return value.rstrip("/")
 
     @field_validator("hcloud_api_url")
@@ -176,6 +195,15 @@ class Settings(BaseSettings):
             )
         assert self.hcloud_token is not None
         return self.hcloud_token.get_secret_value()
+
+    def digitalocean_key(self) -> str:
+        """The DigitalOcean token, for the DigitalOcean client alone."""
+        if self.digitalocean_token is None or not self.digitalocean_token.get_secret_value():
+            raise SettingsError(
+                "DIGITALOCEAN_TOKEN is not set: export it, put it in .env, or point "
+                "DIGITALOCEAN_API_URL at the emulator (any non-empty token works there)"
+            )
+        return self.digitalocean_token.get_secret_value()
 
 
 def describe_validation_error(exc: ValidationError) -> str:
