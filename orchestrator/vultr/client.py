@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Generator, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -42,6 +41,7 @@ from orchestrator.vultr.models import (
     Plan,
     Region,
 )
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -50,46 +50,14 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "VultrClient"]
 
 DEFAULT_BASE_URL = "https://api.vultr.com/v2"
 MAX_PER_PAGE = 500  # the API's maximum page size
-_USER_AGENT = "vultr-lifecycle/0.1 (+httpx)"
 _EXCERPT = 200  # characters of a non-JSON body quoted in an error
 
 logger = logging.getLogger("orchestrator.vultr")
 
 M = TypeVar("M", bound=BaseModel)
 
-# Failures that happen before the request leaves this host: never applied remotely.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Failures worth retrying: the network or the far side, not this configuration.
-_TRANSIENT = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    httpx.ProxyError,
-)
 
-
-class _BearerAuth(httpx.Auth):
-    """Adds the bearer token per request, so it never sits in the client's default headers."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def redact(self, text: str) -> str:
-        # Defence in depth: a proxy or server echoing the key back must not carry it
-        # into an exception message.
-        return text.replace(self._token, "[redacted]") if self._token in text else text
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(token='***')"
-
-
-class VultrClient:
+class VultrClient(ApiHttpClient):
     """Vultr API v2 over one connection pool. Use as `async with VultrClient(...) as c:`."""
 
     def __init__(
@@ -107,20 +75,13 @@ class VultrClient:
                 "against the emulator)"
             )
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.catalog: Catalog | None = None
-        self._auth = _BearerAuth(api_key)
-        self._http = httpx.AsyncClient(
-            # The trailing slash makes relative paths land under /v2, not replace it.
-            base_url=self.base_url + "/",
-            auth=self._auth,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+        super().__init__(
+            api_key,
+            self.base_url + "/",
+            timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
-            follow_redirects=False,
+            max_connections=max_connections,
         )
 
     @classmethod
@@ -130,24 +91,6 @@ class VultrClient:
 
     def __repr__(self) -> str:
         return f"VultrClient(base_url={self.base_url!r}, api_key='***', timeout={self.timeout!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
 
     # ---- instances -------------------------------------------------------------------
 
@@ -287,8 +230,8 @@ class VultrClient:
                 path=path,
                 ambiguous=not idempotent,
             )
-        retryable = isinstance(exc, _TRANSIENT)
-        ambiguous = not idempotent and not isinstance(exc, _NOT_SENT)
+        retryable = isinstance(exc, TRANSIENT)
+        ambiguous = not idempotent and not isinstance(exc, NOT_SENT)
         if isinstance(exc, httpx.TimeoutException):
             what = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
         else:

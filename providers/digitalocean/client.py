@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -35,6 +34,7 @@ from providers.errors import (
     ProviderTransportError,
     ProviderValidationError,
 )
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -44,39 +44,11 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "DigitalOceanClient", "RateLimitS
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 MAX_PER_PAGE = 200  # the API's maximum page size
 _MAX_PAGES = 10_000  # a listing that never ends is a broken API, not a big account
-_USER_AGENT = "vultr-lifecycle/0.1 (+httpx)"
 _EXCERPT = 200
 
 logger = logging.getLogger("providers.digitalocean")
 
 M = TypeVar("M", bound=BaseModel)
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_TRANSIENT = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    httpx.ProxyError,
-)
-
-
-class _BearerAuth(httpx.Auth):
-    """Adds the token per request, so it never sits in the client's default headers."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def redact(self, text: str) -> str:
-        return text.replace(self._token, "[redacted]") if self._token in text else text
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(token='***')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +67,7 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
-class DigitalOceanClient:
+class DigitalOceanClient(ApiHttpClient):
     """DigitalOcean API v2 over one connection pool. `async with DigitalOceanClient(...)`."""
 
     def __init__(
@@ -114,21 +86,15 @@ class DigitalOceanClient:
                 "value works against the emulator)"
             )
         self.base_url = base_url.rstrip("/").removesuffix("/v2")
-        self.timeout = timeout
         self.catalog: Catalog | None = None
         self.rate_limit: RateLimitState | None = None
         self._clock = clock
-        self._auth = _BearerAuth(token)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url + "/v2/",
-            auth=self._auth,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+        super().__init__(
+            token,
+            self.base_url + "/v2/",
+            timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
-            follow_redirects=False,
+            max_connections=max_connections,
         )
 
     @classmethod
@@ -138,20 +104,6 @@ class DigitalOceanClient:
 
     def __repr__(self) -> str:
         return f"DigitalOceanClient(base_url={self.base_url!r}, token='***')"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # ---- droplets --------------------------------------------------------------------
 
@@ -308,8 +260,8 @@ class DigitalOceanClient:
                 method=method,
                 path=path,
             )
-        retryable = isinstance(exc, _TRANSIENT)
-        ambiguous = not idempotent and not isinstance(exc, _NOT_SENT)
+        retryable = isinstance(exc, TRANSIENT)
+        ambiguous = not idempotent and not isinstance(exc, NOT_SENT)
         if isinstance(exc, httpx.TimeoutException):
             what = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
         else:

@@ -13,13 +13,11 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.vultr.client import _BearerAuth  # the same redacting bearer hook
 from providers.hetzner.catalog import Catalog
 from providers.hetzner.errors import (
     HetznerError,
@@ -38,6 +36,7 @@ from providers.hetzner.models import (
     Server,
     ServerType,
 )
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -47,7 +46,6 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "HetznerClient", "RateLimitState"
 DEFAULT_BASE_URL = "https://api.hetzner.cloud/v1"
 MAX_PER_PAGE = 50  # the API's maximum page size
 MAX_USER_DATA_BYTES = 32 * 1024
-_USER_AGENT = "vultr-lifecycle/0.1 (+httpx)"
 _EXCERPT = 200
 
 logger = logging.getLogger("providers.hetzner")
@@ -55,13 +53,6 @@ logger = logging.getLogger("providers.hetzner")
 M = TypeVar("M", bound=BaseModel)
 
 # Failures before the request leaves this host: never applied remotely.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_TRANSIENT = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    httpx.ProxyError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +64,7 @@ class RateLimitState:
     reset: float  # Unix time at which the bucket is full again
 
 
-class HetznerClient:
+class HetznerClient(ApiHttpClient):
     """Hetzner Cloud API v1 over one connection pool. Use as `async with HetznerClient(...)`."""
 
     def __init__(
@@ -91,20 +82,14 @@ class HetznerClient:
                 "against the emulator)"
             )
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.catalog: Catalog | None = None
         self.rate_limit: RateLimitState | None = None
-        self._auth = _BearerAuth(token)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url + "/",  # relative paths land under /v1
-            auth=self._auth,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+        super().__init__(
+            token,
+            self.base_url + "/",
+            timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
-            follow_redirects=False,
+            max_connections=max_connections,
         )
 
     @classmethod
@@ -114,20 +99,6 @@ class HetznerClient:
 
     def __repr__(self) -> str:
         return f"HetznerClient(base_url={self.base_url!r}, token='***', timeout={self.timeout!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # ---- servers ---------------------------------------------------------------------
 
@@ -260,8 +231,8 @@ class HetznerClient:
                 path=path,
                 ambiguous=not idempotent,
             )
-        retryable = isinstance(exc, _TRANSIENT)
-        ambiguous = not idempotent and not isinstance(exc, _NOT_SENT)
+        retryable = isinstance(exc, TRANSIENT)
+        ambiguous = not idempotent and not isinstance(exc, NOT_SENT)
         if isinstance(exc, httpx.TimeoutException):
             what = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
         else:
