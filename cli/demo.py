@@ -43,6 +43,7 @@ from orchestrator.components import PROJECT_ROOT
 from orchestrator.devstack import (
     EMULATOR_API_KEY,
     EMULATOR_STATE_FILE,
+    HETZNER_STATE_FILE,
     DevStack,
     DevStackOptions,
     DevStackUrls,
@@ -139,7 +140,8 @@ def _wipe(data_dir: Path) -> None:
     """Forget the previous demo: Temporal history, MongoDB files, emulator state and logs."""
     for path in data_dir.glob("temporal.sqlite*"):
         path.unlink()
-    (data_dir / EMULATOR_STATE_FILE).unlink(missing_ok=True)
+    for state in (EMULATOR_STATE_FILE, HETZNER_STATE_FILE):
+        (data_dir / state).unlink(missing_ok=True)
     for sub in ("mongo", "logs"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
 

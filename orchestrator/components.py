@@ -21,6 +21,7 @@ __all__ = [
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_EMULATOR_NAMES = {"vultr": "Vultr", "hetzner": "Hetzner", "digitalocean": "DigitalOcean"}
 
 
 def mongo_process(
@@ -56,8 +57,11 @@ def emulator_process(
     seed: int | None = None,
     state_file: Path | None = None,
     extra_args: list[str] | None = None,
+    provider: str = "vultr",
 ) -> ManagedProcess:
-    argv = [sys.executable, "-m", "emulator", "--host", host, "--port", str(port)]
+    """One face of the emulator (`provider`) as its own process."""
+    argv = [sys.executable, "-m", "emulator", "--provider", provider]
+    argv += ["--host", host, "--port", str(port)]
     argv += ["--billing-period-seconds", str(billing_period_seconds)]
     argv += ["--boot-seconds", str(boot_seconds), "--rate-limit", str(rate_limit)]
     if seed is not None:
@@ -66,7 +70,7 @@ def emulator_process(
         argv += ["--state-file", str(state_file)]
     argv += extra_args or []
     return ManagedProcess(
-        "Vultr emulator",
+        f"{_EMULATOR_NAMES.get(provider, provider)} emulator",
         argv,
         log_path,
         _http_ok(f"http://{host}:{port}/health"),

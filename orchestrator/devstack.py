@@ -9,6 +9,8 @@ Components, started in this order and stopped in reverse:
 |                     |                                     | attributes listed, UI answers |
 | embedded MongoDB    | no answering MONGO_URI given        | `ping` succeeds               |
 | Vultr emulator      | VULTR_API_KEY is not set            | `GET /health` is 200          |
+| Hetzner emulator    | the Vultr one runs, HCLOUD_TOKEN    | `GET /health` is 200          |
+|                     | is not set                          |                               |
 | worker              | `with_worker` is true               | its metrics port answers      |
 
 Configuration (`DevStackOptions.from_environment` reads these; explicit overrides win):
@@ -21,6 +23,7 @@ Configuration (`DevStackOptions.from_environment` reads these; explicit override
 | DEVSTACK_UI_PORT               | 8233                | Temporal web UI port              |
 | DEVSTACK_MONGO_PORT            | 27017               | embedded MongoDB port             |
 | DEVSTACK_EMULATOR_PORT         | 8765                | Vultr emulator port               |
+| DEVSTACK_HETZNER_PORT          | 8766                | Hetzner emulator port             |
 | DEVSTACK_EMULATOR_BOOT_SECONDS | 5                   | emulator: create to running/ok    |
 | METRICS_PORT                   | 9464                | worker Prometheus port            |
 | TEMPORAL_ADDRESS               | unset               | set and answering: use it (and    |
@@ -88,6 +91,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "EMULATOR_API_KEY",
     "EMULATOR_STATE_FILE",
+    "HETZNER_STATE_FILE",
     "DevStack",
     "DevStackError",
     "DevStackOptions",
@@ -98,6 +102,7 @@ __all__ = [
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".devstack"
 # The emulator's instances and charges, in the data folder so a restart keeps them.
 EMULATOR_STATE_FILE = "emulator-state.json"
+HETZNER_STATE_FILE = "hetzner-emulator-state.json"
 
 # Handed to the worker (only in its environment) when it talks to the emulator, which
 # accepts any non-empty bearer token.
@@ -110,6 +115,7 @@ _ENV_VARS: dict[str, str] = {
     "ui_port": "DEVSTACK_UI_PORT",
     "mongo_port": "DEVSTACK_MONGO_PORT",
     "emulator_port": "DEVSTACK_EMULATOR_PORT",
+    "hetzner_port": "DEVSTACK_HETZNER_PORT",
     "emulator_boot_seconds": "DEVSTACK_EMULATOR_BOOT_SECONDS",
     "metrics_port": "METRICS_PORT",
     "temporal_address": "TEMPORAL_ADDRESS",
@@ -143,6 +149,7 @@ class DevStackOptions(BaseModel):
     ui_port: Port = 8233
     mongo_port: Port = 27017
     emulator_port: Port = 8765
+    hetzner_port: Port = 8766
     metrics_port: Port = 9464
     # Existing servers to use instead of starting one, when they answer.
     temporal_address: str | None = None
@@ -152,6 +159,8 @@ class DevStackOptions(BaseModel):
     # False when VULTR_API_KEY is set: the worker then talks to `vultr_api_url`.
     use_emulator: bool = True
     vultr_api_url: str = DEFAULT_VULTR_API_URL
+    # Beside the Vultr emulator, a Hetzner one, unless HCLOUD_TOKEN names a real project.
+    use_hetzner_emulator: bool = True
     emulator_boot_seconds: float = Field(default=5.0, ge=0)
     emulator_rate_limit: int = Field(default=30, ge=0)  # 0 disables the limit
     billing_period_seconds: int = Field(default=3600, gt=0)
@@ -170,6 +179,8 @@ class DevStackOptions(BaseModel):
         used["mongo_port"] = self.mongo_port
         if self.use_emulator:
             used["emulator_port"] = self.emulator_port
+        if self.runs_hetzner_emulator:
+            used["hetzner_port"] = self.hetzner_port
         if self.with_worker:
             used["metrics_port"] = self.metrics_port
         seen: dict[int, str] = {}
@@ -178,6 +189,10 @@ class DevStackOptions(BaseModel):
                 raise ValueError(f"{seen[port]} and {name} are both {port}; give each its own port")
             seen[port] = name
         return self
+
+    @property
+    def runs_hetzner_emulator(self) -> bool:
+        return self.use_emulator and self.use_hetzner_emulator
 
     @classmethod
     def from_environment(
@@ -197,6 +212,7 @@ class DevStackOptions(BaseModel):
             "billing_period_seconds": settings.billing_period_seconds,
             "terminate_before_seconds": settings.terminate_before_seconds,
             "use_emulator": key is None or not key.get_secret_value(),
+            "use_hetzner_emulator": not settings.hetzner_configured,
             "vultr_api_url": settings.vultr_api_url,
         }
         if "temporal_address" in settings.model_fields_set:
@@ -240,6 +256,7 @@ class DevStackUrls(BaseModel):
     temporal_external: bool = False
     mongo_external: bool = False
     vultr_emulated: bool = True
+    hetzner_api_url: str | None = None  # the Hetzner emulator's, when it runs
 
 
 @dataclass(frozen=True)
@@ -307,6 +324,9 @@ class DevStack:
         }
         if urls.vultr_emulated:
             env["VULTR_API_KEY"] = EMULATOR_API_KEY
+        if urls.hetzner_api_url is not None:
+            env["HCLOUD_API_URL"] = urls.hetzner_api_url
+            env["HCLOUD_TOKEN"] = EMULATOR_API_KEY
         return env
 
     def request_stop(self, signum: int | None = None) -> None:
@@ -395,6 +415,8 @@ class DevStack:
             rows.append(("Vultr emulator", urls.vultr_api_url, ""))
         else:
             rows.append(("Vultr API", urls.vultr_api_url, "real Vultr API, not the emulator"))
+        if urls.hetzner_api_url is not None:
+            rows.append(("Hetzner emulator", urls.hetzner_api_url, ""))
         if urls.worker_metrics is not None:
             rows.append(("Worker metrics", urls.worker_metrics, ""))
         else:
@@ -469,6 +491,22 @@ class DevStack:
         else:
             vultr_api_url = opts.vultr_api_url
 
+        hetzner_api_url: str | None = None
+        if opts.runs_hetzner_emulator:
+            hetzner_api_url = f"http://{host}:{ports['hetzner_port']}/v1"
+            hetzner = emulator_process(
+                ports["hetzner_port"],
+                self._log("hetzner-emulator"),
+                provider="hetzner",
+                host=host,
+                billing_period_seconds=opts.billing_period_seconds,
+                boot_seconds=opts.emulator_boot_seconds,
+                rate_limit=3600,  # Hetzner's own: 3,600 an hour, refilled one a second
+                state_file=self.data_dir / HETZNER_STATE_FILE,
+            )
+            hetzner.env = {"PYTHONUNBUFFERED": "1"}
+            planned.append(_Planned(hetzner, ("hetzner_port",)))
+
         urls = DevStackUrls(
             temporal_address=temporal_address,
             temporal_namespace=namespace,
@@ -483,6 +521,7 @@ class DevStack:
             temporal_external=temporal_ui is None,
             mongo_external=mongo_external,
             vultr_emulated=opts.use_emulator,
+            hetzner_api_url=hetzner_api_url,
         )
         # The worker's environment comes from the URLs above; settings_env() reads _urls.
         self._urls = urls
@@ -601,7 +640,14 @@ class DevStack:
 
 def _resolve_ports(opts: DevStackOptions) -> dict[str, int]:
     """The configured ports, with each 0 replaced by a distinct free port."""
-    names = ("temporal_port", "ui_port", "mongo_port", "emulator_port", "metrics_port")
+    names = (
+        "temporal_port",
+        "ui_port",
+        "mongo_port",
+        "emulator_port",
+        "hetzner_port",
+        "metrics_port",
+    )
     ports = {name: int(getattr(opts, name)) for name in names}
     taken = {p for p in ports.values() if p}
     for name, port in ports.items():

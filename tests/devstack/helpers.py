@@ -23,7 +23,14 @@ NO_EMULATOR_REASON = "emulator/__main__.py does not exist yet, so the Vultr emul
 HAVE_WORKER = (PROJECT_ROOT / "worker.py").exists()
 NO_WORKER_REASON = "worker.py does not exist yet, so the stack cannot start a worker"
 
-PORT_FIELDS = ("temporal_port", "ui_port", "mongo_port", "emulator_port", "metrics_port")
+PORT_FIELDS = (
+    "temporal_port",
+    "ui_port",
+    "mongo_port",
+    "emulator_port",
+    "hetzner_port",
+    "metrics_port",
+)
 
 
 def distinct_free_ports(count: int) -> list[int]:

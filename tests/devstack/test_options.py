@@ -160,3 +160,19 @@ def test_relative_data_folder_is_made_absolute(
     options = DevStackOptions(data_dir=Path("here"))
 
     assert options.data_dir == tmp_path / "here"
+
+
+def test_a_hetzner_emulator_runs_beside_the_vultr_one_unless_a_token_is_set() -> None:
+    assert DevStackOptions.from_environment(settings()).runs_hetzner_emulator is True
+    real = DevStackOptions.from_environment(settings(hcloud_token=SecretStr("real-hz-token")))
+    assert real.runs_hetzner_emulator is False
+    assert "real-hz-token" not in real.model_dump_json()
+    no_emulators = DevStackOptions.from_environment(
+        settings(vultr_api_key=SecretStr("real-key-123"), vultr_api_url="https://api.vultr.com/v2")
+    )
+    assert no_emulators.runs_hetzner_emulator is False
+
+
+def test_the_hetzner_emulator_port_comes_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVSTACK_HETZNER_PORT", "18766")
+    assert DevStackOptions.from_environment(settings()).hetzner_port == 18766

@@ -87,9 +87,8 @@ def do_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmu
         boot_seconds=1,
         rate_limit=10_000,
         seed=11,
+        provider="digitalocean",
         extra_args=[
-            "--provider",
-            "digitalocean",
             "--rate-limit-hourly",
             "100000",
             "--api-key",

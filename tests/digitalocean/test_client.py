@@ -247,7 +247,7 @@ async def test_a_spent_minute_budget_over_http_waits_until_ratelimit_reset(
     tmp_path: Path,
 ):
     limited = start_emulator(
-        tmp_path, boot_seconds=0, rate_limit=2, seed=3, extra_args=["--provider", "digitalocean"]
+        tmp_path, boot_seconds=0, rate_limit=2, seed=3, provider="digitalocean"
     )
     try:
         async with DigitalOceanClient(MOCK_TOKEN, limited.base, timeout=10) as client:

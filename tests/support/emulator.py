@@ -17,7 +17,7 @@ TEST_API_KEY = "test-key-not-a-secret"
 
 
 # Each face's API prefix.
-API_PREFIX = {"vultr": "/v2", "hetzner": "/v1"}
+API_PREFIX = {"vultr": "/v2", "hetzner": "/v1", "digitalocean": "/v2"}
 
 
 @dataclass
@@ -41,9 +41,7 @@ class RunningEmulator:
 
 def start_emulator(log_dir: Path, provider: str = "vultr", **options) -> RunningEmulator:  # type: ignore[no-untyped-def]
     port = free_port()
-    if provider != "vultr":
-        options["extra_args"] = ["--provider", provider, *options.get("extra_args", [])]
-    proc = emulator_process(port, log_dir / f"emulator-{port}.log", **options)
+    proc = emulator_process(port, log_dir / f"emulator-{port}.log", provider=provider, **options)
     proc.start(timeout=30)
     return RunningEmulator(proc, f"http://127.0.0.1:{port}", provider)
 
