@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from orchestrator.models import ServerSpec, ServerStatus
+from providers.base import BillingModel
 
 __all__ = [
     "CheckReadyInput",
@@ -33,6 +34,9 @@ class SpecInput(_Payload):
 class PlanQuote(_Payload):
     plan: str
     monthly_cost: float
+    # How the provider bills this plan; None in histories written before providers said.
+    hourly_cost: float | None = None
+    billing: BillingModel | None = None
 
 
 class FindInstanceInput(_Payload):

@@ -53,7 +53,12 @@ class ProviderActivities:
             raise provider_failure(error, "server spec refused") from None
         except ProviderError as error:
             raise provider_failure(error, "loading the provider's catalog") from None
-        return PlanQuote(plan=quote.plan, monthly_cost=quote.monthly_price)
+        return PlanQuote(
+            plan=quote.plan,
+            monthly_cost=quote.monthly_price,
+            hourly_cost=quote.hourly_price,
+            billing=quote.billing,
+        )
 
     @activity.defn(name="spec_problems")
     async def spec_problems(self, request: SpecInput) -> list[str]:

@@ -17,6 +17,7 @@ from providers.base import BillingModel
 __all__ = [
     "HOURS_PER_MONTH_CAP",
     "GPU_HOURS_PER_MONTH_CAP",
+    "billed_periods_for",
     "billed_units",
     "charge_for",
     "cost",
@@ -145,20 +146,24 @@ def deadline_for(
     return terminate_deadline(period_anchor(model, created), now, period, margin)
 
 
+def billed_periods_for(model: BillingModel, created: datetime, end: datetime) -> int:
+    """Periods billed from `created` to `end` (periodic models; each month capped)."""
+    cap = (
+        math.floor(model.monthly_cap_hours * 3600 / model.period_seconds)
+        if model.monthly_cap_hours is not None
+        else _NO_CAP
+    )
+    period = timedelta(seconds=model.period_seconds)
+    return billed_units(period_anchor(model, created), max(end, created), period, cap)
+
+
 def charge_for(model: BillingModel, created: datetime, end: datetime, hourly: float) -> float:
     """What a server created at `created` and deleted at `end` costs at `hourly` per hour:
     whole periods started (periodic) or seconds lived (per second), at least the minimum,
     and each calendar month at most its cap."""
     per_period = hourly * model.period_seconds / 3600
     if not model.per_second:
-        cap = (
-            math.floor(model.monthly_cap_hours * 3600 / model.period_seconds)
-            if model.monthly_cap_hours is not None
-            else _NO_CAP
-        )
-        period = timedelta(seconds=model.period_seconds)
-        anchor = period_anchor(model, created)
-        units = billed_units(anchor, max(end, created), period, cap)
+        units = billed_periods_for(model, created, end)
         return max(units * per_period, model.minimum_charge)
     seconds = max(_seconds(end - created), model.minimum_seconds)
     total = 0.0

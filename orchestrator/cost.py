@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from orchestrator import billing
 from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus
+from orchestrator.models import ServerStatus, billing_cost
 
 __all__ = ["CostLine", "CostReport", "busy_intervals", "cost_report", "idle_timeout_units"]
 
@@ -117,10 +117,20 @@ def cost_report(
             if status.billing_period_seconds
             else default_period
         )
-        monthly = status.monthly_cost or 0.0
         end = status.deleted_at or now
-        units = billing.billed_units(
-            status.billing_start, end, period, billing.month_cap(status.plan)
+        units, charged = billing_cost(
+            status.billing_start,
+            end,
+            period,
+            status.plan,
+            status.monthly_cost,
+            status.hourly_cost,
+            status.billing_model,
+        )
+        unit_price = (
+            status.hourly_cost
+            if status.hourly_cost is not None
+            else billing.hourly_price(status.monthly_cost or 0.0, status.plan)
         )
         busy = sum((b - a).total_seconds() for a, b in busy_intervals(status, now))
         paid = units * period.total_seconds()
@@ -137,11 +147,11 @@ def cost_report(
                 end=status.deleted_at,
                 period_seconds=int(period.total_seconds()),
                 billed_hours=units,
-                cost=billing.cost(units, monthly, status.plan),
+                cost=charged,
                 busy_hours=busy / period.total_seconds(),
                 paid_idle_hours=max(0.0, paid - busy) / period.total_seconds(),
                 idle_timeout_hours=alt,
-                idle_timeout_cost=billing.cost(alt, monthly, status.plan),
+                idle_timeout_cost=alt * unit_price,
             )
         )
     periods = {line.period_seconds for line in lines}

@@ -6,6 +6,7 @@ be added later without breaking running workflows. Nothing here reads a clock.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from orchestrator.naming import (
     workflow_id_for,
 )
 from providers import DEFAULT_PROVIDER, PROVIDER_IDS
+from providers.base import BillingModel
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -206,6 +208,9 @@ class ServerRuntime(_Model):
     main_ip: str | None = None
     billing_start: datetime | None = None
     monthly_cost: float | None = None
+    # The provider's price and billing model for this plan (from its quote).
+    hourly_cost: float | None = None
+    billing_model: BillingModel | None = None
     terminate_at: datetime | None = None
     idle_since: datetime | None = None
     deleted_at: datetime | None = None
@@ -243,6 +248,28 @@ class ServerInput(_Model):
         return workflow_id_for(self.name)
 
 
+def billing_cost(
+    start: datetime,
+    end: datetime,
+    period: timedelta,
+    plan: str,
+    monthly_cost: float | None,
+    hourly_cost: float | None,
+    model: BillingModel | None,
+) -> tuple[int, float]:
+    """Billed units (started periods, each month capped) and their cost at the provider's
+    hourly price and monthly cap when the server carries them; records written before
+    providers said are priced by Vultr's rule (monthly / 672, 672 a month, GPU 730).
+    A period shortened for demos still costs an hour's price, as the emulators bill it."""
+    cap = billing.month_cap(plan)
+    if model is not None and model.monthly_cap_hours is not None:
+        cap = math.ceil(model.monthly_cap_hours)
+    units = billing.billed_units(start, end, period, cap)
+    if hourly_cost is not None:
+        return units, units * hourly_cost
+    return units, billing.cost(units, monthly_cost or 0.0, plan)
+
+
 class ServerStatus(_Model):
     """What `status`/`list` show; also the shape of a read-model document."""
 
@@ -264,6 +291,9 @@ class ServerStatus(_Model):
     # The period this server is billed by (its resolved policy); None until resolved.
     billing_period_seconds: int | None = None
     monthly_cost: float | None = None
+    # What the provider charges, so cost is priced the provider's way (see billing_cost).
+    hourly_cost: float | None = None
+    billing_model: BillingModel | None = None
     cost: float = 0.0
     busy_seconds: float = 0.0
     active_tasks: list[str] = Field(default_factory=list)
@@ -288,10 +318,17 @@ class ServerStatus(_Model):
     ) -> ServerStatus:
         boundary = None
         units = 0
+        cost = 0.0
         if rt.billing_start is not None and policy is not None:
             end = rt.deleted_at or now
-            units = billing.billed_units(
-                rt.billing_start, end, policy.period, billing.month_cap(spec.plan)
+            units, cost = billing_cost(
+                rt.billing_start,
+                end,
+                policy.period,
+                spec.plan,
+                rt.monthly_cost,
+                rt.hourly_cost,
+                rt.billing_model,
             )
             if rt.deleted_at is None:
                 boundary = billing.next_boundary(rt.billing_start, now, policy.period)
@@ -316,7 +353,9 @@ class ServerStatus(_Model):
             billed_hours=units,
             billing_period_seconds=policy.billing_period_seconds if policy else None,
             monthly_cost=rt.monthly_cost,
-            cost=billing.cost(units, rt.monthly_cost or 0.0, spec.plan),
+            hourly_cost=rt.hourly_cost,
+            billing_model=rt.billing_model,
+            cost=cost,
             busy_seconds=busy,
             active_tasks=sorted(rt.active_tasks),
             timeline=list(rt.timeline),

@@ -143,6 +143,7 @@ class ServerWorkflow:
                 "quote_plan", SpecInput(spec=spec), "check region, plan and OS", PlanQuote
             )
             rt.monthly_cost = quote.monthly_cost
+            rt.hourly_cost, rt.billing_model = quote.hourly_cost, quote.billing
         self._details("waiting for a slot of the account quota")
         await self._until_done_or_terminated(
             workflow.start_activity(

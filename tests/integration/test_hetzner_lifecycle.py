@@ -56,12 +56,17 @@ async def test_idle_hetzner_and_vultr_servers_are_each_deleted_before_their_boun
         ).total_seconds()
         assert row["units"] == 1 and PERIOD - MARGIN - 1 <= lived < PERIOD, row
     assert hz_result.billed_hours == 1 and hz_result.provider == "hetzner"
+    # Each bill is priced the provider's way: Hetzner's hourly price, Vultr's monthly / 672.
+    assert hz_result.cost == pytest.approx(hz_row["total"])
+    assert vu_result.cost == pytest.approx(vu_row["total"])
 
 
 async def test_a_busy_hetzner_server_is_kept_across_its_boundary(
     both: Fleet, fast_hetzner: RunningEmulator
 ):
     handle = await start(both, "hz-busy", HETZNER_SPEC)
+    # Provisioning at Hetzner's 0.9 requests/s takes seconds: start the job once it runs.
+    await wait_until_ready(handle)
     await handle.signal(ServerWorkflow.mark_busy, TaskSignal(task_id="job"))
     await asyncio.sleep(PERIOD + 2)
     await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="job"))
