@@ -6,6 +6,7 @@ import pytest
 
 from emulator import EmulatorConfig, HetznerConfig
 from emulator.__main__ import parse_args
+from emulator.faces import FACES
 
 
 def test_the_default_face_is_vultr_and_hetzner_is_chosen_by_provider() -> None:
@@ -21,7 +22,8 @@ def test_an_unknown_provider_is_a_usage_error_naming_the_choices(
     with pytest.raises(SystemExit) as exited:
         parse_args(["--provider", "nope"])
     assert exited.value.code == 2
-    assert "invalid choice: 'nope' (choose from 'hetzner', 'vultr')" in capsys.readouterr().err
+    choices = ", ".join(repr(face) for face in sorted(FACES))
+    assert f"invalid choice: 'nope' (choose from {choices})" in capsys.readouterr().err
 
 
 def test_a_vultr_only_flag_is_refused_by_the_hetzner_face(
