@@ -33,6 +33,8 @@ from orchestrator.settings import Settings, SettingsError, load_settings
 from orchestrator.vultr import VultrClient
 from orchestrator.vultr.provider import VultrProvider
 from providers.base import Provider
+from providers.digitalocean.client import DigitalOceanClient
+from providers.digitalocean.provider import DigitalOceanProvider
 from providers.hetzner.client import HetznerClient
 from providers.hetzner.provider import HetznerProvider
 from workflows.policies import provider_task_queue
@@ -62,6 +64,11 @@ async def open_providers(settings: Settings) -> AsyncIterator[dict[str, Provider
             hetzner = await stack.enter_async_context(HetznerClient.from_settings(settings))
             providers["hetzner"] = HetznerProvider(
                 hetzner, period_seconds=settings.billing_period_seconds
+            )
+        if settings.digitalocean_configured:
+            do = await stack.enter_async_context(DigitalOceanClient.from_settings(settings))
+            providers["digitalocean"] = DigitalOceanProvider(
+                do, monthly_cap_hours=settings.digitalocean_monthly_cap_hours
             )
         yield providers
 

@@ -41,6 +41,7 @@ from fleet.client import ServerFleet, build_spec
 from fleet.errors import FleetError
 from orchestrator.components import PROJECT_ROOT
 from orchestrator.devstack import (
+    DIGITALOCEAN_STATE_FILE,
     EMULATOR_API_KEY,
     EMULATOR_STATE_FILE,
     HETZNER_STATE_FILE,
@@ -140,7 +141,7 @@ def _wipe(data_dir: Path) -> None:
     """Forget the previous demo: Temporal history, MongoDB files, emulator state and logs."""
     for path in data_dir.glob("temporal.sqlite*"):
         path.unlink()
-    for state in (EMULATOR_STATE_FILE, HETZNER_STATE_FILE):
+    for state in (EMULATOR_STATE_FILE, HETZNER_STATE_FILE, DIGITALOCEAN_STATE_FILE):
         (data_dir / state).unlink(missing_ok=True)
     for sub in ("mongo", "logs"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)

@@ -24,6 +24,7 @@ Configuration (`DevStackOptions.from_environment` reads these; explicit override
 | DEVSTACK_MONGO_PORT            | 27017               | embedded MongoDB port             |
 | DEVSTACK_EMULATOR_PORT         | 8765                | Vultr emulator port               |
 | DEVSTACK_HETZNER_PORT          | 8766                | Hetzner emulator port             |
+| DEVSTACK_DIGITALOCEAN_PORT     | 8767                | DigitalOcean emulator port        |
 | DEVSTACK_EMULATOR_BOOT_SECONDS | 5                   | emulator: create to running/ok    |
 | METRICS_PORT                   | 9464                | worker Prometheus port            |
 | TEMPORAL_ADDRESS               | unset               | set and answering: use it (and    |
@@ -91,6 +92,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "EMULATOR_API_KEY",
     "EMULATOR_STATE_FILE",
+    "DIGITALOCEAN_STATE_FILE",
     "HETZNER_STATE_FILE",
     "DevStack",
     "DevStackError",
@@ -103,6 +105,7 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / ".devstack"
 # The emulator's instances and charges, in the data folder so a restart keeps them.
 EMULATOR_STATE_FILE = "emulator-state.json"
 HETZNER_STATE_FILE = "hetzner-emulator-state.json"
+DIGITALOCEAN_STATE_FILE = "digitalocean-emulator-state.json"
 
 # Handed to the worker (only in its environment) when it talks to the emulator, which
 # accepts any non-empty bearer token.
@@ -116,6 +119,7 @@ _ENV_VARS: dict[str, str] = {
     "mongo_port": "DEVSTACK_MONGO_PORT",
     "emulator_port": "DEVSTACK_EMULATOR_PORT",
     "hetzner_port": "DEVSTACK_HETZNER_PORT",
+    "digitalocean_port": "DEVSTACK_DIGITALOCEAN_PORT",
     "emulator_boot_seconds": "DEVSTACK_EMULATOR_BOOT_SECONDS",
     "metrics_port": "METRICS_PORT",
     "temporal_address": "TEMPORAL_ADDRESS",
@@ -150,6 +154,7 @@ class DevStackOptions(BaseModel):
     mongo_port: Port = 27017
     emulator_port: Port = 8765
     hetzner_port: Port = 8766
+    digitalocean_port: Port = 8767
     metrics_port: Port = 9464
     # Existing servers to use instead of starting one, when they answer.
     temporal_address: str | None = None
@@ -161,6 +166,8 @@ class DevStackOptions(BaseModel):
     vultr_api_url: str = DEFAULT_VULTR_API_URL
     # Beside the Vultr emulator, a Hetzner one, unless HCLOUD_TOKEN names a real project.
     use_hetzner_emulator: bool = True
+    # And a DigitalOcean one, unless DIGITALOCEAN_TOKEN names a real account.
+    use_digitalocean_emulator: bool = True
     emulator_boot_seconds: float = Field(default=5.0, ge=0)
     emulator_rate_limit: int = Field(default=30, ge=0)  # 0 disables the limit
     billing_period_seconds: int = Field(default=3600, gt=0)
@@ -181,6 +188,8 @@ class DevStackOptions(BaseModel):
             used["emulator_port"] = self.emulator_port
         if self.runs_hetzner_emulator:
             used["hetzner_port"] = self.hetzner_port
+        if self.runs_digitalocean_emulator:
+            used["digitalocean_port"] = self.digitalocean_port
         if self.with_worker:
             used["metrics_port"] = self.metrics_port
         seen: dict[int, str] = {}
@@ -193,6 +202,10 @@ class DevStackOptions(BaseModel):
     @property
     def runs_hetzner_emulator(self) -> bool:
         return self.use_emulator and self.use_hetzner_emulator
+
+    @property
+    def runs_digitalocean_emulator(self) -> bool:
+        return self.use_emulator and self.use_digitalocean_emulator
 
     @classmethod
     def from_environment(
@@ -213,6 +226,7 @@ class DevStackOptions(BaseModel):
             "terminate_before_seconds": settings.terminate_before_seconds,
             "use_emulator": key is None or not key.get_secret_value(),
             "use_hetzner_emulator": not settings.hetzner_configured,
+            "use_digitalocean_emulator": not settings.digitalocean_configured,
             "vultr_api_url": settings.vultr_api_url,
         }
         if "temporal_address" in settings.model_fields_set:
@@ -257,6 +271,7 @@ class DevStackUrls(BaseModel):
     mongo_external: bool = False
     vultr_emulated: bool = True
     hetzner_api_url: str | None = None  # the Hetzner emulator's, when it runs
+    digitalocean_api_url: str | None = None  # the DigitalOcean emulator's, when it runs
 
 
 @dataclass(frozen=True)
@@ -327,6 +342,9 @@ class DevStack:
         if urls.hetzner_api_url is not None:
             env["HCLOUD_API_URL"] = urls.hetzner_api_url
             env["HCLOUD_TOKEN"] = EMULATOR_API_KEY
+        if urls.digitalocean_api_url is not None:
+            env["DIGITALOCEAN_API_URL"] = urls.digitalocean_api_url
+            env["DIGITALOCEAN_TOKEN"] = EMULATOR_API_KEY
         return env
 
     def request_stop(self, signum: int | None = None) -> None:
@@ -417,6 +435,8 @@ class DevStack:
             rows.append(("Vultr API", urls.vultr_api_url, "real Vultr API, not the emulator"))
         if urls.hetzner_api_url is not None:
             rows.append(("Hetzner emulator", urls.hetzner_api_url, ""))
+        if urls.digitalocean_api_url is not None:
+            rows.append(("DigitalOcean", urls.digitalocean_api_url, "emulator, real seconds"))
         if urls.worker_metrics is not None:
             rows.append(("Worker metrics", urls.worker_metrics, ""))
         else:
@@ -507,6 +527,24 @@ class DevStack:
             hetzner.env = {"PYTHONUNBUFFERED": "1"}
             planned.append(_Planned(hetzner, ("hetzner_port",)))
 
+        digitalocean_api_url: str | None = None
+        if opts.runs_digitalocean_emulator:
+            digitalocean_api_url = f"http://{host}:{ports['digitalocean_port']}/v2"
+            do = emulator_process(
+                ports["digitalocean_port"],
+                self._log("digitalocean-emulator"),
+                provider="digitalocean",
+                host=host,
+                # Per-second billing is not compressed: a billed second is a real second,
+                # so the ledger's seconds are the idle windows the workflows wait out.
+                billing_period_seconds=3600,
+                boot_seconds=opts.emulator_boot_seconds,
+                rate_limit=250,  # DigitalOcean's own: 250 a minute (and 5,000 an hour)
+                state_file=self.data_dir / DIGITALOCEAN_STATE_FILE,
+            )
+            do.env = {"PYTHONUNBUFFERED": "1"}
+            planned.append(_Planned(do, ("digitalocean_port",)))
+
         urls = DevStackUrls(
             temporal_address=temporal_address,
             temporal_namespace=namespace,
@@ -522,6 +560,7 @@ class DevStack:
             mongo_external=mongo_external,
             vultr_emulated=opts.use_emulator,
             hetzner_api_url=hetzner_api_url,
+            digitalocean_api_url=digitalocean_api_url,
         )
         # The worker's environment comes from the URLs above; settings_env() reads _urls.
         self._urls = urls
@@ -646,6 +685,7 @@ def _resolve_ports(opts: DevStackOptions) -> dict[str, int]:
         "mongo_port",
         "emulator_port",
         "hetzner_port",
+        "digitalocean_port",
         "metrics_port",
     )
     ports = {name: int(getattr(opts, name)) for name in names}

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # Hours billed per calendar month at most (the hourly price is monthly / 672); DigitalOcean's
     # per-second billing states no cap of its own, so this is configurable.
     digitalocean_monthly_cap_hours: float = Field(default=672.0, gt=0)
+    # DigitalOcean allows 250 requests a minute (about 4 a second) and 5,000 an hour.
+    digitalocean_requests_per_second: float = Field(default=3.0, gt=0, le=4)
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -65,6 +67,8 @@ class Settings(BaseSettings):
     billing_period_seconds: int = Field(default=3600, gt=0)
     terminate_before_seconds: int = Field(default=60, ge=0)
     readiness_timeout_seconds: int = Field(default=900, gt=0)
+    # Per-second billing has no boundary to wait for: an idle server goes after this long.
+    idle_window_seconds: int = Field(default=300, gt=0)
 
     # Shared resources
     max_servers: int = Field(default=10, gt=0)
@@ -177,6 +181,7 @@ class Settings(BaseSettings):
         limits = {
             "vultr": self.vultr_requests_per_second,
             "hetzner": self.hetzner_requests_per_second,
+            "digitalocean": self.digitalocean_requests_per_second,
         }
         if provider not in limits:
             raise SettingsError(f"no request rate is configured for provider {provider!r}")
@@ -196,9 +201,14 @@ class Settings(BaseSettings):
         assert self.hcloud_token is not None
         return self.hcloud_token.get_secret_value()
 
+    @property
+    def digitalocean_configured(self) -> bool:
+        token = self.digitalocean_token
+        return token is not None and bool(token.get_secret_value())
+
     def digitalocean_key(self) -> str:
         """The DigitalOcean token, for the DigitalOcean client alone."""
-        if self.digitalocean_token is None or not self.digitalocean_token.get_secret_value():
+        if self.digitalocean_token is None or not self.digitalocean_configured:
             raise SettingsError(
                 "DIGITALOCEAN_TOKEN is not set: export it, put it in .env, or point "
                 "DIGITALOCEAN_API_URL at the emulator (any non-empty token works there)"

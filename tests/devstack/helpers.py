@@ -29,6 +29,7 @@ PORT_FIELDS = (
     "mongo_port",
     "emulator_port",
     "hetzner_port",
+    "digitalocean_port",
     "metrics_port",
 )
 

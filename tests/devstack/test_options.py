@@ -173,6 +173,20 @@ def test_a_hetzner_emulator_runs_beside_the_vultr_one_unless_a_token_is_set() ->
     assert no_emulators.runs_hetzner_emulator is False
 
 
+def test_a_digitalocean_emulator_runs_beside_the_vultr_one_unless_a_token_is_set() -> None:
+    assert DevStackOptions.from_environment(settings()).runs_digitalocean_emulator is True
+    real = DevStackOptions.from_environment(settings(digitalocean_token=SecretStr("real-do")))
+    assert real.runs_digitalocean_emulator is False
+    assert "real-do" not in real.model_dump_json()
+
+
+def test_the_digitalocean_emulator_port_comes_from_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEVSTACK_DIGITALOCEAN_PORT", "18767")
+    assert DevStackOptions.from_environment(settings()).digitalocean_port == 18767
+
+
 def test_the_hetzner_emulator_port_comes_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVSTACK_HETZNER_PORT", "18766")
     assert DevStackOptions.from_environment(settings()).hetzner_port == 18766

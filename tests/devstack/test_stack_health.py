@@ -117,6 +117,10 @@ def test_banner_puts_each_component_and_its_url_on_a_line_of_its_own(running: Ru
     if HAVE_EMULATOR:
         expected.append(f"Vultr emulator   http://127.0.0.1:{options.emulator_port}/v2")
         expected.append(f"Hetzner emulator http://127.0.0.1:{options.hetzner_port}/v1")
+        expected.append(
+            f"DigitalOcean     http://127.0.0.1:{options.digitalocean_port}/v2"
+            "  (emulator, real seconds)"
+        )
     for line in expected:
         assert line in lines, f"{line!r} not in:\n{running.text}"
 
@@ -144,6 +148,7 @@ def test_each_component_writes_its_output_to_a_log_file_under_the_data_folder(
     if HAVE_EMULATOR:
         expected["Vultr emulator"] = "emulator.log"
         expected["Hetzner emulator"] = "hetzner-emulator.log"
+        expected["DigitalOcean emulator"] = "digitalocean-emulator.log"
 
     for proc in running.stack.processes:
         assert proc.pid is not None
@@ -162,6 +167,9 @@ def test_settings_env_points_at_the_emulator_with_a_placeholder_key(running: Run
     assert env["VULTR_API_KEY"] == EMULATOR_API_KEY
     assert env["HCLOUD_API_URL"] == f"http://127.0.0.1:{running.stack.options.hetzner_port}/v1"
     assert env["HCLOUD_TOKEN"] == EMULATOR_API_KEY
+    do_port = running.stack.options.digitalocean_port
+    assert env["DIGITALOCEAN_API_URL"] == f"http://127.0.0.1:{do_port}/v2"
+    assert env["DIGITALOCEAN_TOKEN"] == EMULATOR_API_KEY
     assert env["TEMPORAL_ADDRESS"] == f"127.0.0.1:{running.stack.options.temporal_port}"
     assert env["MONGO_URI"] == running.stack.urls.mongo_uri
     assert env["BILLING_PERIOD_SECONDS"] == "120"
