@@ -138,6 +138,15 @@ def provision(
             help="Delete at the first deadline after this much life, busy or not.",
         ),
     ] = None,
+    idle_window: Annotated[
+        int | None,
+        typer.Option(
+            "--idle-window",
+            metavar="SECONDS",
+            help="Per-second billing (DigitalOcean): delete this long after the last job "
+            "ends. [default: IDLE_WINDOW_SECONDS or 300]",
+        ),
+    ] = None,
     keep_idle: Annotated[
         bool,
         typer.Option(
@@ -178,6 +187,7 @@ def provision(
         policy = build_overrides(
             max_idle_seconds=max_idle,
             max_lifetime_seconds=max_lifetime,
+            idle_window_seconds=idle_window,
             terminate_idle_at_deadline=False if keep_idle else None,
         )
     except FleetError as exc:

@@ -112,7 +112,7 @@ def fleet_table(servers: Sequence[ServerStatus], *, title: str | None = None) ->
             s.main_ip or "-",
             f"{s.region} {s.plan}",
             format_time(s.terminate_at),
-            str(s.billed_hours),
+            billed_text(s),
             format_cost(s.cost),
         )
     return table
@@ -138,6 +138,23 @@ def pending_termination(status: ServerStatus) -> str:
     return f"pending at {when} once idle: {request.reason}"
 
 
+def billed_text(status: ServerStatus) -> str:
+    """Hours billed, or seconds for a per-second server."""
+    if status.billed_seconds is not None:
+        return f"{status.billed_seconds} s"
+    return f"{status.billed_hours} h"
+
+
+def terminate_text(status: ServerStatus) -> str:
+    """When the server goes; an idle per-second server says it is its idle window."""
+    s = status
+    model = s.billing_model
+    idle_window = model is not None and model.per_second and not s.active_tasks
+    if s.terminate_at is not None and idle_window and s.termination is None:
+        return f"deleting at {format_time(s.terminate_at)} (idle window)"
+    return format_time(s.terminate_at, date=True)
+
+
 def status_view(status: ServerStatus) -> Group:
     """One server in detail: identity, billing, tasks, and its timeline."""
     s = status
@@ -150,10 +167,10 @@ def status_view(status: ServerStatus) -> Group:
         ("region / plan", f"{s.region} / {s.plan}"),
         ("billing start", format_time(s.billing_start, date=True)),
         ("next boundary", format_time(s.next_boundary, date=True)),
-        ("terminate at", format_time(s.terminate_at, date=True)),
+        ("terminate at", terminate_text(s)),
         ("termination", pending_termination(s)),
         ("deleted at", format_time(s.deleted_at, date=True)),
-        ("billed", f"{s.billed_hours} h, {format_cost(s.cost)}"),
+        ("billed", f"{billed_text(s)}, {format_cost(s.cost)}"),
         ("busy", f"{s.busy_seconds:.0f} s"),
         ("tasks", ", ".join(s.active_tasks) or "none"),
     ]

@@ -18,12 +18,14 @@ __all__ = [
     "HOURS_PER_MONTH_CAP",
     "GPU_HOURS_PER_MONTH_CAP",
     "billed_periods_for",
+    "billed_seconds_for",
     "billed_units",
     "charge_for",
     "cost",
     "deadline_for",
     "hourly_price",
     "idle_at_deadline",
+    "idle_window_deadline",
     "month_cap",
     "next_boundary",
     "period_anchor",
@@ -146,6 +148,22 @@ def deadline_for(
     return terminate_deadline(period_anchor(model, created), now, period, margin)
 
 
+def idle_window_deadline(
+    busy: bool, idle_since: datetime | None, now: datetime, window: timedelta
+) -> datetime:
+    """When an idle per-second server goes: `window` after it went idle (absorbing a
+    burst of jobs costs seconds, not another server's minimum). A busy server's window
+    has not started: it would go `window` after now at the earliest, so going busy
+    cancels the deadline and going idle again restarts it. The minimum charge is not
+    waited out: with the default window it is long used up by then, and a shorter
+    window is the operator's choice of capacity over the cents it would save."""
+    if window <= timedelta(0):
+        raise ValueError(f"idle window {window} must be positive")
+    if busy or idle_since is None:
+        return now + window
+    return idle_since + window
+
+
 def billed_periods_for(model: BillingModel, created: datetime, end: datetime) -> int:
     """Periods billed from `created` to `end` (periodic models; each month capped)."""
     cap = (
@@ -155,6 +173,13 @@ def billed_periods_for(model: BillingModel, created: datetime, end: datetime) ->
     )
     period = timedelta(seconds=model.period_seconds)
     return billed_units(period_anchor(model, created), max(end, created), period, cap)
+
+
+def billed_seconds_for(model: BillingModel, created: datetime, end: datetime) -> int:
+    """Seconds billed from `created` to `end` on a per-second model: every started
+    second, at least the minimum."""
+    lived = max(0.0, _seconds(end - created))
+    return max(math.ceil(lived), math.ceil(model.minimum_seconds))
 
 
 def charge_for(model: BillingModel, created: datetime, end: datetime, hourly: float) -> float:

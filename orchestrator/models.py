@@ -117,6 +117,8 @@ class ServerPolicy(_Model):
     terminate_idle_at_deadline: bool = True
     # A task not marked idle within this long is presumed dead and dropped.
     busy_timeout_seconds: int | None = Field(default=None, gt=0)
+    # Per-second billing: an idle server goes this long after its last task ended.
+    idle_window_seconds: int = Field(default=300, gt=0)
 
     @model_validator(mode="after")
     def _margin_below_period(self) -> ServerPolicy:
@@ -138,6 +140,7 @@ class ServerPolicy(_Model):
             "billing_period_seconds": period,
             "terminate_before_seconds": settings.terminate_before_seconds,
             "readiness_timeout_seconds": settings.readiness_timeout_seconds,
+            "idle_window_seconds": settings.idle_window_seconds,
             # Readiness polls scale with the period (every 5 s for an hour, faster for
             # the short periods of demos), never more often than twice a second.
             "ready_poll_seconds": min(5.0, max(0.5, period / 120)),
@@ -154,6 +157,10 @@ class ServerPolicy(_Model):
     def margin(self) -> timedelta:
         return timedelta(seconds=self.terminate_before_seconds)
 
+    @property
+    def idle_window(self) -> timedelta:
+        return timedelta(seconds=self.idle_window_seconds)
+
 
 class PolicyOverrides(_Model):
     """The policy fields a user set explicitly; None leaves the field to the worker,
@@ -167,6 +174,7 @@ class PolicyOverrides(_Model):
     max_idle_seconds: int | None = Field(default=None, gt=0)
     terminate_idle_at_deadline: bool | None = None
     busy_timeout_seconds: int | None = Field(default=None, gt=0)
+    idle_window_seconds: int | None = Field(default=None, gt=0)
 
 
 class TimelineEntry(_Model):
@@ -260,7 +268,11 @@ def billing_cost(
     """Billed units (started periods, each month capped) and their cost at the provider's
     hourly price and monthly cap when the server carries them; records written before
     providers said are priced by Vultr's rule (monthly / 672, 672 a month, GPU 730).
-    A period shortened for demos still costs an hour's price, as the emulators bill it."""
+    A period shortened for demos still costs an hour's price, as the emulators bill it.
+    On a per-second model the units are the seconds billed (the minimum included)."""
+    if model is not None and model.per_second:
+        seconds = billing.billed_seconds_for(model, start, end)
+        return seconds, billing.charge_for(model, start, end, hourly_cost or 0.0)
     cap = billing.month_cap(plan)
     if model is not None and model.monthly_cap_hours is not None:
         cap = math.ceil(model.monthly_cap_hours)
@@ -288,6 +300,8 @@ class ServerStatus(_Model):
     terminate_at: datetime | None = None
     deleted_at: datetime | None = None
     billed_hours: int = 0
+    # Per-second servers: the seconds billed (minimum included); billed_hours stays 0.
+    billed_seconds: int | None = None
     # The period this server is billed by (its resolved policy); None until resolved.
     billing_period_seconds: int | None = None
     monthly_cost: float | None = None
@@ -318,7 +332,9 @@ class ServerStatus(_Model):
     ) -> ServerStatus:
         boundary = None
         units = 0
+        seconds = None
         cost = 0.0
+        per_second = rt.billing_model is not None and rt.billing_model.per_second
         if rt.billing_start is not None and policy is not None:
             end = rt.deleted_at or now
             units, cost = billing_cost(
@@ -330,7 +346,9 @@ class ServerStatus(_Model):
                 rt.hourly_cost,
                 rt.billing_model,
             )
-            if rt.deleted_at is None:
+            if per_second:  # no boundary: seconds, not periods
+                units, seconds = 0, units
+            elif rt.deleted_at is None:
                 boundary = billing.next_boundary(rt.billing_start, now, policy.period)
         busy = rt.busy_seconds
         if rt.busy_since is not None:
@@ -351,6 +369,7 @@ class ServerStatus(_Model):
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
             deleted_at=rt.deleted_at,
             billed_hours=units,
+            billed_seconds=seconds,
             billing_period_seconds=policy.billing_period_seconds if policy else None,
             monthly_cost=rt.monthly_cost,
             hourly_cost=rt.hourly_cost,

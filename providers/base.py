@@ -54,8 +54,9 @@ class BillingModel(BaseModel):
 
     @property
     def per_second(self) -> bool:
-        """No boundary worth waiting for: an idle server goes after an idle window."""
-        return self.period_seconds < 60
+        """No boundary worth waiting for: an idle server goes after an idle window. Only a
+        true per-second unit counts: an hour shortened to seconds for a demo is still hourly."""
+        return self.period_seconds <= 1
 
     @classmethod
     def hourly(

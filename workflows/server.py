@@ -281,7 +281,12 @@ class ServerWorkflow:
                         await self._renew_quota()
                         continue
                     if rt.termination is None:
-                        rt.termination = TerminationRequest(reason="idle at billing deadline")
+                        reason = (
+                            "idle for its idle window"
+                            if self._idle_window_applies()
+                            else "idle at billing deadline"
+                        )
+                        rt.termination = TerminationRequest(reason=reason)
                     return
                 await self._renew_quota()
 
@@ -712,10 +717,20 @@ class ServerWorkflow:
             await self._record()
 
     def _deadline(self, now: datetime) -> datetime:
-        """The next billing deadline: the last moment to delete before a new period."""
-        assert self._rt.billing_start is not None
-        policy = self._pol
-        return billing.terminate_deadline(self._rt.billing_start, now, policy.period, policy.margin)
+        """The next billing deadline: the last moment to delete before a new period, or
+        for a per-second server the end of its idle window."""
+        rt, policy = self._rt, self._pol
+        assert rt.billing_start is not None
+        if self._idle_window_applies():
+            busy = bool(rt.active_tasks)
+            return billing.idle_window_deadline(busy, rt.idle_since, now, policy.idle_window)
+        return billing.terminate_deadline(rt.billing_start, now, policy.period, policy.margin)
+
+    def _idle_window_applies(self) -> bool:
+        model = self._rt.billing_model
+        # Patched: a per-second server started before idle windows keeps replaying its
+        # boundary deadlines.
+        return model is not None and model.per_second and workflow.patched("idle-window")
 
     def _planned_end(self, now: datetime, deadline: datetime) -> datetime | None:
         """When the server goes if no task starts or ends: what `terminate_at` shows.
@@ -725,7 +740,8 @@ class ServerWorkflow:
         if self._terminate_now():
             return now
         if rt.active_tasks:
-            return deadline
+            # Per second, a busy server has no deadline: its window starts when it idles.
+            return None if self._idle_window_applies() else deadline
         ends = []
         if policy.terminate_idle_at_deadline or rt.termination is not None:
             ends.append(deadline)

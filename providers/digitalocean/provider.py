@@ -36,7 +36,8 @@ def as_instance(droplet: Droplet) -> Instance:
         name=droplet.name,
         region=droplet.region.slug,
         plan=droplet.size_slug,
-        image=droplet.image.slug or (str(droplet.image.id) if droplet.image.id else ""),
+        # The image id, which is what `spec.os_id` names: reconciliation adopts from it.
+        image=str(droplet.image.id) if droplet.image.id else (droplet.image.slug or ""),
         status=droplet.status,
         ready=droplet.status == READY_STATUS,
         created=droplet.created_at,

@@ -108,3 +108,39 @@ def test_a_periodic_model_on_clock_hours_must_divide_the_hour():
 
 def test_only_short_periods_count_as_per_second():
     assert PER_SECOND.per_second and not HOURLY.per_second and not CLOCK_HOURS.per_second
+
+
+def test_an_hour_shortened_for_a_demo_is_still_hourly():
+    assert not BillingModel.hourly(period_seconds=20).per_second
+
+
+windows = st.integers(min_value=1, max_value=3600).map(lambda s: timedelta(seconds=s))
+gaps = st.floats(min_value=0, max_value=7200, allow_nan=False).map(lambda s: timedelta(seconds=s))
+
+
+@given(instants, gaps, windows)
+def test_an_idle_server_goes_one_window_after_it_went_idle(idle_since, waited, window):
+    now = idle_since + waited
+    assert billing.idle_window_deadline(False, idle_since, now, window) == idle_since + window
+
+
+@given(instants, gaps, windows)
+def test_a_busy_server_has_no_deadline_within_the_window(idle_since, waited, window):
+    now = idle_since + waited
+    # Busy: the deadline stays a full window ahead of now, however long it has run.
+    assert billing.idle_window_deadline(True, None, now, window) == now + window
+    assert billing.idle_window_deadline(True, idle_since, now, window) == now + window
+
+
+@given(instants, gaps, gaps, windows)
+def test_going_idle_again_restarts_the_window(first_idle, busy_for, idle_for, window):
+    again = first_idle + busy_for + timedelta(seconds=1)
+    now = again + idle_for
+    deadline = billing.idle_window_deadline(False, again, now, window)
+    assert deadline == again + window > first_idle + window
+
+
+def test_an_idle_window_must_be_positive():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="must be positive"):
+        billing.idle_window_deadline(False, now, now, timedelta(0))
