@@ -169,7 +169,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Billed hours and cost per server and in total (terminated included), busy and
         paid-but-idle hours, and what a "terminate after N idle minutes" policy would
-        have paid for the same jobs."""
+        have paid for the same jobs. Per-second servers count seconds and compare with
+        deleting at once when idle and with keeping them running."""
         settings = load_cli_settings()
         start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
 
@@ -201,32 +202,41 @@ def register(app: typer.Typer) -> None:
             "paid idle h",
             f"idle-{idle_timeout:g}m h",
             f"idle-{idle_timeout:g}m cost",
+            "at-once cost",
+            "kept cost",
         ):
             table.add_column(
                 column, justify="right" if column not in ("server", "state", "plan") else "left"
             )
         for line in report.servers:
+            per_second = line.billed_seconds is not None
             table.add_row(
                 line.name,
                 line.state.value,
                 line.plan,
-                str(line.billed_hours),
+                f"{line.billed_seconds} s" if per_second else str(line.billed_hours),
                 format_cost(line.cost),
                 f"{line.busy_hours:.2f}",
                 f"{line.paid_idle_hours:.2f}",
-                str(line.idle_timeout_hours),
-                format_cost(line.idle_timeout_cost),
+                "-" if per_second else str(line.idle_timeout_hours),
+                "-" if per_second else format_cost(line.idle_timeout_cost),
+                _maybe_cost(line.delete_at_once_cost),
+                _maybe_cost(line.keep_running_cost),
             )
         table.add_row(
             "total",
             "",
             "",
-            str(report.billed_hours),
+            f"{report.billed_hours} + {report.billed_seconds} s"
+            if report.billed_seconds
+            else str(report.billed_hours),
             format_cost(report.cost),
             f"{report.busy_hours:.2f}",
             f"{report.paid_idle_hours:.2f}",
             str(report.idle_timeout_hours),
             format_cost(report.idle_timeout_cost),
+            "",
+            "",
             style="bold",
         )
         out_console().print(table)
@@ -375,3 +385,7 @@ def register(app: typer.Typer) -> None:
 
 def _running_pool(fleet: ServerFleet, pool: str) -> Any:
     return fleet.client.get_workflow_handle_for(WarmPoolWorkflow.run, f"pool-{pool}")
+
+
+def _maybe_cost(cost: float | None) -> str:
+    return "-" if cost is None else format_cost(cost)

@@ -4,6 +4,8 @@
 For each server: billed periods and cost (monthly-cap aware), busy time, paid-but-idle
 time, and what a "terminate after N idle minutes" policy would have paid for the
 same busy intervals (provisioning assumed instant, which flatters that policy).
+Per-second servers count seconds (the minimum charge included) and compare with
+deleting at once whenever idle (a fresh server per job) and with keeping it running.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 
 from orchestrator import billing
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus, billing_cost
+from providers.base import BillingModel
 
 __all__ = ["CostLine", "CostReport", "busy_intervals", "cost_report", "idle_timeout_units"]
 
@@ -35,6 +39,11 @@ class CostLine(BaseModel):
     paid_idle_hours: float
     idle_timeout_hours: int
     idle_timeout_cost: float
+    # Per-second servers only (None otherwise): seconds billed, and what deleting at once
+    # whenever idle, or keeping the server running until now, would have cost.
+    billed_seconds: int | None = None
+    delete_at_once_cost: float | None = None
+    keep_running_cost: float | None = None
 
 
 class CostReport(BaseModel):
@@ -48,6 +57,22 @@ class CostReport(BaseModel):
     paid_idle_hours: float
     idle_timeout_hours: int
     idle_timeout_cost: float
+    billed_seconds: int = 0
+
+
+def per_second_alternatives(
+    model: BillingModel,
+    intervals: list[tuple[datetime, datetime]],
+    start: datetime,
+    now: datetime,
+    hourly: float,
+) -> tuple[float, float]:
+    """What a per-second server would have cost deleted the moment it went idle (one
+    server per busy stretch, created instantly, each paying the minimum; a server never
+    used pays the minimum once), and kept running from `start` until `now`."""
+    stretches = intervals or [(start, start)]
+    at_once = math.fsum(billing.charge_for(model, a, b, hourly) for a, b in stretches)
+    return at_once, billing.charge_for(model, start, now, hourly)
 
 
 def busy_intervals(status: ServerStatus, now: datetime) -> list[tuple[datetime, datetime]]:
@@ -132,11 +157,26 @@ def cost_report(
             if status.hourly_cost is not None
             else billing.hourly_price(status.monthly_cost or 0.0, status.plan)
         )
-        busy = sum((b - a).total_seconds() for a, b in busy_intervals(status, now))
+        intervals = busy_intervals(status, now)
+        busy = sum((b - a).total_seconds() for a, b in intervals)
         paid = units * period.total_seconds()
-        alt = idle_timeout_units(
-            busy_intervals(status, now), period, idle_timeout, status.plan, status.billing_start
-        )
+        model = status.billing_model
+        per_second: dict[str, Any] = {}
+        if model is not None and model.per_second:
+            paid = float(units)  # seconds, not periods
+            at_once, kept = per_second_alternatives(
+                model, intervals, status.billing_start, now, unit_price
+            )
+            per_second = {
+                "billed_seconds": units,
+                "delete_at_once_cost": at_once,
+                "keep_running_cost": kept,
+            }
+            units = alt = 0  # no periods; the idle-timeout comparison is hourly
+        else:
+            alt = idle_timeout_units(
+                intervals, period, idle_timeout, status.plan, status.billing_start
+            )
         lines.append(
             CostLine(
                 name=status.name,
@@ -152,6 +192,7 @@ def cost_report(
                 paid_idle_hours=max(0.0, paid - busy) / period.total_seconds(),
                 idle_timeout_hours=alt,
                 idle_timeout_cost=alt * unit_price,
+                **per_second,
             )
         )
     periods = {line.period_seconds for line in lines}
@@ -165,4 +206,5 @@ def cost_report(
         paid_idle_hours=sum(line.paid_idle_hours for line in lines),
         idle_timeout_hours=sum(line.idle_timeout_hours for line in lines),
         idle_timeout_cost=math.fsum(line.idle_timeout_cost for line in lines),
+        billed_seconds=sum(line.billed_seconds or 0 for line in lines),
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from orchestrator.cost import busy_intervals, cost_report, idle_timeout_units
 from orchestrator.lifecycle import ServerState
 from orchestrator.models import ServerStatus, TimelineEntry
+from providers.base import BillingModel
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -92,3 +93,53 @@ def test_each_server_is_priced_by_the_period_it_was_billed_by():
     assert by_name["legacy"].billed_hours == 1  # the report's default period
     assert by_name["legacy"].period_seconds == 3600
     assert report.billed_hours == 16
+
+
+PER_SECOND = BillingModel(period_seconds=1, minimum_seconds=60, minimum_charge=0.01)
+HOURLY_PRICE = 3.6  # $0.001 a second
+
+
+def per_second_status(entries, deleted: timedelta | None):
+    return status("do", entries, deleted).model_copy(
+        update={"billing_model": PER_SECOND, "hourly_cost": HOURLY_PRICE, "plan": "s-1vcpu-1gb"}
+    )
+
+
+def test_a_per_second_server_is_billed_the_seconds_it_lived_not_hours():
+    sec = timedelta(seconds=1)
+    st = per_second_status(
+        [(S.READY, sec * 0), (S.EXECUTING, sec * 10), (S.IDLE, sec * 110)], sec * 410
+    )
+    (line,) = cost_report([st], H, T0 + H).servers
+    assert line.billed_seconds == 410 and line.billed_hours == 0
+    # The hourly idle-timeout comparison does not apply to it, nor count in the totals.
+    assert line.idle_timeout_hours == 0 and line.idle_timeout_cost == 0
+    assert abs(line.cost - 0.41) < 1e-9
+    # Deleted the moment its one job ended: the 100 s of the job; kept: the whole hour.
+    assert abs(line.delete_at_once_cost - 0.1) < 1e-9
+    assert abs(line.keep_running_cost - 3.6) < 1e-9
+
+
+def test_a_short_per_second_life_pays_the_minimum_and_each_job_alone_pays_it_too():
+    sec = timedelta(seconds=1)
+    st = per_second_status(
+        [
+            (S.READY, sec * 0),
+            (S.EXECUTING, sec * 1),
+            (S.IDLE, sec * 6),
+            (S.EXECUTING, sec * 8),
+            (S.IDLE, sec * 13),
+        ],
+        sec * 20,
+    )
+    (line,) = cost_report([st], H, T0 + H).servers
+    assert line.billed_seconds == 60 and abs(line.cost - 0.06) < 1e-9
+    # Two servers for two 5 s jobs: the 60 s minimum twice, more than the one it used.
+    assert abs(line.delete_at_once_cost - 0.12) < 1e-9
+    assert line.delete_at_once_cost > line.cost
+
+
+def test_hourly_servers_have_no_per_second_comparison():
+    st = status("a", [(S.READY, H * 0)], H * 0.5)
+    (line,) = cost_report([st], H, T0 + H).servers
+    assert line.billed_seconds is None and line.delete_at_once_cost is None
