@@ -25,6 +25,7 @@ from orchestrator.leases import Lease, LeaseStore
 from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
 from orchestrator.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
 from orchestrator.settings import Settings
+from providers.base import BillingModel
 from workflows.server import ServerWorkflow
 
 __all__ = ["Claim", "ClaimBroker", "ClaimError"]
@@ -40,6 +41,17 @@ def min_paid_left(period_seconds: int) -> timedelta:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _recently_idle_first(doc: dict[str, Any]) -> tuple[int, float]:
+    """Sort key: per-second servers by idle moment, latest first; the others keep their
+    order (most paid time left) after them. Per second there is no paid time to use up,
+    only the window: reusing the freshest idle server lets the stalest one go."""
+    model = doc.get("billing_model")
+    idle = doc.get("idle_since")
+    if model and BillingModel.model_validate(model).per_second and idle is not None:
+        return (0, -_aware(idle).timestamp())
+    return (1, 0.0)
 
 
 class ClaimError(RuntimeError):
@@ -82,7 +94,8 @@ class ClaimBroker:
         self._check_spec = check_spec
 
     async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
-        """Available servers of that kind, most paid time left first."""
+        """Available servers of that kind, most paid time left first; per-second ones
+        most recently idle first, so those idle longest run out their windows and go."""
         now = datetime.now(UTC)
         cursor = (
             self._db[SERVERS_COLLECTION]
@@ -94,11 +107,18 @@ class ClaimBroker:
                     # None: kept while idle (--keep-idle), no end planned.
                     "$or": [{"terminate_at": {"$gt": now}}, {"terminate_at": None}],
                 },
-                {"name": 1, "workflow_id": 1, "terminate_at": 1, "billing_period_seconds": 1},
+                {
+                    "name": 1,
+                    "workflow_id": 1,
+                    "terminate_at": 1,
+                    "billing_period_seconds": 1,
+                    "billing_model": 1,
+                    "idle_since": 1,
+                },
             )
             .sort("terminate_at", -1)
         )
-        found = await cursor.to_list()
+        found = sorted(await cursor.to_list(), key=_recently_idle_first)
         # Enough paid time left by the server's own period (older records: ours).
         return [
             doc

@@ -299,6 +299,8 @@ class ServerStatus(_Model):
     next_boundary: datetime | None = None
     terminate_at: datetime | None = None
     deleted_at: datetime | None = None
+    # When its last task ended (None while busy): claims prefer the most recently idle.
+    idle_since: datetime | None = None
     billed_hours: int = 0
     # Per-second servers: the seconds billed (minimum included); billed_hours stays 0.
     billed_seconds: int | None = None
@@ -368,6 +370,7 @@ class ServerStatus(_Model):
             next_boundary=boundary,
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
             deleted_at=rt.deleted_at,
+            idle_since=rt.idle_since if not rt.active_tasks else None,
             billed_hours=units,
             billed_seconds=seconds,
             billing_period_seconds=policy.billing_period_seconds if policy else None,
