@@ -61,6 +61,25 @@ def fast_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEm
         running.process.stop()
 
 
+@pytest.fixture(scope="session")
+def fast_digitalocean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """The DigitalOcean face billing real seconds (its default 3600 s hour): per-second
+    servers wait out idle windows in real seconds, so its ledger's seconds are the
+    workflow's. Only the test token is accepted, so a wrong one is an auth error."""
+    running = start_emulator(
+        tmp_path_factory.mktemp("fast-digitalocean"),
+        provider="digitalocean",
+        boot_seconds=BOOT,
+        rate_limit=0,
+        seed=11,
+        extra_args=["--api-key", TEST_API_KEY],
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
 @dataclass
 class Fleet:
     client: Client
@@ -138,6 +157,17 @@ async def fleet_factory(
             return Fleet(temporal_env.client, settings, fast_emulator, db)
 
         yield make
+
+
+@pytest.fixture
+async def do_fleet(fleet_factory: Any, fast_digitalocean: RunningEmulator) -> Fleet:
+    """A fleet whose workers also serve DigitalOcean, on the fast DigitalOcean face."""
+    fast_digitalocean.reset()
+    return await fleet_factory(
+        digitalocean_token=TEST_API_KEY,
+        digitalocean_api_url=fast_digitalocean.api_url,
+        digitalocean_requests_per_second=4,
+    )
 
 
 @pytest.fixture

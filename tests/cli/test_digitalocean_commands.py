@@ -1,0 +1,45 @@
+"""The CLI on a DigitalOcean Droplet: provisioned with an idle window, shown as such by
+`status`, and priced in seconds by `cost`."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.cli.conftest import Cli, cli_env, unique
+from tests.integration.conftest import (  # noqa: F401 - fixtures used here
+    Fleet,
+    do_fleet,
+    fast_digitalocean,
+    fast_emulator,
+    fleet_factory,
+)
+from tests.support.emulator import TEST_API_KEY
+
+pytestmark = [pytest.mark.integration]
+
+
+async def test_a_droplet_shows_its_idle_window_and_is_priced_in_seconds(
+    do_fleet: Fleet,  # noqa: F811 - the imported fixture
+):
+    env = {
+        **cli_env(do_fleet),
+        "DIGITALOCEAN_TOKEN": TEST_API_KEY,
+        "DIGITALOCEAN_API_URL": do_fleet.settings.digitalocean_api_url,
+    }
+    cli = Cli(env)
+    name = unique("do-cli")
+    started = await cli(
+        "provision", name, "--provider", "digitalocean", "--region", "nyc3",
+        "--plan", "s-1vcpu-1gb", "--os-id", "155112933", "--idle-window", "30",
+        "--wait", "ready",
+    )  # fmt: skip
+    assert started.exit_code == 0, started.stderr
+    shown = await cli("status", name)
+    assert re.search(r"deleting at \d\d:\d\d:\d\d \(idle window\)", shown.stdout), shown.stdout
+    await cli("terminate", name, "--now")
+    report = await cli("cost", "--json")
+    (line,) = [s for s in report.json()["servers"] if s["name"] == name]
+    assert line["billed_seconds"] >= 60 and line["billed_hours"] == 0
+    assert line["delete_at_once_cost"] is not None and line["keep_running_cost"] is not None
