@@ -49,7 +49,8 @@ class Outcome:
         s = self.status
         line = f"{s.name} is {s.state}: instance {s.instance_id} at {s.main_ip}"
         if s.terminate_at is not None:
-            line += f"; deleted at {format_time(s.terminate_at, date=True)} unless busy"
+            window = " (idle window)" if s.billing_model and s.billing_model.per_second else ""
+            line += f"; deleted at {format_time(s.terminate_at, date=True)}{window} unless busy"
         else:
             line += "; kept while idle until terminated"
         return line

@@ -36,6 +36,7 @@ async def test_a_droplet_shows_its_idle_window_and_is_priced_in_seconds(
         "--wait", "ready",
     )  # fmt: skip
     assert started.exit_code == 0, started.stderr
+    assert re.search(r"is READY: .*; deleted at .* UTC \(idle window\) unless busy", started.stdout)
     shown = await cli("status", name)
     assert re.search(r"deleting at \d\d:\d\d:\d\d \(idle window\)", shown.stdout), shown.stdout
     await cli("terminate", name, "--now")
