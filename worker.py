@@ -79,7 +79,7 @@ def build_workers(
     fleet_store = FleetStoreActivities(
         store,
         db,
-        max_servers=settings.max_servers,
+        max_servers=settings.max_servers_for,
         max_terminations=settings.max_concurrent_terminations,
     )
     leases = LeaseActivities(store)

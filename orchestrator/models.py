@@ -223,6 +223,9 @@ class ServerRuntime(_Model):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     error: str | None = None
     rejected: list[str] = Field(default_factory=list)
+    # The provider account whose quota holds this server's slot; None for servers that
+    # took it before quotas were per provider (they keep the shared resource).
+    quota_provider: str | None = None
 
 
 class ServerInput(_Model):
