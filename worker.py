@@ -37,7 +37,7 @@ from providers.hetzner.client import HetznerClient
 from providers.hetzner.provider import HetznerProvider
 from workflows.policies import provider_task_queue
 from workflows.pool import WarmPoolWorkflow
-from workflows.reconcile import ReconcileWorkflow
+from workflows.reconcile import ReconcileFleetWorkflow, ReconcileWorkflow
 from workflows.schedules import ensure_reconcile_schedule
 from workflows.server import ServerWorkflow
 from workflows.spec_check import SpecCheckWorkflow
@@ -47,6 +47,7 @@ log = logging.getLogger("worker")
 WORKFLOWS: Sequence[type] = (
     ServerWorkflow,
     ReconcileWorkflow,
+    ReconcileFleetWorkflow,
     WarmPoolWorkflow,
     SpecCheckWorkflow,
 )
