@@ -154,7 +154,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async with open_providers(settings) as providers:
         workers = build_workers(client, settings, providers=providers, db=db, store=store)
         await ensure_reconcile_schedule(client, settings)
-        gauges = asyncio.create_task(publish_fleet_gauges(db, runtime.metric_meter))
+        quotas = {p: settings.max_servers_for(p) for p in providers}
+        gauges = asyncio.create_task(
+            publish_fleet_gauges(db, runtime.metric_meter, quotas=quotas, store=store)
+        )
         served = ", ".join(
             f"{provider_task_queue(settings.temporal_task_queue, p)} "
             f"({p}, {settings.requests_per_second(p):g} req/s)"
