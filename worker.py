@@ -39,7 +39,7 @@ from providers.hetzner.client import HetznerClient
 from providers.hetzner.provider import HetznerProvider
 from workflows.policies import provider_task_queue
 from workflows.pool import WarmPoolWorkflow
-from workflows.reconcile import ReconcileWorkflow
+from workflows.reconcile import ReconcileFleetWorkflow, ReconcileWorkflow
 from workflows.schedules import ensure_reconcile_schedule
 from workflows.server import ServerWorkflow
 from workflows.spec_check import SpecCheckWorkflow
@@ -49,6 +49,7 @@ log = logging.getLogger("worker")
 WORKFLOWS: Sequence[type] = (
     ServerWorkflow,
     ReconcileWorkflow,
+    ReconcileFleetWorkflow,
     WarmPoolWorkflow,
     SpecCheckWorkflow,
 )
@@ -86,7 +87,7 @@ def build_workers(
     fleet_store = FleetStoreActivities(
         store,
         db,
-        max_servers=settings.max_servers,
+        max_servers=settings.max_servers_for,
         max_terminations=settings.max_concurrent_terminations,
     )
     leases = LeaseActivities(store)
@@ -160,7 +161,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async with open_providers(settings) as providers:
         workers = build_workers(client, settings, providers=providers, db=db, store=store)
         await ensure_reconcile_schedule(client, settings)
-        gauges = asyncio.create_task(publish_fleet_gauges(db, runtime.metric_meter))
+        quotas = {p: settings.max_servers_for(p) for p in providers}
+        gauges = asyncio.create_task(
+            publish_fleet_gauges(db, runtime.metric_meter, quotas=quotas, store=store)
+        )
         served = ", ".join(
             f"{provider_task_queue(settings.temporal_task_queue, p)} "
             f"({p}, {settings.requests_per_second(p):g} req/s)"

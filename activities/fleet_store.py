@@ -6,6 +6,7 @@ servers obeys the same caps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,13 @@ from activities.payloads import RecordServerInput, SlotInput
 from orchestrator.leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
 
-__all__ = ["QUOTA_RESOURCE", "SERVERS_COLLECTION", "TERMINATIONS_RESOURCE", "FleetStoreActivities"]
+__all__ = [
+    "QUOTA_RESOURCE",
+    "SERVERS_COLLECTION",
+    "TERMINATIONS_RESOURCE",
+    "FleetStoreActivities",
+    "quota_resource",
+]
 
 QUOTA_RESOURCE = "quota:servers"
 TERMINATIONS_RESOURCE = "terminations"
@@ -34,6 +41,15 @@ def provider_filter(provider: str) -> dict[str, Any]:
     return {"provider": provider}
 
 
+def quota_resource(provider: str | None) -> str:
+    """The lease resource of one provider account's quota. The default provider keeps
+    the name all servers shared before quotas were per provider, so the slots running
+    workflows hold stay counted."""
+    if provider is None or provider == DEFAULT_PROVIDER:
+        return QUOTA_RESOURCE
+    return f"{QUOTA_RESOURCE}:{provider}"
+
+
 def record_id(workflow_id: str, generation: str) -> str:
     return f"{workflow_id}/{generation}"
 
@@ -46,11 +62,16 @@ async def ensure_read_model_indexes(db: AsyncDatabase) -> None:
 
 class FleetStoreActivities:
     def __init__(
-        self, store: LeaseStore, db: AsyncDatabase, *, max_servers: int, max_terminations: int
+        self,
+        store: LeaseStore,
+        db: AsyncDatabase,
+        *,
+        max_servers: Callable[[str], int],
+        max_terminations: int,
     ) -> None:
         self._store = store
         self._db = db
-        self._max_servers = max_servers
+        self._max_servers = max_servers  # a provider's quota
         self._max_terminations = max_terminations
 
     async def _take(self, resource: str, limit: int, request: SlotInput) -> Lease:
@@ -69,8 +90,10 @@ class FleetStoreActivities:
 
     @activity.defn(name="take_quota_slot")
     async def take_quota_slot(self, request: SlotInput) -> Lease:
-        """One of MAX_SERVERS live servers; taking it again renews it (same owner)."""
-        return await self._take(QUOTA_RESOURCE, self._max_servers, request)
+        """One of the provider account's live servers (`<PROVIDER>_MAX_SERVERS`, else
+        MAX_SERVERS); taking it again renews it (same owner)."""
+        provider = request.provider or DEFAULT_PROVIDER
+        return await self._take(quota_resource(provider), self._max_servers(provider), request)
 
     @activity.defn(name="take_termination_slot")
     async def take_termination_slot(self, request: SlotInput) -> Lease:

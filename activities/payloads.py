@@ -77,6 +77,9 @@ class CheckReadyInput(_Payload):
 class SlotInput(_Payload):
     owner: str
     ttl_seconds: float
+    # Whose account quota the slot is of; None (histories before per-provider quotas)
+    # is the shared resource the default provider keeps.
+    provider: str | None = None
 
 
 class KeepWarmInput(_Payload):

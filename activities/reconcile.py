@@ -18,10 +18,12 @@ from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from activities.leases import mongo_errors
 from orchestrator.lifecycle import ACTIVE_STATES
 from orchestrator.reconciliation import Finding, Record, findings, workflows_to_check
+from providers import DEFAULT_PROVIDER
 from providers.base import Provider
 from providers.errors import ProviderError
 
 __all__ = [
+    "FleetReconcileReport",
     "FleetScan",
     "ReconcileActivities",
     "ReconcileRecords",
@@ -48,11 +50,20 @@ class FleetScan(_Model):
 
 
 class ReconcileReport(_Model):
+    # Reports recorded before reconciliation covered every provider are Vultr's.
+    provider: str = DEFAULT_PROVIDER
     started_at: datetime
     instances_seen: int
     not_ours: int = 0
     actions: list[str]
     findings: list[Finding]
+
+
+class FleetReconcileReport(_Model):
+    """One report per provider reconciled, and why any provider's run failed."""
+
+    reports: list[ReconcileReport] = Field(default_factory=list)
+    failures: dict[str, str] = Field(default_factory=dict)
 
 
 class ReconcileActivities:

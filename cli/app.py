@@ -88,14 +88,31 @@ def provision(
         typer.Option(help=f"Cloud provider: {', '.join(PROVIDER_IDS)}."),
     ] = DEFAULT_PROVIDER,
     region: Annotated[
-        str | None, typer.Option(help="Region id (Vultr: ewr...). [default: DEFAULT_REGION or ewr]")
+        str | None,
+        typer.Option(
+            help="Vultr: region id (ewr, ams...); Hetzner: location (fsn1, nbg1, hel1...); "
+            "DigitalOcean: region slug (nyc3...). [default, Vultr only: DEFAULT_REGION or ewr]"
+        ),
     ] = None,
     plan: Annotated[
-        str | None, typer.Option(help="Vultr plan id. [default: DEFAULT_PLAN or vc2-1c-1gb]")
+        str | None,
+        typer.Option(
+            help="Vultr: plan id (vc2-1c-1gb...); Hetzner: server type (cx22...); "
+            "DigitalOcean: size slug (s-1vcpu-1gb...). "
+            "[default, Vultr only: DEFAULT_PLAN or vc2-1c-1gb]"
+        ),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            help="OS image. Vultr: OS id (2284...); Hetzner: image name or id "
+            "(ubuntu-24.04...); DigitalOcean: image id. "
+            "[default, Vultr only: DEFAULT_OS_ID or 2284]"
+        ),
     ] = None,
     os_id: Annotated[
         int | None,
-        typer.Option("--os-id", help="Vultr OS id. [default: DEFAULT_OS_ID or 2284]"),
+        typer.Option("--os-id", help="Numeric image id (Vultr's OS id); --image is the same."),
     ] = None,
     cloud_init: Annotated[
         Path | None,
@@ -165,19 +182,36 @@ def provision(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start server workflows. Region, plan and OS are checked against Vultr's catalog
-    first: nothing starts when one is unknown.
+    """Start server workflows. Region, plan and image are checked against the provider's
+    catalog first: nothing starts when one is unknown. The DEFAULT_* settings are
+    Vultr's: other providers need --region, --plan and --image.
 
     JSON: an object per server ({name, workflow_id, run_id, state} without --wait, the
     status object with it); a list with --count.
     """
     settings = load_cli_settings()
+    if image is not None and os_id is not None:
+        fail("give the image once: --image or --os-id, not both", EXIT_USAGE)
+    if provider == DEFAULT_PROVIDER:
+        region, plan = region or settings.default_region, plan or settings.default_plan
+        if image is None and os_id is None:
+            os_id = settings.default_os_id
+    elif provider in PROVIDER_IDS:
+        given = {"--region": region, "--plan": plan, "--image": image or os_id}
+        missing = [flag for flag, value in given.items() if value is None]
+        if missing:
+            fail(
+                f"--provider {provider} needs {', '.join(missing)} (DEFAULT_REGION, DEFAULT_PLAN "
+                f"and DEFAULT_OS_ID are {DEFAULT_PROVIDER}'s); see --help for the values",
+                EXIT_USAGE,
+            )
     try:
         names = batch_names(name, count)
         spec = build_spec(
-            region or settings.default_region,
-            plan or settings.default_plan,
-            os_id if os_id is not None else settings.default_os_id,
+            region or "",
+            plan or "",
+            os_id,
+            image=image,
             cloud_init=read_cloud_init(cloud_init) if cloud_init is not None else None,
             tags=tag or (),
             ssh_key_ids=ssh_key_id or (),

@@ -25,7 +25,7 @@ from orchestrator.leases import LeaseStore
 from orchestrator.lifecycle import FINAL_STATES
 from orchestrator.models import workflow_id_for
 from workflows.pool import PoolInput, WarmPoolWorkflow, next_active_start
-from workflows.reconcile import ReconcileWorkflow
+from workflows.reconcile import ReconcileFleetWorkflow
 from workflows.schedules import reconcile_input
 
 __all__ = ["register"]
@@ -243,17 +243,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def reconcile(as_json: JsonFlag = False) -> None:
-        """Run reconciliation once now (the worker also runs it on a Schedule): adopt or
-        delete orphans, delete duplicates, end servers whose instance is gone. Waits at
-        most 120 s for the run; it needs MongoDB, so none starts when MongoDB does not
-        answer."""
+        """Run reconciliation once now over every provider the workers serve (the worker
+        also runs it on a Schedule): adopt or delete orphans, delete duplicates, end
+        servers whose instance is gone. Waits at most 120 s for the run; it needs
+        MongoDB, so none starts when MongoDB does not answer."""
         settings = load_cli_settings()
 
         async def act(fleet: ServerFleet) -> Any:
             async with fleet.mongo("reconcile") as db:
                 await db.command("ping")
             handle = await fleet.client.start_workflow(
-                ReconcileWorkflow.run,
+                ReconcileFleetWorkflow.run,
                 reconcile_input(settings),
                 id=f"reconcile-now-{uuid.uuid4().hex[:8]}",
                 task_queue=settings.temporal_task_queue,
@@ -266,16 +266,21 @@ def register(app: typer.Typer) -> None:
                     f"goes on as workflow {handle.id} (see the Temporal web UI)"
                 )
 
-        report = run_with_fleet(settings, act)
+        fleet_report = run_with_fleet(settings, act)
         if as_json:
-            typer.echo(dump_json(report.model_dump(mode="json")))
+            typer.echo(dump_json(fleet_report.model_dump(mode="json")))
         else:
-            typer.echo(
-                f"{report.instances_seen} managed instance(s) at Vultr; "
-                f"{report.not_ours} other instance(s) seen, not ours, left alone"
-            )
-            for action in report.actions or ["nothing to do"]:
-                typer.echo(f"  {action}")
+            for report in fleet_report.reports:
+                typer.echo(
+                    f"{report.provider}: {report.instances_seen} managed instance(s); "
+                    f"{report.not_ours} other instance(s) seen, not ours, left alone"
+                )
+                for action in report.actions or ["nothing to do"]:
+                    typer.echo(f"  {action}")
+            for provider, reason in fleet_report.failures.items():
+                typer.echo(f"{provider}: reconciliation failed: {reason}")
+        if fleet_report.failures:
+            raise typer.Exit(1)
 
     @pool_app.command("start")
     def pool_start(

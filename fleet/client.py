@@ -113,7 +113,7 @@ def describe_spec(
     summary = f"{spec.region} {spec.plan}: {name}"
     lines = [
         f"**Server** `{name}`",
-        f"- region `{spec.region}`, plan `{spec.plan}`, os_id `{spec.os_id}`",
+        f"- region `{spec.region}`, plan `{spec.plan}`, image `{spec.image_ref}`",
         f"- tags: {', '.join(spec.tags) or 'none'}",
         f"- ssh keys: {', '.join(spec.ssh_key_ids) or 'none'}",
         f"- cloud-init: {len(spec.cloud_init.encode()) if spec.cloud_init else 0} bytes",
@@ -162,8 +162,9 @@ def build_overrides(**overrides: Any) -> PolicyOverrides:
 def build_spec(
     region: str,
     plan: str,
-    os_id: int,
+    os_id: int | None,
     *,
+    image: str | None = None,
     cloud_init: str | None = None,
     tags: Collection[str] = (),
     ssh_key_ids: Collection[str] = (),
@@ -176,6 +177,7 @@ def build_spec(
             region=region,
             plan=plan,
             os_id=os_id,
+            image=image,
             cloud_init=cloud_init,
             tags=list(tags),
             ssh_key_ids=list(ssh_key_ids),

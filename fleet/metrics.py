@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from temporalio.common import MetricMeter
 
-from activities.fleet_store import SERVERS_COLLECTION
-from orchestrator.leases import LeaseOperation, LeaseOutcome
+from activities.fleet_store import SERVERS_COLLECTION, quota_resource
+from orchestrator.leases import LeaseOperation, LeaseOutcome, LeaseStore
 from orchestrator.lifecycle import ServerState
 
 __all__ = ["LeaseMetricsToTemporal", "publish_fleet_gauges"]
@@ -43,13 +44,27 @@ class LeaseMetricsToTemporal:
 
 
 async def publish_fleet_gauges(
-    db: AsyncDatabase[Any], meter: MetricMeter, every: float = 15
+    db: AsyncDatabase[Any],
+    meter: MetricMeter,
+    every: float = 15,
+    *,
+    quotas: Mapping[str, int] | None = None,
+    store: LeaseStore | None = None,
 ) -> None:
-    """Servers by state and billed hours, from the read model (one aggregate per tick)."""
+    """Servers by state and billed hours, from the read model (one aggregate per tick);
+    with `quotas` (provider -> limit) and `store`, each provider account's quota use."""
     by_state = meter.create_gauge("servers_by_state", "Servers per lifecycle state")
     billed = meter.create_gauge("billed_hours_total", "Billed hours over all recorded servers")
+    in_use = meter.create_gauge("quota_slots_in_use", "Live servers holding an account's quota")
+    limits = meter.create_gauge("quota_slots_limit", "An account's quota (<PROVIDER>_MAX_SERVERS)")
+    accounts = dict(quotas or {}) if store is not None else {}
     while True:
         try:
+            for provider, limit in accounts.items():
+                assert store is not None
+                held = await store.holders(quota_resource(provider))
+                in_use.set(len(held), {"provider": provider})
+                limits.set(limit, {"provider": provider})
             counts = {state.value: 0 for state in ServerState}
             hours = 0
             async for row in await db[SERVERS_COLLECTION].aggregate(

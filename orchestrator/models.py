@@ -54,12 +54,15 @@ class _Model(BaseModel):
 
 
 class ServerSpec(_Model):
-    """What to create at Vultr."""
+    """What to create at a provider."""
 
     provider: str = DEFAULT_PROVIDER
     region: str = Field(min_length=1)
     plan: str = Field(min_length=1)
-    os_id: int = Field(gt=0)
+    # The OS image, the provider's way: `image` (Vultr: an OS id; Hetzner: an image name
+    # or id), or `os_id`, the numeric form (what specs carried before `image`).
+    os_id: int | None = Field(default=None, gt=0)
+    image: str | None = Field(default=None, min_length=1)
     cloud_init: str | None = None
     tags: list[str] = Field(default_factory=list)
     ssh_key_ids: list[str] = Field(default_factory=list)
@@ -84,6 +87,17 @@ class ServerSpec(_Model):
                 f"cloud-init is {size} bytes; Vultr accepts at most {MAX_CLOUD_INIT_BYTES}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _one_image(self) -> ServerSpec:
+        if (self.os_id is None) == (self.image is None):
+            raise ValueError("give the OS image once: either image or os_id")
+        return self
+
+    @property
+    def image_ref(self) -> str:
+        """The image as the provider's API names it."""
+        return self.image if self.image is not None else str(self.os_id)
 
     @field_validator("tags")
     @classmethod
@@ -231,6 +245,9 @@ class ServerRuntime(_Model):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     error: str | None = None
     rejected: list[str] = Field(default_factory=list)
+    # The provider account whose quota holds this server's slot; None for servers that
+    # took it before quotas were per provider (they keep the shared resource).
+    quota_provider: str | None = None
 
 
 class ServerInput(_Model):

@@ -71,7 +71,10 @@ class Settings(BaseSettings):
     idle_window_seconds: int = Field(default=300, gt=0)
 
     # Shared resources
-    max_servers: int = Field(default=10, gt=0)
+    max_servers: int = Field(default=10, gt=0)  # each provider account's, unless overridden
+    vultr_max_servers: int | None = Field(default=None, gt=0)
+    hetzner_max_servers: int | None = Field(default=None, gt=0)
+    digitalocean_max_servers: int | None = Field(default=None, gt=0)
     max_concurrent_terminations: int = Field(default=30, gt=0)
 
     # Reconciliation (a Temporal Schedule the worker keeps up to date; 0 disables it)
@@ -87,6 +90,14 @@ class Settings(BaseSettings):
     # Observability and security
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     payload_encryption_key: SecretStr | None = None
+
+    @field_validator(
+        "vultr_max_servers", "hetzner_max_servers", "digitalocean_max_servers", mode="before"
+    )
+    @classmethod
+    def _unset_quota(cls, value: object) -> object:
+        # An empty variable (`HETZNER_MAX_SERVERS=`) means not set: MAX_SERVERS applies.
+        return None if value == "" else value
 
     @field_validator("mongo_uri")
     @classmethod
@@ -186,6 +197,11 @@ class Settings(BaseSettings):
         if provider not in limits:
             raise SettingsError(f"no request rate is configured for provider {provider!r}")
         return limits[provider]
+
+    def max_servers_for(self, provider: str) -> int:
+        """A provider account's quota: `<PROVIDER>_MAX_SERVERS` if set, else MAX_SERVERS."""
+        own = getattr(self, f"{provider}_max_servers", None)
+        return self.max_servers if own is None else int(own)
 
     @property
     def hetzner_configured(self) -> bool:

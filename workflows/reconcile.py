@@ -1,18 +1,21 @@
-"""ReconcileWorkflow: run on a Temporal Schedule; adopts or deletes orphans, deletes
-duplicates, and ends server workflows whose instance vanished at their provider."""
+"""Reconciliation: ReconcileWorkflow adopts or deletes one provider's orphans, deletes its
+duplicates, and ends server workflows whose instance vanished there. ReconcileFleetWorkflow
+(what the Schedule and the CLI start) runs one of those, as a child, per provider the
+workers serve."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
-    from activities.reconcile import FleetScan, ReconcileReport, ScanInput
+    from activities.reconcile import FleetReconcileReport, FleetScan, ReconcileReport, ScanInput
     from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
     from orchestrator.naming import NAME_PATTERN, name_from_workflow_id
     from orchestrator.reconciliation import Finding
@@ -20,7 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import DELETE_RETRY, MONGO_RETRY, PROVIDER_RETRY, provider_task_queue
     from workflows.server import ServerWorkflow
 
-__all__ = ["RECONCILE_SCHEDULE_ID", "ReconcileInput", "ReconcileWorkflow"]
+__all__ = [
+    "RECONCILE_SCHEDULE_ID",
+    "ReconcileFleetWorkflow",
+    "ReconcileInput",
+    "ReconcileWorkflow",
+]
 
 RECONCILE_SCHEDULE_ID = "reconcile-fleet"
 
@@ -33,7 +41,50 @@ class ReconcileInput(BaseModel):
     # Adopted servers' policy: None lets the worker resolve it from its settings.
     policy: ServerPolicy | None = None
     default_os_id: int = 2284
-    provider: str = DEFAULT_PROVIDER
+    # One provider; None: ReconcileWorkflow takes the default provider, and
+    # ReconcileFleetWorkflow every provider the workers serve.
+    provider: str | None = None
+
+
+@workflow.defn(name="ReconcileFleetWorkflow")
+class ReconcileFleetWorkflow:
+    """One child run per provider, so each scans on its own rate-limited queue and one
+    provider's outage does not hold up (or fail) the others' reconciliation."""
+
+    @workflow.run
+    async def run(self, input: ReconcileInput) -> FleetReconcileReport:
+        providers = (
+            [input.provider]
+            if input.provider
+            else await workflow.execute_activity(
+                "served_providers",
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=MONGO_RETRY,
+                result_type=list[str],
+                summary="the providers the workers serve",
+            )
+        )
+        workflow.set_current_details(f"reconciling {', '.join(providers)}")
+        runs = [
+            workflow.execute_child_workflow(
+                ReconcileWorkflow.run,
+                input.model_copy(update={"provider": provider}),
+                id=f"{workflow.info().workflow_id}-{provider}",
+                static_summary=f"reconcile {provider}",
+            )
+            for provider in providers
+        ]
+        fleet = FleetReconcileReport()
+        for provider, outcome in zip(
+            providers, await asyncio.gather(*runs, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, ChildWorkflowError):
+                fleet.failures[provider] = str(outcome.cause or outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                fleet.reports.append(outcome)
+        return fleet
 
 
 @workflow.defn(name="ReconcileWorkflow")
@@ -41,8 +92,9 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, input: ReconcileInput) -> ReconcileReport:
         started = workflow.now()
-        queue = provider_task_queue(workflow.info().task_queue, input.provider)
-        workflow.set_current_details(f"scanning {input.provider} instances that are ours")
+        provider = input.provider or DEFAULT_PROVIDER
+        queue = provider_task_queue(workflow.info().task_queue, provider)
+        workflow.set_current_details(f"scanning {provider} instances that are ours")
         scan: FleetScan = await workflow.execute_activity(
             "scan_fleet",
             ScanInput(grace_seconds=input.grace_seconds),
@@ -62,6 +114,7 @@ class ReconcileWorkflow:
             counter.add(1, {"kind": finding.kind})
             workflow.set_current_details("\n\n".join(actions))
         report = ReconcileReport(
+            provider=provider,
             started_at=started,
             instances_seen=scan.instances_seen,
             not_ours=scan.not_ours,
@@ -87,7 +140,7 @@ class ReconcileWorkflow:
         )
         if adoptable:
             spec = ServerSpec(
-                provider=input.provider,
+                provider=input.provider or DEFAULT_PROVIDER,
                 region=finding.region,
                 plan=finding.plan,
                 os_id=finding.os_id or input.default_os_id,

@@ -18,7 +18,7 @@ from temporalio.client import (
 )
 
 from orchestrator.settings import Settings
-from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileInput, ReconcileWorkflow
+from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileFleetWorkflow, ReconcileInput
 
 __all__ = ["ensure_reconcile_schedule", "reconcile_input"]
 
@@ -34,7 +34,8 @@ def reconcile_input(settings: Settings) -> ReconcileInput:
 def _schedule(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            ReconcileWorkflow.run,
+            # One run over every provider the workers serve (a child each).
+            ReconcileFleetWorkflow.run,
             reconcile_input(settings),
             id=RECONCILE_SCHEDULE_ID,
             task_queue=settings.temporal_task_queue,

@@ -144,14 +144,18 @@ class ServerWorkflow:
             )
             rt.monthly_cost = quote.monthly_cost
             rt.hourly_cost, rt.billing_model = quote.hourly_cost, quote.billing
-        self._details("waiting for a slot of the account quota")
+        # Histories from before per-provider quotas took (and renew) the shared slot.
+        if rt.quota_provider is None and workflow.patched("quota-per-provider"):
+            rt.quota_provider = spec.provider
+        account = rt.quota_provider or "the"
+        self._details(f"waiting for a slot of {account} account quota")
         await self._until_done_or_terminated(
             workflow.start_activity(
                 "take_quota_slot",
-                SlotInput(owner=self._wf_id, ttl_seconds=self._quota_ttl()),
+                self._quota_slot(),
                 start_to_close_timeout=MONGO_CALL_TIMEOUT,
                 retry_policy=LEASE_WAIT_RETRY,
-                summary="take a slot of the account quota",
+                summary=f"take a slot of {account} account quota",
             )
         )
         if rt.instance_id is None:
@@ -672,10 +676,15 @@ class ServerWorkflow:
         policy = self._pol
         return float(policy.readiness_timeout_seconds + 3 * policy.billing_period_seconds)
 
+    def _quota_slot(self) -> SlotInput:
+        return SlotInput(
+            owner=self._wf_id, ttl_seconds=self._quota_ttl(), provider=self._rt.quota_provider
+        )
+
     async def _renew_quota(self) -> None:
         await workflow.execute_activity(
             "take_quota_slot",
-            SlotInput(owner=self._wf_id, ttl_seconds=self._quota_ttl()),
+            self._quota_slot(),
             start_to_close_timeout=MONGO_CALL_TIMEOUT,
             retry_policy=LEASE_WAIT_RETRY,
             summary="renew the quota slot",

@@ -51,6 +51,7 @@ class SpecCheckWorkflow:
                     f"{', '.join(served)}); set its API token where the worker runs"
                 ]
             )
+        spec = request.spec
         try:
             problems: list[str] = await workflow.execute_activity(
                 "spec_problems",
@@ -60,7 +61,7 @@ class SpecCheckWorkflow:
                 schedule_to_close_timeout=SPEC_CHECK_TIMEOUT - timedelta(seconds=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=2)),
                 result_type=list[str],
-                summary=f"check {request.spec.region} {request.spec.plan} os {request.spec.os_id}",
+                summary=f"check {spec.region} {spec.plan} image {spec.image_ref}",
             )
         except ActivityError as err:
             return SpecCheck(checked=False, unchecked=_reason(err))

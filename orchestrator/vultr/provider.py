@@ -9,7 +9,7 @@ from orchestrator.naming import MANAGED_TAG, instance_label, instance_tag, owner
 from orchestrator.settings import Settings
 from orchestrator.vultr.catalog import validate_create_request
 from orchestrator.vultr.client import VultrClient
-from orchestrator.vultr.errors import VultrNotFound
+from orchestrator.vultr.errors import VultrNotFound, VultrValidationError
 from orchestrator.vultr.models import CreateInstanceRequest
 from orchestrator.vultr.models import Instance as VultrInstance
 from providers.base import BillingModel, Instance, Owned, Quote
@@ -24,6 +24,16 @@ def vultr_billing_model(plan_id: str, period_seconds: float = 3600) -> BillingMo
     return BillingModel.hourly(
         monthly_cap_hours=billing.month_cap(plan_id), period_seconds=period_seconds
     )
+
+
+def vultr_os_id(spec: ServerSpec) -> int:
+    """Vultr's image is an OS id: `os_id`, or `image` when it is a number."""
+    if spec.os_id is not None:
+        return spec.os_id
+    ref = spec.image_ref
+    if not ref.isdigit() or int(ref) == 0:
+        raise VultrValidationError([f"image {ref!r} is not a Vultr OS id (a number such as 2284)"])
+    return int(ref)
 
 
 def as_instance(found: VultrInstance) -> Instance:
@@ -68,7 +78,7 @@ class VultrProvider:
             {
                 "region": spec.region,
                 "plan": spec.plan,
-                "os_id": spec.os_id,
+                "os_id": vultr_os_id(spec),
                 "tags": list(spec.tags),
                 "sshkey_id": list(spec.ssh_key_ids),
                 "user_data": spec.cloud_init,
@@ -88,7 +98,7 @@ class VultrProvider:
             CreateInstanceRequest(
                 region=spec.region,
                 plan=spec.plan,
-                os_id=spec.os_id,
+                os_id=vultr_os_id(spec),
                 label=instance_label(owner),
                 hostname=hostname,
                 tags=[MANAGED_TAG, instance_tag(owner), *spec.tags],

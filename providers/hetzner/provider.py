@@ -4,7 +4,7 @@ ownership labels, the readiness rule and the billing model in one adapter.
 Ownership: labels `managed-by=vultr-lifecycle` and `workflow=<workflow id>`, and the
 server's name is the workflow id, which Hetzner keeps unique per project, so a create
 that meets its own earlier (lost) create is resolved by lookup, never by a second server.
-`ServerSpec` maps as: region -> location, plan -> server type, os_id -> image id.
+`ServerSpec` maps as: region -> location, plan -> server type, image -> image name or id.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class HetznerProvider:
 
     async def quote(self, spec: ServerSpec) -> Quote:
         catalog = await self._catalog()
-        problems = catalog.problems(spec.plan, spec.region, str(spec.os_id))
+        problems = catalog.problems(spec.plan, spec.region, spec.image_ref)
         if problems:
             raise HetznerValidationError(problems)
         price = catalog.server_types[spec.plan].price_in(spec.region)
@@ -93,7 +93,7 @@ class HetznerProvider:
         request = CreateServerRequest(
             name=owner,
             server_type=spec.plan,
-            image=str(spec.os_id),
+            image=spec.image_ref,
             location=spec.region,
             labels={**labels_from_tags(spec.tags), **_ownership(owner)},
             user_data=spec.cloud_init,

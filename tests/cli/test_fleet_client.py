@@ -35,7 +35,7 @@ async def test_provision_sets_search_attributes_and_a_summary_at_start(
     assert attributes.get(PLAN_KEY) == "vc2-1c-1gb"
     assert attributes.get(STATE_KEY) in {s.value for s in ServerState}
     assert await description.static_summary() == f"ewr vc2-1c-1gb: {name}"
-    assert "os_id `2284`" in (await description.static_details() or "")
+    assert "image `2284`" in (await description.static_details() or "")
     await server_fleet.terminate(name, "test over", now=True)
 
 

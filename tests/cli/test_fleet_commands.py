@@ -52,10 +52,15 @@ async def test_cost_report_matches_the_ledger(cli: Cli, fleet: Fleet):
     assert table.exit_code == 0 and "total" in table.stdout
 
 
-async def test_reconcile_now_reports_what_it_did(cli: Cli):
+async def test_reconcile_now_reports_what_it_did_per_provider(cli: Cli):
     done = await cli("reconcile", "--json", ORPHAN_GRACE_SECONDS="0")
     assert done.exit_code == 0, done.stderr
-    assert done.json()["actions"] == []
+    (report,) = done.json()["reports"]
+    assert report["provider"] == "vultr" and report["actions"] == []
+    assert done.json()["failures"] == {}
+    text = await cli("reconcile", ORPHAN_GRACE_SECONDS="0")
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.splitlines()[0].startswith("vultr: 0 managed instance(s); ")
 
 
 async def test_pool_start_set_and_stop(cli: Cli, fleet: Fleet):

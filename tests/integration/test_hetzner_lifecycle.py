@@ -99,3 +99,43 @@ async def test_a_provider_the_workers_do_not_serve_is_refused_before_anything_st
     with pytest.raises(InvalidRequest, match="provider 'hetzner' is not served by the workers"):
         await servers.provision("hz-nowhere", HETZNER_SPEC)
     assert not await servers.is_running("hz-nowhere")
+
+
+async def quota_refusal(handle) -> str:  # type: ignore[no-untyped-def]
+    """The failure message of the workflow's pending quota-slot attempt, once it has one."""
+    for _ in range(80):
+        pending = (await handle.describe()).raw_description.pending_activities
+        for activity in pending:
+            if activity.activity_type.name == "take_quota_slot" and activity.last_failure.message:
+                return str(activity.last_failure.message)
+        await asyncio.sleep(0.25)
+    raise AssertionError("the quota slot was never refused")
+
+
+async def test_each_provider_account_has_its_own_quota(
+    fleet_factory: Any, fast_hetzner: RunningEmulator
+):
+    from activities.fleet_store import QUOTA_RESOURCE
+    from orchestrator.leases import LeaseStore
+
+    fast_hetzner.reset()
+    fleet: Fleet = await fleet_factory(
+        max_servers=1, hcloud_token=TEST_API_KEY, hcloud_api_url=fast_hetzner.api_url
+    )
+    hz = await start(fleet, "hz-quota-1", HETZNER_SPEC)
+    vu = await start(fleet, "vu-quota-1", fleet.spec())
+    await asyncio.gather(wait_until_ready(hz), wait_until_ready(vu))
+    # The Hetzner account's one slot is taken; the Vultr one does not count against it.
+    second = await start(fleet, "hz-quota-2", HETZNER_SPEC)
+    assert "'quota:servers:hetzner'" in await quota_refusal(second)
+    status = await second.query(ServerWorkflow.status)
+    assert status.state == ServerState.PROVISIONING and status.instance_id is None
+    store = LeaseStore(fleet.db)
+    assert [h.owner for h in await store.holders(QUOTA_RESOURCE)] == [vu.id]
+    assert [h.owner for h in await store.holders(f"{QUOTA_RESOURCE}:hetzner")] == [hz.id]
+    for handle in (hz, vu, second):
+        await handle.signal(
+            ServerWorkflow.request_termination, {"reason": "t", "immediately": True}
+        )
+    await asyncio.gather(hz.result(), vu.result(), second.result())
+    assert len(hetzner_ledger(fast_hetzner)) == 1

@@ -1,4 +1,4 @@
-"""A Vultr emulator that accepts only the security tests' distinctive API key."""
+"""Vultr and Hetzner emulators that accept only the security tests' distinctive tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.support import API_KEY
+from tests.security.support import API_KEY, HCLOUD_TOKEN
 from tests.support.emulator import RunningEmulator, start_emulator
 
 PERIOD = 20  # seconds per billed "hour"
@@ -22,6 +22,29 @@ def locked_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         boot_seconds=BOOT,
         rate_limit=1000,
         extra_args=["--api-key", API_KEY.value],
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+@pytest.fixture(scope="session")
+def locked_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    running = start_emulator(
+        tmp_path_factory.mktemp("locked-hetzner"),
+        provider="hetzner",
+        billing_period_seconds=PERIOD,
+        boot_seconds=BOOT,
+        rate_limit=100_000,
+        extra_args=[
+            "--api-key",
+            HCLOUD_TOKEN.value,
+            "--delete-seconds",
+            "1",
+            "--rate-limit-refill-per-second",
+            "1000",
+        ],
     )
     try:
         yield running

@@ -1,10 +1,11 @@
-"""The Vultr API key never leaves the Vultr client: not into Temporal histories, MongoDB,
-logs, log files, or error messages.
+"""Provider credentials (the Vultr API key, the Hetzner token: `SECRETS`) never leave
+their provider's client: not into Temporal histories, MongoDB, logs, log files, or error
+messages.
 
-One short lifecycle runs against an emulator that accepts only a distinctive key, so
-every completed workflow proves the key was in use. Two workers serve it: the
-project's workers in this process (every log record captured at DEBUG) and a real
-`worker.py` process (its log file scanned). Each scan first proves it would find
+Short lifecycles run at each provider against an emulator that accepts only a
+distinctive token, so every completed workflow proves its token was in use. Two workers
+serve them: the project's workers in this process (every log record captured at DEBUG)
+and a real `worker.py` process (its log file scanned). Each scan first proves it would find
 the key where it is planted, so a silent scanner cannot pass.
 """
 
@@ -40,7 +41,14 @@ from orchestrator.procs import free_port
 from orchestrator.settings import Settings, load_settings
 from orchestrator.vultr import CreateInstanceRequest, VultrAuthError, VultrClient, VultrError
 from tests.security.conftest import MARGIN, PERIOD
-from tests.security.support import API_KEY, LogCapture, Secret, rendered_records
+from tests.security.support import (
+    API_KEY,
+    HCLOUD_TOKEN,
+    SECRETS,
+    LogCapture,
+    Secret,
+    rendered_records,
+)
 from tests.support.emulator import RunningEmulator
 from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow
@@ -57,14 +65,24 @@ class LeakRun:
     histories: list[WorkflowHistory]
     db: Any
     records: list[logging.LogRecord]
-    emulator: RunningEmulator
+    emulators: list[RunningEmulator]
     worker_log: Path
 
 
-def _settings(emulator: RunningEmulator, mongo_uri: str, db: str, target: str) -> Settings:
+def found_any(blob: bytes | str) -> list[str]:
+    """The secrets (by their first characters) that occur in `blob`."""
+    return [secret.value[:12] for secret in SECRETS if secret.found_in(blob)]
+
+
+def _settings(
+    emulator: RunningEmulator, hetzner: RunningEmulator, mongo_uri: str, db: str, target: str
+) -> Settings:
     return load_settings(
         vultr_api_key=API_KEY.value,
         vultr_api_url=emulator.api_url,
+        hcloud_token=HCLOUD_TOKEN.value,
+        hcloud_api_url=hetzner.api_url,
+        hetzner_requests_per_second=1,
         mongo_uri=mongo_uri,
         mongo_db=db,
         temporal_address=target,
@@ -81,6 +99,9 @@ def _worker_env(settings: Settings, metrics_port: int) -> dict[str, str]:
         "VULTR_API_KEY": API_KEY.value,
         "VULTR_API_URL": settings.vultr_api_url,
         "VULTR_REQUESTS_PER_SECOND": "30",
+        "HCLOUD_TOKEN": HCLOUD_TOKEN.value,
+        "HCLOUD_API_URL": settings.hcloud_api_url,
+        "HETZNER_REQUESTS_PER_SECOND": "1",
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
@@ -93,10 +114,16 @@ def _worker_env(settings: Settings, metrics_port: int) -> dict[str, str]:
     }
 
 
-async def _start(client: Client, name: str, task_queue: str) -> Any:
+SPECS = {
+    "vultr": ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284),
+    "hetzner": ServerSpec(provider="hetzner", region="fsn1", plan="cx22", os_id=161547269),
+}
+
+
+async def _start(client: Client, name: str, task_queue: str, spec: ServerSpec) -> Any:
     inp = ServerInput(
         name=name,
-        spec=ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284),
+        spec=spec,
         policy=ServerPolicy(
             billing_period_seconds=PERIOD,
             terminate_before_seconds=MARGIN,
@@ -129,13 +156,14 @@ async def leak_run(
     temporal_env: WorkflowEnvironment,
     mongo_uri: str,
     locked_emulator: RunningEmulator,
+    locked_hetzner: RunningEmulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[LeakRun]:
     client = temporal_env.client
     target = client.service_client.config.target_host
     suffix = uuid.uuid4().hex[:6]
-    inproc = _settings(locked_emulator, mongo_uri, f"sec_{suffix}", target)
-    outproc = _settings(locked_emulator, mongo_uri, inproc.mongo_db, target)
+    inproc = _settings(locked_emulator, locked_hetzner, mongo_uri, f"sec_{suffix}", target)
+    outproc = _settings(locked_emulator, locked_hetzner, mongo_uri, inproc.mongo_db, target)
     metrics_port = free_port()
     worker = worker_process(
         tmp_path_factory.mktemp("worker-log") / "worker.log",
@@ -155,9 +183,11 @@ async def leak_run(
                 providers = await stack.enter_async_context(open_providers(inproc))
                 for w in build_workers(client, inproc, providers=providers, db=db, store=store):
                     await stack.enter_async_context(w)
+                # A server per provider on each worker (in this process, worker.py).
                 handles = [
-                    await _start(client, f"leak-in-{suffix}", inproc.temporal_task_queue),
-                    await _start(client, f"leak-out-{suffix}", outproc.temporal_task_queue),
+                    await _start(client, f"leak-{where}-{p}-{suffix}", s.temporal_task_queue, spec)
+                    for where, s in (("in", inproc), ("out", outproc))
+                    for p, spec in SPECS.items()
                 ]
                 results = await asyncio.wait_for(
                     asyncio.gather(*(h.result() for h in handles)), LIFECYCLE_TIMEOUT
@@ -165,7 +195,13 @@ async def leak_run(
             await asyncio.to_thread(worker.stop)
         histories = await _histories(client, [h.id for h in handles])
         yield LeakRun(
-            client, results, histories, db, capture.records, locked_emulator, worker.log_path
+            client,
+            results,
+            histories,
+            db,
+            capture.records,
+            [locked_emulator, locked_hetzner],
+            worker.log_path,
         )
     finally:
         if worker.running():
@@ -176,10 +212,11 @@ async def leak_run(
 
 @pytest.mark.slow
 async def test_the_lifecycle_ran_with_the_key(leak_run: LeakRun) -> None:
-    """The premise of the scans below: the emulator accepts only this key, and both
-    servers were created and deleted through it."""
-    assert [r.state for r in leak_run.results] == [ServerState.TERMINATED] * 2
+    """The premise of the scans below: each emulator accepts only its token, and every
+    server was created and deleted through it, on both workers."""
+    assert [r.state for r in leak_run.results] == [ServerState.TERMINATED] * 2 * len(SPECS)
     assert all(r.instance_id for r in leak_run.results)
+    assert sorted(r.provider for r in leak_run.results) == sorted([*SPECS, *SPECS])
 
 
 def _history_bytes(histories: list[WorkflowHistory]) -> bytes:
@@ -190,16 +227,17 @@ def _history_bytes(histories: list[WorkflowHistory]) -> bytes:
 
 @pytest.mark.slow
 async def test_no_workflow_history_contains_the_key(leak_run: LeakRun) -> None:
-    planted = pydantic_data_converter.payload_converter.to_payloads([{"auth": API_KEY.value}])
-    assert API_KEY.found_in(planted[0].SerializeToString())
-    assert API_KEY.found_in(json_format.MessageToJson(planted[0]))  # base64 form
+    for secret in SECRETS:
+        planted = pydantic_data_converter.payload_converter.to_payloads([{"auth": secret.value}])
+        assert secret.found_in(planted[0].SerializeToString())
+        assert secret.found_in(json_format.MessageToJson(planted[0]))  # base64 form
 
     blob = _history_bytes(leak_run.histories)
-    assert len(leak_run.histories) >= 2
+    assert len(leak_run.histories) >= len(leak_run.results)
     for result in leak_run.results:  # payloads are readable here, so a key would be too
         assert result.instance_id is not None
         assert result.instance_id.encode() in blob
-    assert not API_KEY.found_in(blob)
+    assert found_any(blob) == []
 
 
 async def _database_dump(db: Any) -> bytes:
@@ -215,13 +253,16 @@ async def _database_dump(db: Any) -> bytes:
 async def test_no_mongodb_document_contains_the_key(leak_run: LeakRun) -> None:
     dump = await _database_dump(leak_run.db)
     servers = await leak_run.db["servers"].count_documents({})
-    assert servers == 2  # both workers wrote the read model here
-    assert not API_KEY.found_in(dump)
+    assert servers == len(leak_run.results)  # both workers wrote the read model here
+    assert found_any(dump) == []
 
     planted = leak_run.db["planted_secret"]
     try:
-        await planted.insert_one({"headers": {"Authorization": f"Bearer {API_KEY.value}"}})
-        assert API_KEY.found_in(await _database_dump(leak_run.db))
+        for secret in SECRETS:
+            await planted.insert_one({"headers": {"Authorization": f"Bearer {secret.value}"}})
+        assert found_any(await _database_dump(leak_run.db)) == [
+            secret.value[:12] for secret in SECRETS
+        ]
     finally:
         await planted.drop()
 
@@ -233,34 +274,40 @@ async def test_no_log_record_at_debug_contains_the_key(leak_run: LeakRun) -> Non
     assert {"httpx", "httpcore", "orchestrator", "pymongo"} <= loggers, loggers
     assert any("HTTP Request: POST" in r.getMessage() for r in records)
 
-    planted = logging.LogRecord(
-        "httpx", logging.DEBUG, __file__, 1, "sent %s", ({"authorization": API_KEY.value},), None
-    )
-    assert API_KEY.found_in(rendered_records([planted]))
-    assert not API_KEY.found_in(rendered_records(records))
+    for secret in SECRETS:
+        planted = logging.LogRecord(
+            "httpx", logging.DEBUG, __file__, 1, "sent %s", ({"authorization": secret.value},), None
+        )
+        assert secret.found_in(rendered_records([planted]))
+    assert found_any(rendered_records(records)) == []
 
 
 @pytest.mark.slow
-async def test_the_emulator_log_file_does_not_contain_the_key(leak_run: LeakRun) -> None:
-    text = leak_run.emulator.process.log_path.read_text()
-    assert '"POST /v2/instances" 202' in text and '"DELETE /v2/instances/' in text
-    assert API_KEY.found_in(text + f"Authorization: Bearer {API_KEY.value}")
-    assert not API_KEY.found_in(text)
+async def test_the_emulator_log_files_do_not_contain_the_key(leak_run: LeakRun) -> None:
+    for emulator in leak_run.emulators:
+        text = emulator.process.log_path.read_text()
+        assert '"POST /' in text and '"DELETE /' in text, emulator.provider
+        for secret in SECRETS:
+            assert secret.found_in(text + f"Authorization: Bearer {secret.value}")
+        assert found_any(text) == [], emulator.provider
 
 
 @pytest.mark.slow
 async def test_the_worker_log_file_does_not_contain_the_key(leak_run: LeakRun) -> None:
     text = leak_run.worker_log.read_text()
-    assert "worker ready" in text and leak_run.emulator.api_url in text
-    assert API_KEY.found_in(text + f"VULTR_API_KEY={API_KEY.value}")
-    assert not API_KEY.found_in(text)
+    assert "worker ready" in text and leak_run.emulators[0].api_url in text
+    assert "-hetzner (hetzner" in text  # the worker served Hetzner too
+    for secret in SECRETS:
+        assert secret.found_in(text + f"TOKEN={secret.value}")
+    assert found_any(text) == []
 
 
 @pytest.mark.slow
 async def test_the_emulator_admin_api_does_not_show_the_key(leak_run: LeakRun) -> None:
-    answers = [leak_run.emulator.admin("GET", path).text for path in ("/config", "/requests")]
-    assert "POST" in answers[1]
-    assert not API_KEY.found_in("\n".join(answers))
+    for emulator in leak_run.emulators:
+        answers = [emulator.admin("GET", path).text for path in ("/config", "/requests")]
+        assert "POST" in answers[1], emulator.provider
+        assert found_any("\n".join(answers)) == [], emulator.provider
 
 
 # ---- errors on a 401: the client holds a key the emulator does not accept ---------------

@@ -36,6 +36,7 @@ def test_defaults_match_the_design():
         ("TEMPORAL_ADDRESS", "localhost", "TEMPORAL_ADDRESS"),
         ("VULTR_API_URL", "api.vultr.com", "VULTR_API_URL"),
         ("MAX_SERVERS", "0", "MAX_SERVERS"),
+        ("HETZNER_MAX_SERVERS", "0", "HETZNER_MAX_SERVERS"),
         ("VULTR_REQUESTS_PER_SECOND", "31", "VULTR_REQUESTS_PER_SECOND"),
         ("PAYLOAD_ENCRYPTION_KEY", "zz", "PAYLOAD_ENCRYPTION_KEY"),
         ("METRICS_PORT", "70000", "METRICS_PORT"),
@@ -52,6 +53,14 @@ def test_the_env_file_is_read(tmp_path):
     (tmp_path / ".env").write_text("MAX_SERVERS=7\nTERMINATE_BEFORE_SECONDS=30\n")
     s = load_settings()
     assert (s.max_servers, s.terminate_before_seconds) == (7, 30)
+
+
+def test_a_provider_quota_overrides_max_servers_for_that_account_only(monkeypatch):
+    monkeypatch.setenv("MAX_SERVERS", "4")
+    monkeypatch.setenv("HETZNER_MAX_SERVERS", "2")
+    s = load_settings()
+    assert (s.max_servers_for("hetzner"), s.max_servers_for("vultr")) == (2, 4)
+    assert s.max_servers_for("digitalocean") == 4
 
 
 def test_the_api_key_never_shows_in_repr_or_errors(monkeypatch):
