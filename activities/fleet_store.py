@@ -15,8 +15,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.leases import LEASE_UNAVAILABLE, mongo_errors
+from activities.metrics import observe_delete_lag
 from activities.payloads import RecordServerInput, SlotInput
 from orchestrator.leases import Lease, LeaseStore
+from orchestrator.lifecycle import ServerState
 from providers import DEFAULT_PROVIDER
 
 __all__ = ["QUOTA_RESOURCE", "SERVERS_COLLECTION", "TERMINATIONS_RESOURCE", "FleetStoreActivities"]
@@ -95,10 +97,16 @@ class FleetStoreActivities:
         status = request.status
         fields = status.model_dump(mode="python", exclude={"kind"})
         fields["updated_at"] = datetime.now(UTC)
+        key = record_id(status.workflow_id, status.generation)
         with mongo_errors(f"record {status.name} as {status.state}"):
-            return await self._store.fenced_write(
-                SERVERS_COLLECTION,
-                record_id(status.workflow_id, status.generation),
-                fields,
-                request.fence,
+            first_delete = status.state == ServerState.TERMINATED and not (
+                await self._db[SERVERS_COLLECTION].count_documents(
+                    {"_id": key, "state": ServerState.TERMINATED.value}, limit=1
+                )
             )
+            written = await self._store.fenced_write(SERVERS_COLLECTION, key, fields, request.fence)
+        # Once per server, on the write that first records it gone.
+        if written and first_delete and status.deleted_at and status.terminate_at:
+            lag = (status.deleted_at - status.terminate_at).total_seconds()
+            observe_delete_lag(status.provider, status.region, lag)
+        return written

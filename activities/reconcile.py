@@ -18,6 +18,7 @@ from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from activities.leases import mongo_errors
 from orchestrator.lifecycle import ACTIVE_STATES
 from orchestrator.reconciliation import Finding, Record, findings, workflows_to_check
+from providers import DEFAULT_PROVIDER
 from providers.base import Provider
 from providers.errors import ProviderError
 
@@ -49,6 +50,7 @@ class FleetScan(_Model):
 
 class ReconcileReport(_Model):
     started_at: datetime
+    provider: str = DEFAULT_PROVIDER
     instances_seen: int
     not_ours: int = 0
     actions: list[str]

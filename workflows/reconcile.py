@@ -63,6 +63,7 @@ class ReconcileWorkflow:
             workflow.set_current_details("\n\n".join(actions))
         report = ReconcileReport(
             started_at=started,
+            provider=input.provider,
             instances_seen=scan.instances_seen,
             not_ours=scan.not_ours,
             actions=actions,
