@@ -164,7 +164,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             quota_limit=settings.max_servers,
             default_period=settings.billing_period_seconds,
         )
-        gauges = asyncio.create_task(publish_fleet_gauges(fleet))
+        gauges = asyncio.create_task(publish_fleet_gauges(fleet, settings.metrics_interval_seconds))
         served = ", ".join(
             f"{provider_task_queue(settings.temporal_task_queue, p)} "
             f"({p}, {settings.requests_per_second(p):g} req/s)"
