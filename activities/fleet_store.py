@@ -99,14 +99,19 @@ class FleetStoreActivities:
         fields["updated_at"] = datetime.now(UTC)
         key = record_id(status.workflow_id, status.generation)
         with mongo_errors(f"record {status.name} as {status.state}"):
-            first_delete = status.state == ServerState.TERMINATED and not (
-                await self._db[SERVERS_COLLECTION].count_documents(
-                    {"_id": key, "state": ServerState.TERMINATED.value}, limit=1
+            # The final record clears the deadline: the lag is measured from the last one.
+            before = None
+            if status.state == ServerState.TERMINATED:
+                before = await self._db[SERVERS_COLLECTION].find_one(
+                    {"_id": key}, {"state": 1, "terminate_at": 1}
                 )
-            )
             written = await self._store.fenced_write(SERVERS_COLLECTION, key, fields, request.fence)
         # Once per server, on the write that first records it gone.
-        if written and first_delete and status.deleted_at and status.terminate_at:
-            lag = (status.deleted_at - status.terminate_at).total_seconds()
+        first_delete = before is not None and before.get("state") != ServerState.TERMINATED
+        if written and first_delete and status.deleted_at and before.get("terminate_at"):
+            deadline = before["terminate_at"]
+            if deadline.tzinfo is None:
+                deadline = deadline.replace(tzinfo=UTC)
+            lag = (status.deleted_at - deadline).total_seconds()
             observe_delete_lag(status.provider, status.region, lag)
         return written
