@@ -107,9 +107,9 @@ class FleetStoreActivities:
                 )
             written = await self._store.fenced_write(SERVERS_COLLECTION, key, fields, request.fence)
         # Once per server, on the write that first records it gone.
+        deadline = (before or {}).get("terminate_at")
         first_delete = before is not None and before.get("state") != ServerState.TERMINATED
-        if written and first_delete and status.deleted_at and before.get("terminate_at"):
-            deadline = before["terminate_at"]
+        if written and first_delete and status.deleted_at and deadline:
             if deadline.tzinfo is None:
                 deadline = deadline.replace(tzinfo=UTC)
             lag = (status.deleted_at - deadline).total_seconds()
