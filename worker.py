@@ -22,12 +22,13 @@ from temporalio.worker import Worker
 
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
 from activities.leases import LeaseActivities
+from activities.metrics import DELETE_LAG_BUCKETS
 from activities.policy import PolicyActivities
 from activities.pools import PoolActivities
 from activities.provider import ProviderActivities, ProviderDirectory
 from activities.reconcile import ReconcileActivities, ReconcileRecords
 from fleet.connection import connect_temporal, mongo_client, write_concern
-from fleet.metrics import LeaseMetricsToTemporal, publish_fleet_gauges
+from fleet.metrics import FleetGauges, LeaseMetricsToTemporal, publish_fleet_gauges
 from orchestrator.leases import LeaseStore
 from orchestrator.settings import Settings, SettingsError, load_settings
 from orchestrator.vultr import VultrClient
@@ -145,7 +146,10 @@ def build_workers(
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     runtime = Runtime(
         telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")
+            metrics=PrometheusConfig(
+                bind_address=f"0.0.0.0:{settings.metrics_port}",
+                histogram_bucket_overrides={"fleet_delete_lag_seconds": DELETE_LAG_BUCKETS},
+            )
         )
     )
     client = await connect_temporal(settings, runtime)
@@ -161,10 +165,14 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async with open_providers(settings) as providers:
         workers = build_workers(client, settings, providers=providers, db=db, store=store)
         await ensure_reconcile_schedule(client, settings)
-        quotas = {p: settings.max_servers_for(p) for p in providers}
-        gauges = asyncio.create_task(
-            publish_fleet_gauges(db, runtime.metric_meter, quotas=quotas, store=store)
+        fleet = FleetGauges(
+            db,
+            runtime.metric_meter,
+            store=store,
+            quotas={p: settings.max_servers_for(p) for p in providers},
+            default_period=settings.billing_period_seconds,
         )
+        gauges = asyncio.create_task(publish_fleet_gauges(fleet, settings.metrics_interval_seconds))
         served = ", ".join(
             f"{provider_task_queue(settings.temporal_task_queue, p)} "
             f"({p}, {settings.requests_per_second(p):g} req/s)"

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from providers.errors import ProviderError
+from activities.metrics import count_rate_limited
+from providers.errors import ProviderError, ProviderRateLimited
 
 __all__ = ["provider_failure"]
 
@@ -19,6 +20,8 @@ def provider_failure(
 
     `always_retry` is for cleanup that must never be abandoned (deleting an instance).
     """
+    if isinstance(error, ProviderRateLimited):
+        count_rate_limited()
     delay = timedelta(seconds=error.retry_after) if error.retry_after else None
     return ApplicationError(
         f"{doing}: {error}",

@@ -16,8 +16,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.leases import LEASE_UNAVAILABLE, mongo_errors
+from activities.metrics import observe_delete_lag
 from activities.payloads import RecordServerInput, SlotInput
 from orchestrator.leases import Lease, LeaseStore
+from orchestrator.lifecycle import ServerState
 from providers import DEFAULT_PROVIDER
 
 __all__ = [
@@ -118,10 +120,21 @@ class FleetStoreActivities:
         status = request.status
         fields = status.model_dump(mode="python", exclude={"kind"})
         fields["updated_at"] = datetime.now(UTC)
+        key = record_id(status.workflow_id, status.generation)
         with mongo_errors(f"record {status.name} as {status.state}"):
-            return await self._store.fenced_write(
-                SERVERS_COLLECTION,
-                record_id(status.workflow_id, status.generation),
-                fields,
-                request.fence,
-            )
+            # The final record clears the deadline: the lag is measured from the last one.
+            before = None
+            if status.state == ServerState.TERMINATED:
+                before = await self._db[SERVERS_COLLECTION].find_one(
+                    {"_id": key}, {"state": 1, "terminate_at": 1}
+                )
+            written = await self._store.fenced_write(SERVERS_COLLECTION, key, fields, request.fence)
+        # Once per server, on the write that first records it gone.
+        deadline = (before or {}).get("terminate_at")
+        first_delete = before is not None and before.get("state") != ServerState.TERMINATED
+        if written and first_delete and status.deleted_at and deadline:
+            if deadline.tzinfo is None:
+                deadline = deadline.replace(tzinfo=UTC)
+            lag = (status.deleted_at - deadline).total_seconds()
+            observe_delete_lag(status.provider, status.region, lag)
+        return written

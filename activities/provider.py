@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.failures import provider_failure
+from activities.metrics import count_delete_retry
 from activities.payloads import (
     CheckReadyInput,
     CreateInstanceInput,
@@ -145,6 +146,7 @@ class ProviderActivities:
     @activity.defn(name="delete_instance")
     async def delete_instance(self, request: InstanceRef) -> bool:
         """Delete; gone counts as done. Returns whether it still existed."""
+        count_delete_retry()
         try:
             return await self._provider.delete(request.instance_id)
         except ProviderError as error:

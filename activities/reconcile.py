@@ -53,6 +53,7 @@ class ReconcileReport(_Model):
     # Reports recorded before reconciliation covered every provider are Vultr's.
     provider: str = DEFAULT_PROVIDER
     started_at: datetime
+    provider: str = DEFAULT_PROVIDER
     instances_seen: int
     not_ours: int = 0
     actions: list[str]

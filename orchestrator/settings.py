@@ -89,6 +89,8 @@ class Settings(BaseSettings):
 
     # Observability and security
     metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # How often the worker re-reads the read model for the fleet gauges.
+    metrics_interval_seconds: float = Field(default=15, gt=0)
     payload_encryption_key: SecretStr | None = None
 
     @field_validator(

@@ -378,7 +378,12 @@ def test_admin_tools_match_the_temporal_server_version() -> None:
 
 
 def test_only_the_temporal_ui_and_frontend_publish_ports() -> None:
-    publishing = {name for name, svc in services().items() if published_ports(svc)}
+    # Outside the monitoring profile (whose ports are checked below).
+    publishing = {
+        name
+        for name, svc in services().items()
+        if published_ports(svc) and "monitoring" not in (svc.get("profiles") or [])
+    }
     ui = [n for n, s in services().items() if s.get("image", "").startswith("temporalio/ui:")]
     assert publishing == {*ui, temporal_service_name()}
     assert [p["target"] for p in published_ports(service(ui[0]))] == ["8080"]
@@ -655,3 +660,50 @@ async def test_setup_job_fails_when_an_attribute_exists_with_another_type(
     result = run_setup_job(temporal_address, "preexisting", tmp_path)
     assert result.returncode != 0
     assert "ServerState" in result.stderr
+
+
+# ---------------------------------------------------------------- compose: monitoring
+
+
+def mounts(svc: Mapping[str, Any]) -> dict[str, Path]:
+    """Container path -> repository file for each bind mount of a repository path."""
+    result = {}
+    for volume in svc.get("volumes") or []:
+        source, _, rest = str(volume).partition(":")
+        if source.startswith("./"):
+            result[rest.split(":")[0]] = REPO / source
+    return result
+
+
+def test_monitoring_services_run_only_under_their_profile_and_on_localhost() -> None:
+    for name in ("prometheus", "grafana"):
+        assert service(name).get("profiles") == ["monitoring"], name
+        ports = published_ports(service(name))
+        assert ports and all(p["host_ip"] == "127.0.0.1" for p in ports), (name, ports)
+
+
+def test_prometheus_loads_the_alert_rules_and_scrapes_the_workers_metrics_port() -> None:
+    files = mounts(service("prometheus"))
+    assert all(path.is_file() for path in files.values()), files
+    config = yaml.safe_load(files["/etc/prometheus/prometheus.yml"].read_text())
+    rule_files = config["rule_files"]
+    assert [files[path] for path in rule_files] == [REPO / "deploy/prometheus/alerts.yml"]
+    (job,) = config["scrape_configs"]
+    (dns,) = job["dns_sd_configs"]
+    assert dns["names"] == ["worker"]
+    assert dns["port"] == Settings.model_fields["metrics_port"].default
+    assert job["job_name"] in (REPO / "deploy/prometheus/alerts.yml").read_text()
+
+
+def test_grafana_provisions_the_dashboards_with_the_prometheus_service_as_source() -> None:
+    files = mounts(service("grafana"))
+    provisioning = files["/etc/grafana/provisioning"]
+    (source,) = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert urlparse(source["url"]).hostname == "prometheus"
+    (provider,) = yaml.safe_load((provisioning / "dashboards/fleet.yml").read_text())["providers"]
+    dashboards = files[provider["options"]["path"]]
+    fleet = json.loads((dashboards / "fleet.json").read_text())
+    uids = {t["datasource"]["uid"] for p in fleet["panels"] for t in p["targets"]}
+    assert uids == {source["uid"]}
