@@ -55,6 +55,13 @@ billed hours than idle-10min on the bursty trace.
 Sizes: --quick 3 simulated hours, default 12, --full 24 (P = 60 s: 3, 12, 24 minutes of
 replay plus start-up and the end). Writes the JSON and a PNG (billed hours against job
 wait, one panel per trace) to bench/results/.
+
+`--windows` starts nothing: it replays the same traces offline at real time (one hour
+= 3600 s; --boot-seconds is the real boot, default there 45 s) under two billing
+models at one price, hourly (Vultr, Hetzner) and per second (DigitalOcean: at least
+60 s and $0.01, hourly price = monthly / 672), with idle-window policies (delete W s
+after a server goes idle: 0, 60, 300, 900 s, never) and billing-aware (ours), and prints
+each policy's bill per trace and model and which is cheapest (bench/idle_windows.py).
 """
 
 from __future__ import annotations
@@ -107,6 +114,15 @@ from bench.harness import (  # noqa: E402
     run_main,
     size_flags,
     write_results,
+)
+from bench.idle_windows import (  # noqa: E402
+    BILLING_AWARE,
+    MODELS,
+    WINDOWS,
+    PolicyCost,
+    cheapest,
+    label,
+    replay,
 )
 from orchestrator.models import (  # noqa: E402
     ClaimRequest,
@@ -795,8 +811,12 @@ def parse_args() -> argparse.Namespace:
     size_flags(parser)
     parser.add_argument("--hours", type=float, help="simulated hours (billing periods)")
     parser.add_argument("--period", type=int, default=60, help="billing period P (s)")
-    parser.add_argument("--margin", type=int, default=3, help="terminate before boundary (s)")
-    parser.add_argument("--boot-seconds", type=float, default=2.0, help="emulator boot time")
+    parser.add_argument(
+        "--margin", type=int, help="terminate before boundary (s; default 3, --windows: 60)"
+    )
+    parser.add_argument(
+        "--boot-seconds", type=float, help="emulator boot time (default 2; --windows: 45)"
+    )
     parser.add_argument("--ready-poll", type=float, default=1.0, help="readiness poll (s)")
     parser.add_argument("--seed", type=int, default=1, help="trace seed")
     parser.add_argument("--traces", type=Path, help="replay a saved cost_traces-*.json")
@@ -815,12 +835,84 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--kinds", default=",".join(TRACE_KINDS), help="traces to replay (comma-separated)"
     )
+    parser.add_argument(
+        "--monthly", type=float, default=6.0, help="--windows: the plan's monthly price ($)"
+    )
+    parser.add_argument(
+        "--windows",
+        action="store_true",
+        help="offline: idle windows under hourly and per-second billing (starts nothing)",
+    )
     return parser.parse_args()
+
+
+def window_costs(
+    jobs: list[Job], hours: float, boot: float, margin: float, monthly: float
+) -> dict[str, list[PolicyCost]]:
+    """Per billing model, the bill of every idle window and of billing-aware (ours)."""
+    end, hourly = hours * 3600, monthly / 672
+    policies: list[float | str | None] = [*WINDOWS, BILLING_AWARE]
+    return {
+        name: [
+            replay(jobs, p, model, boot=boot, end=end, margin=margin, hourly=hourly)
+            for p in policies
+        ]
+        for name, model in MODELS.items()
+    }
+
+
+def print_windows(traces: TraceSet, boot: float, margin: float, monthly: float) -> dict[str, Any]:
+    """The offline table: one row per trace and billing model."""
+    headers = ["trace", "billing", *(label(w) for w in WINDOWS), BILLING_AWARE, "cheapest"]
+    rows, out = [], {}
+    for kind, jobs in traces.traces.items():
+        for model, costs in window_costs(jobs, traces.hours, boot, margin, monthly).items():
+            best = cheapest(costs)
+            rows.append(
+                (
+                    f"{kind} ({len(jobs)} jobs)",
+                    model,
+                    *(f"${c.cost:.3f} ({c.servers})" for c in costs),
+                    best.policy,
+                )
+            )
+            out[f"{kind}/{model}"] = [c.__dict__ for c in costs]
+    print(
+        f"\nidle windows — {traces.hours:g} h traces (seed {traces.seed}) at real time, "
+        f"boot {boot:g} s, ${monthly:g}/month at {monthly:g}/672 an hour; hourly: every "
+        f"started hour (margin {margin:g} s for billing-aware); per-second: at least 60 s "
+        "and $0.01\n"
+    )
+    print_table(headers, rows, "bill (servers created = jobs that waited for a boot)")
+    return out
+
+
+def run_windows(args: argparse.Namespace, hours: float) -> int:
+    traces = (
+        TraceSet.load(args.traces, 3600) if args.traces else make_traces(args.seed, hours, 3600)
+    )
+    boot = 45.0 if args.boot_seconds is None else args.boot_seconds
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    traces.traces = {k: v for k, v in traces.traces.items() if k in kinds}
+    margin = 60.0 if args.margin is None else float(args.margin)
+    out = print_windows(traces, boot, margin, args.monthly)
+    path = write_results(
+        "cost_windows", f"{hours:g} h", {"args": vars(args), "boot": boot, "costs": out}
+    )
+    print(f"wrote {path}")
+    return 0
 
 
 async def run() -> int:
     args = parse_args()
     size, sizes = resolve_size(args, PRESETS)
+    if args.windows:
+        return run_windows(args, float(sizes["hours"]))
+    # The live defaults are sized for a 60 s period.
+    if args.boot_seconds is None:
+        args.boot_seconds = 2.0
+    if args.margin is None:
+        args.margin = 3
     period = args.period
     if args.traces:
         traces = TraceSet.load(args.traces, period)

@@ -170,9 +170,9 @@ class ApiRequest:
 class EmulatorAdmin:
     """The emulator's admin routes (never rate-limited, not in the request log)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, api_prefix: str = "/v2") -> None:
         self.base = base
-        self.api_url = f"{base}/v2"
+        self.api_url = f"{base}{api_prefix}"
         self._http = httpx.AsyncClient(base_url=base, timeout=60)
 
     async def aclose(self) -> None:
@@ -270,6 +270,11 @@ class StackOptions:
     ready_poll_seconds: float = 5.0  # policy: readiness polling pace
     readiness_timeout_seconds: int = 900
     seed: int = 1
+    # A Hetzner emulator beside the Vultr one, served on the worker's `<queue>-hetzner`.
+    hetzner: bool = False
+    hetzner_requests_per_second: float = 0.9  # the worker's Hetzner task-queue rate limit
+    hetzner_rate_limit: int = 3600  # emulator: the project's bucket of requests
+    hetzner_refill_per_second: float = 1.0  # emulator: what the bucket regains a second
     temporal_dynamic_config: dict[str, str] = field(default_factory=dict)
 
     def policy(self) -> ServerPolicy:
@@ -296,6 +301,7 @@ class BenchStack:
         self.client: Client
         self.settings: Settings
         self.emulator: EmulatorAdmin
+        self.hetzner: EmulatorAdmin | None = None
         self._mongo: AsyncMongoClient[Any] | None = None
         self.mongo_db = "bench"
 
@@ -331,6 +337,23 @@ class BenchStack:
             dynamic_config=opts.temporal_dynamic_config,
         )
         self._procs += [emulator, self.temporal]
+        hetzner_port = free_port()
+        if opts.hetzner:
+            self._procs.append(
+                emulator_process(
+                    hetzner_port,
+                    self.log_dir / "hetzner-emulator.log",
+                    provider="hetzner",
+                    billing_period_seconds=opts.billing_period_seconds,
+                    boot_seconds=opts.boot_seconds,
+                    rate_limit=opts.hetzner_rate_limit,
+                    seed=opts.seed,
+                    extra_args=[
+                        "--rate-limit-refill-per-second",
+                        str(opts.hetzner_refill_per_second),
+                    ],
+                )
+            )
         mongo_uri = os.environ.get("MONGO_URI")
         if mongo_uri:
             self.mongo_db = f"bench_{self.name.replace('-', '_')}_{int(time.time())}"
@@ -343,8 +366,17 @@ class BenchStack:
 
         base = f"http://127.0.0.1:{emulator_port}"
         self.emulator = EmulatorAdmin(base)
+        hetzner: dict[str, Any] = {}
+        if opts.hetzner:
+            self.hetzner = EmulatorAdmin(f"http://127.0.0.1:{hetzner_port}", "/v1")
+            hetzner = {
+                "hcloud_token": API_KEY,
+                "hcloud_api_url": self.hetzner.api_url,
+                "hetzner_requests_per_second": opts.hetzner_requests_per_second,
+            }
         metrics_port = free_port()
         self.settings = load_settings(
+            **hetzner,
             vultr_api_key=API_KEY,
             vultr_api_url=self.emulator.api_url,
             vultr_requests_per_second=opts.vultr_requests_per_second,
@@ -385,7 +417,15 @@ class BenchStack:
             "MAX_CONCURRENT_TERMINATIONS": str(s.max_concurrent_terminations),
             "METRICS_PORT": str(s.metrics_port),
             "PAYLOAD_ENCRYPTION_KEY": "",
-        }
+        } | (
+            {
+                "HCLOUD_TOKEN": API_KEY,
+                "HCLOUD_API_URL": s.hcloud_api_url,
+                "HETZNER_REQUESTS_PER_SECOND": str(s.hetzner_requests_per_second),
+            }
+            if s.hetzner_configured
+            else {}
+        )
 
     async def _connect(self) -> Client:
         last: Exception | None = None
@@ -408,6 +448,8 @@ class BenchStack:
             await self._mongo.close()
         if hasattr(self, "emulator"):
             await self.emulator.aclose()
+        if self.hetzner is not None:
+            await self.hetzner.aclose()
         # The worker first, so it does not log a storm of connection errors.
         for proc in reversed(self._procs):
             await asyncio.to_thread(proc.stop, 10.0)
@@ -424,13 +466,14 @@ class BenchStack:
         policy: ServerPolicy | None = None,
         concurrency: int = 32,
         per_second: float | None = None,
+        spec: ServerSpec = SPEC,
     ) -> None:
         """Start one server workflow per name: all at once (`concurrency` start calls in
         flight), or paced at `per_second`."""
         policy = policy or self.options.policy()
 
         async def start(name: str) -> None:
-            inp = ServerInput(name=name, spec=SPEC, policy=policy)
+            inp = ServerInput(name=name, spec=spec, policy=policy)
             await self.client.start_workflow(
                 ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=self.TASK_QUEUE
             )

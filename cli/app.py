@@ -402,15 +402,18 @@ def dev() -> None:
 
 @app.command()
 def demo(
-    servers: Annotated[int, typer.Option(min=1, max=6, help="How many servers to run.")] = 3,
+    servers: Annotated[
+        int, typer.Option(min=1, max=6, help="How many servers to run at each provider.")
+    ] = 3,
     keep_stack: Annotated[
         bool,
         typer.Option("--keep-stack", help="Keep the stack running after the demo until Ctrl-C."),
     ] = False,
 ) -> None:
     """A two-minute tour on a private local stack with a 60 s billing "hour": servers
-    are provisioned, jobs mark them busy and idle, idle ones are deleted just before
-    their boundary, and the bill is compared with the emulator's ledger."""
+    are provisioned at Vultr and Hetzner (their emulators), jobs mark them busy and idle,
+    idle ones are deleted just before their boundary, and each provider's bill is
+    compared with its emulator's ledger."""
     from cli.demo import run_demo
 
     raise typer.Exit(run_demo(servers=servers, keep_stack=keep_stack))

@@ -1,12 +1,13 @@
 """`starter.py demo`: the whole product in under two minutes on a private local stack.
 
 A 60 s billing "hour", a 5 s margin and a 3 s boot make an hour's decisions visible in
-a minute. Servers are provisioned; fake jobs mark them busy and idle; the ones whose
-jobs end early are deleted by their own workflow 5 s before their first boundary; one
+a minute. Servers are provisioned at each provider of DEMO_PROVIDERS (Vultr and Hetzner,
+each on its emulator); fake jobs mark them busy and idle; the ones whose jobs end early
+are deleted by their own workflow 5 s before their first boundary; at each provider one
 job runs across its first boundary, so that server is billed two periods (and is then
 released at once with `terminate --now`, rather than kept for the rest of the paid
-period, to keep the demo short). The bill the workflows computed is compared with the
-emulator's own ledger.
+period, to keep the demo short). Per provider, the bill of our cost report is compared
+with that emulator's own ledger.
 
 The stack lives in `.devstack/demo` with ports of its own, so it never clashes with
 `starter.py dev`; each run starts from empty data.
@@ -20,7 +21,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,9 +37,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from cli.render import format_cost, format_time, state_text
+from cli.render import format_time, state_text
 from fleet.client import ServerFleet, build_spec
 from fleet.errors import FleetError
+from fleet.reports import load_cost_report
 from orchestrator.components import PROJECT_ROOT
 from orchestrator.devstack import (
     DIGITALOCEAN_STATE_FILE,
@@ -54,17 +56,53 @@ from orchestrator.models import ServerStatus
 from orchestrator.procs import ComponentError
 from orchestrator.settings import Settings, SettingsError, load_settings
 
-__all__ = ["DEMO_DATA_DIR", "JobPlan", "job_plans", "run_demo"]
+__all__ = ["DEMO_DATA_DIR", "DEMO_PROVIDERS", "DemoProvider", "JobPlan", "job_plans", "run_demo"]
 
 DEMO_DATA_DIR = PROJECT_ROOT / ".devstack" / "demo"
 PERIOD = 60
 MARGIN = 5
 BOOT = 3.0
-REGION = "ewr"
-PLANS = ("vc2-1c-1gb", "vc2-2c-4gb", "vc2-4c-8gb", "vc2-1c-2gb", "vc2-2c-2gb", "vc2-6c-16gb")
 REFRESH_SECONDS = 0.5
 # No server of the demo lives past its second period; anything slower is a failure.
 SERVER_DEADLINE_SECONDS = 2 * PERIOD + 30
+
+
+@dataclass(frozen=True)
+class DemoProvider:
+    """Where and what the demo provisions at one provider, and its emulator's URL."""
+
+    provider: str
+    region: str
+    plans: tuple[str, ...]  # cycled through by the servers
+    image: int  # the spec's os_id: an image of that provider's catalog
+    currency: str
+    api_url: Callable[[DevStackUrls], str | None]  # the emulator the dev stack started
+
+
+# A provider whose emulator the dev stack starts is one more entry here.
+DEMO_PROVIDERS: tuple[DemoProvider, ...] = (
+    DemoProvider(
+        "vultr",
+        "ewr",
+        ("vc2-1c-1gb", "vc2-2c-4gb", "vc2-4c-8gb", "vc2-1c-2gb", "vc2-2c-2gb", "vc2-6c-16gb"),
+        2284,  # Ubuntu 24.04 x64
+        "$",
+        lambda urls: urls.vultr_api_url,
+    ),
+    DemoProvider(
+        "hetzner",
+        "fsn1",
+        ("cx22", "cpx11", "cx32", "cax11", "cpx21", "cx42"),
+        161547269,  # ubuntu-24.04, x86
+        "€",
+        lambda urls: urls.hetzner_api_url,
+    ),
+)
+_CURRENCY = {p.provider: p.currency for p in DEMO_PROVIDERS}
+
+
+def _money(cost: float, provider: str) -> str:
+    return f"{_CURRENCY.get(provider, '$')}{cost:.4f}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +126,10 @@ def job_plans(names: list[str]) -> list[JobPlan]:
     last = names[-1]
     plans.append(JobPlan(last, f"job-{len(names)}", 0.0, PERIOD + 5, release_now=True))
     return plans
+
+
+def server_names(provider: DemoProvider, count: int) -> list[str]:
+    return [f"demo-{provider.provider}-{i}" for i in range(1, count + 1)]
 
 
 def demo_options() -> DevStackOptions:
@@ -207,15 +249,23 @@ async def _tour(
     settings: Settings, urls: DevStackUrls, count: int, console: Console, began: float
 ) -> int:
     clock = _Clock(began)
-    names = [f"demo-{i}" for i in range(1, count + 1)]
-    plans = job_plans(names)
-    _explain(console, plans, urls)
+    providers = [p for p in DEMO_PROVIDERS if p.api_url(urls) is not None]
+    groups = {p.provider: server_names(p, count) for p in providers}
+    names = [name for group in groups.values() for name in group]
+    # Each provider's last server runs its job across the first boundary.
+    plans = [plan for group in groups.values() for plan in job_plans(group)]
+    _explain(console, plans, urls, providers)
     fleet = await ServerFleet.connect(settings)
     async with fleet:
-        for i, name in enumerate(names):
-            spec = build_spec(REGION, PLANS[i % len(PLANS)], settings.default_os_id)
-            await fleet.provision(name, spec)
-            console.print(f"{clock.stamp()} provisioned {name} ({REGION} {spec.plan})")
+        for provider in providers:
+            for i, name in enumerate(groups[provider.provider]):
+                plan = provider.plans[i % len(provider.plans)]
+                spec = build_spec(provider.region, plan, provider.image, provider=provider.provider)
+                await fleet.provision(name, spec)
+                console.print(
+                    f"{clock.stamp()} provisioned {name} ({provider.provider} {provider.region} "
+                    f"{spec.plan})"
+                )
         latest: dict[str, ServerStatus] = {}
         jobs = [asyncio.create_task(_run_job(fleet, plan, console, clock)) for plan in plans]
         with Live(console=console, refresh_per_second=4, transient=False) as live:
@@ -239,15 +289,21 @@ async def _tour(
         for failure in failures:
             console.print(Text(f"job failed: {failure}", style="red"))
         final = [latest[n] for n in names]
-    ledger = _ledger(urls.vultr_api_url)
-    ok = _summary(console, final, ledger, urls)
+        async with fleet.mongo("load the cost report") as db:
+            report = await load_cost_report(db, timedelta(seconds=PERIOD))
+    billed = {line.name: (line.billed_hours, line.cost) for line in report.servers}
+    ledgers = {p.provider: _ledger(p.api_url(urls) or "") for p in providers}
+    ok = _summary(console, final, billed, ledgers, urls)
     return 0 if ok and not failures else 1
 
 
-def _explain(console: Console, plans: list[JobPlan], urls: DevStackUrls) -> None:
+def _explain(
+    console: Console, plans: list[JobPlan], urls: DevStackUrls, providers: list[DemoProvider]
+) -> None:
+    where = ", ".join(f"{p.provider} ({p.region})" for p in providers)
     console.print(
-        f"\n[bold]demo[/bold]: billing period {PERIOD} s, idle servers deleted {MARGIN} s "
-        f"before a boundary, emulator boot {BOOT:g} s"
+        f"\n[bold]demo[/bold]: servers at {where}; billing period {PERIOD} s, idle servers "
+        f"deleted {MARGIN} s before a boundary, emulator boot {BOOT:g} s"
     )
     for plan in plans:
         note = (
@@ -308,7 +364,7 @@ def _transition_line(s: ServerStatus) -> str:
     elif s.state == ServerState.EXECUTING:
         line += f" ({', '.join(s.active_tasks)})"
     elif s.state == ServerState.TERMINATED:
-        line += f" (billed {s.billed_hours} h, {format_cost(s.cost)})"
+        line += f" (billed {s.billed_hours} h, {_money(s.cost, s.provider)})"
     elif s.state == ServerState.ERROR:
         line += f": {s.error}"
     return line
@@ -319,36 +375,45 @@ def _live_view(servers: list[ServerStatus], clock: _Clock) -> Table:
     table = Table(
         title=f"fleet at {now} UTC ({clock.stamp()})", title_justify="left", header_style="bold"
     )
-    for column in ("server", "state", "plan", "instance", "tasks", "terminate at"):
+    for column in ("server", "provider", "state", "plan", "instance", "tasks", "terminate at"):
         table.add_column(column, no_wrap=True)
     table.add_column("billed h", justify="right")
     table.add_column("cost", justify="right")
     for s in servers:
         table.add_row(
             s.name,
+            s.provider,
             state_text(s.state),
             s.plan,
             _short(s.instance_id),
             ", ".join(s.active_tasks) or "-",
             format_time(s.terminate_at),
             str(s.billed_hours),
-            format_cost(s.cost),
+            _money(s.cost, s.provider),
         )
     return table
 
 
 def _ledger(api_url: str) -> dict[str, Any]:
-    base = api_url.removesuffix("/").removesuffix("/v2")
+    """An emulator's GET /admin/ledger; it sits beside the API prefix (/v2, /v1...)."""
+    base = api_url.removesuffix("/").rsplit("/", 1)[0]
     response = httpx.get(f"{base}/admin/ledger", timeout=10)
     response.raise_for_status()
     return dict(response.json())
 
 
 def _summary(
-    console: Console, final: list[ServerStatus], ledger: dict[str, Any], urls: DevStackUrls
+    console: Console,
+    final: list[ServerStatus],
+    billed: dict[str, tuple[int, float]],
+    ledgers: dict[str, dict[str, Any]],
+    urls: DevStackUrls,
 ) -> bool:
+    """The servers, then per provider our cost report's bill beside the emulator's ledger;
+    true when every server TERMINATED and every bill matches."""
     table = Table(title="summary", title_justify="left", header_style="bold")
-    for column in ("server", "state", "plan", "lived", "deleted", "billed h", "cost"):
+    columns = ("server", "provider", "state", "plan", "lived", "deleted", "billed h", "cost")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("billed h", "cost") else "left")
     for s in final:
         lived = deleted = "-"
@@ -358,19 +423,54 @@ def _summary(
             boundary = s.billed_hours * PERIOD
             deleted = f"{boundary - seconds:.1f} s before boundary {s.billed_hours}"
         table.add_row(
-            s.name, s.state.value, s.plan, lived, deleted, str(s.billed_hours), format_cost(s.cost)
+            s.name,
+            s.provider,
+            s.state.value,
+            s.plan,
+            lived,
+            deleted,
+            str(s.billed_hours),
+            _money(s.cost, s.provider),
         )
-    hours = sum(s.billed_hours for s in final)
-    cost = sum(s.cost for s in final)
-    table.add_row("total", "", "", "", "", str(hours), format_cost(cost), style="bold")
     console.print(table)
-    ledger_units = sum(int(row["units"]) for row in ledger["ledger"])
-    ledger_total = float(ledger["total"])
-    matches = ledger_units == hours and abs(ledger_total - cost) < 1e-6
-    verdict = "matches" if matches else "DOES NOT MATCH"
+
+    bills = Table(
+        title="bill per provider: our cost report vs the emulator's ledger (GET /admin/ledger)",
+        title_justify="left",
+        header_style="bold",
+    )
+    for column in ("provider", "servers", "report h", "report cost", "ledger units"):
+        bills.add_column(column, justify="left" if column == "provider" else "right")
+    bills.add_column("ledger amount", justify="right")
+    bills.add_column("verdict")
+    all_match = True
+    for provider, ledger in ledgers.items():
+        names = [s.name for s in final if s.provider == provider]
+        hours = sum(billed.get(n, (0, 0.0))[0] for n in names)
+        cost = sum(billed.get(n, (0, 0.0))[1] for n in names)
+        units = sum(int(row["units"]) for row in ledger["ledger"])
+        total = float(ledger["total"])
+        matches = (
+            units == hours
+            and abs(total - cost) < 1e-6
+            and len(ledger["ledger"]) == len(names)
+            and all(n in billed for n in names)
+        )
+        all_match = all_match and matches
+        bills.add_row(
+            provider,
+            str(len(names)),
+            str(hours),
+            _money(cost, provider),
+            str(units),
+            _money(total, provider),
+            "matches" if matches else Text("DOES NOT MATCH", style="red"),
+        )
+    console.print(bills)
     console.print(
-        f"emulator ledger (GET /admin/ledger): {len(ledger['ledger'])} instances, "
-        f"{ledger_units} h, {format_cost(ledger_total)} — {verdict} the workflows' bill"
+        "every provider's bill matches its ledger"
+        if all_match
+        else "[red]a provider's bill does not match its ledger[/red]"
     )
     all_terminated = all(s.state == ServerState.TERMINATED for s in final)
     console.print(
@@ -383,4 +483,4 @@ def _summary(
             f"?query={quote(query)}  (list filter: {query}; the stack stops now unless "
             "--keep-stack)"
         )
-    return matches and all_terminated
+    return all_match and all_terminated

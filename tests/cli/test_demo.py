@@ -17,18 +17,30 @@ from tests.devstack.helpers import descendants, still_alive
 
 pytestmark = [pytest.mark.slow]
 
-DEMO_TIMEOUT = 150
+DEMO_TIMEOUT = 150  # the demo itself promises under two minutes
 
 
-def summary_rows(output: str) -> dict[str, list[str]]:
-    """The summary table's rows by server: server, state, plan, lived, deleted, billed, cost."""
-    table = output[output.index("summary") :]
+def table_rows(output: str, title: str, first: str) -> dict[str, list[str]]:
+    """The rows of the table titled `title` whose first cell matches `first`, by that cell."""
+    table = output[output.index(title) :]
     rows = {}
     for line in table.splitlines():
         cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if cells and re.fullmatch(r"demo-\d+", cells[0]):
+        if cells and re.fullmatch(first, cells[0]):
             rows[cells[0]] = cells
+        elif rows and not cells:
+            break  # the table ended
     return rows
+
+
+def summary_rows(output: str) -> dict[str, list[str]]:
+    """By server: server, provider, state, plan, lived, deleted, billed, cost."""
+    return table_rows(output, "summary", r"demo-[a-z]+-\d+")
+
+
+def bill_rows(output: str) -> dict[str, list[str]]:
+    """By provider: provider, servers, report h, report cost, ledger units, amount, verdict."""
+    return table_rows(output, "bill per provider", r"[a-z]+")
 
 
 def test_the_demo_terminates_every_server_and_leaves_no_process_behind():
@@ -58,18 +70,28 @@ def test_the_demo_terminates_every_server_and_leaves_no_process_behind():
     assert proc.returncode == 0, output
     assert "every server TERMINATED" in output
     rows = summary_rows(output)
-    assert {name: row[1] for name, row in rows.items()} == {
-        "demo-1": "TERMINATED",
-        "demo-2": "TERMINATED",
-        "demo-3": "TERMINATED",
+    servers = [f"demo-{p}-{i}" for p in ("vultr", "hetzner") for i in (1, 2, 3)]
+    assert {name: (row[1], row[2]) for name, row in rows.items()} == {
+        name: (name.split("-")[1], "TERMINATED") for name in servers
     }
-    # Two jobs end early (one period each); demo-3's runs across its first boundary.
-    assert {name: int(row[5]) for name, row in rows.items()} == {
-        "demo-1": 1,
-        "demo-2": 1,
-        "demo-3": 2,
+    # At each provider two jobs end early (one period each); the third runs across its
+    # first boundary. Each early one was deleted before its own boundary.
+    assert {name: int(row[6]) for name, row in rows.items()} == {
+        name: 2 if name.endswith("-3") else 1 for name in servers
     }
-    assert "matches the workflows' bill" in output
+    for name, row in rows.items():
+        if name.endswith("-3"):
+            continue  # released with terminate --now
+        before = float(row[5].split(" s before boundary")[0])
+        assert 0 < before <= 6, (name, row)
+    bills = bill_rows(output)
+    assert sorted(bills) == ["hetzner", "vultr"]
+    for row in bills.values():
+        # Our report's hours and cost beside the emulator's units and amount, equal.
+        assert row[1:3] == ["3", "4"] and row[4] == "4", row
+        assert row[3] == row[5] and row[6] == "matches", row
+    assert bills["vultr"][3].startswith("$") and bills["hetzner"][3].startswith("€")
+    assert "every provider's bill matches its ledger" in output
     # The stack runs on free ports: the URLs printed are the ones it uses.
     ui = re.search(r"^Temporal UI +(http://127\.0\.0\.1:\d+)$", output, re.M)
     assert ui is not None, output
