@@ -51,8 +51,8 @@ def _oldest_first(instances: list[Instance]) -> list[Instance]:
 
 
 class DigitalOceanProvider:
-    """`spec.plan` is the size slug, `spec.region` the region slug and `spec.os_id` the
-    image id; `monthly_cap_hours` is DIGITALOCEAN_MONTHLY_CAP_HOURS."""
+    """`spec.plan` is the size slug, `spec.region` the region slug and `spec.image_ref` the
+    image (slug or id); `monthly_cap_hours` is DIGITALOCEAN_MONTHLY_CAP_HOURS."""
 
     id = "digitalocean"
 
@@ -73,7 +73,7 @@ class DigitalOceanProvider:
             name="quote",
             region=spec.region,
             size=spec.plan,
-            image=spec.os_id,
+            image=_image(spec),
             tags=spec.tags,
             user_data=spec.cloud_init,
         )
@@ -91,7 +91,7 @@ class DigitalOceanProvider:
             name=hostname or instance_label(owner),
             region=spec.region,
             size=spec.plan,
-            image=spec.os_id,
+            image=_image(spec),
             tags=[MANAGED_TAG, instance_tag(owner), *spec.tags],
             user_data=spec.cloud_init,
             ssh_keys=list(spec.ssh_key_ids),
@@ -116,3 +116,9 @@ class DigitalOceanProvider:
         listed = await self._client.list_droplets(tag_name=MANAGED_TAG)
         ours = [as_instance(d) for d in listed if owner_of(d.tags) is not None]
         return Owned(instances=_oldest_first(ours), not_ours=len(listed) - len(ours))
+
+
+def _image(spec: ServerSpec) -> str | int:
+    """The image as DigitalOcean's API takes it: an id as a number, else a slug."""
+    ref = spec.image_ref
+    return int(ref) if ref.isdigit() else ref

@@ -1,5 +1,5 @@
-"""The CLI on a DigitalOcean Droplet: provisioned with an idle window, shown as such by
-`status`, and priced in seconds by `cost`."""
+"""The CLI on a DigitalOcean Droplet: provisioned from an image slug with an idle window,
+shown as such by `status`, and priced in seconds by `cost`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def test_a_droplet_shows_its_idle_window_and_is_priced_in_seconds(
     name = unique("do-cli")
     started = await cli(
         "provision", name, "--provider", "digitalocean", "--region", "nyc3",
-        "--plan", "s-1vcpu-1gb", "--os-id", "155112933", "--idle-window", "30",
+        "--plan", "s-1vcpu-1gb", "--image", "ubuntu-24-04-x64", "--idle-window", "30",
         "--wait", "ready",
     )  # fmt: skip
     assert started.exit_code == 0, started.stderr
