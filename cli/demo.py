@@ -1,13 +1,15 @@
 """`starter.py demo`: the whole product in under two minutes on a private local stack.
 
 A 60 s billing "hour", a 5 s margin and a 3 s boot make an hour's decisions visible in
-a minute. Servers are provisioned at each provider of DEMO_PROVIDERS (Vultr and Hetzner,
-each on its emulator); fake jobs mark them busy and idle; the ones whose jobs end early
-are deleted by their own workflow 5 s before their first boundary; at each provider one
-job runs across its first boundary, so that server is billed two periods (and is then
-released at once with `terminate --now`, rather than kept for the rest of the paid
-period, to keep the demo short). Per provider, the bill of our cost report is compared
-with that emulator's own ledger.
+a minute. Servers are provisioned at each provider of DEMO_PROVIDERS (Vultr, Hetzner and
+DigitalOcean, each on its emulator); fake jobs mark them busy and idle. At the hourly
+providers the ones whose jobs end early are deleted by their own workflow 5 s before
+their first boundary, and one job runs across its first boundary, so that server is
+billed two periods (and is then released at once with `terminate --now`, rather than
+kept for the rest of the paid period, to keep the demo short). DigitalOcean bills per
+second: its Droplets are deleted IDLE_WINDOW s after their last job, and the last one
+serves a burst of two jobs inside its window. Per provider, the bill of our cost report
+is compared with that emulator's own ledger.
 
 The stack lives in `.devstack/demo` with ports of its own, so it never clashes with
 `starter.py dev`; each run starts from empty data.
@@ -38,7 +40,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.render import format_time, state_text
-from fleet.client import ServerFleet, build_spec
+from fleet.client import ServerFleet, build_overrides, build_spec
 from fleet.errors import FleetError
 from fleet.reports import load_cost_report
 from orchestrator.components import PROJECT_ROOT
@@ -65,6 +67,8 @@ BOOT = 3.0
 REFRESH_SECONDS = 0.5
 # No server of the demo lives past its second period; anything slower is a failure.
 SERVER_DEADLINE_SECONDS = 2 * PERIOD + 30
+# A per-second provider's idle window: short, so its Droplets go within the demo.
+IDLE_WINDOW = 10
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,10 @@ class DemoProvider:
     provider: str
     region: str
     plans: tuple[str, ...]  # cycled through by the servers
-    image: int  # the spec's os_id: an image of that provider's catalog
+    image: str  # the spec's image: one of that provider's catalog
     currency: str
     api_url: Callable[[DevStackUrls], str | None]  # the emulator the dev stack started
+    idle_window: int | None = None  # per-second billing: deleted this long after idling
 
 
 # A provider whose emulator the dev stack starts is one more entry here.
@@ -85,7 +90,7 @@ DEMO_PROVIDERS: tuple[DemoProvider, ...] = (
         "vultr",
         "ewr",
         ("vc2-1c-1gb", "vc2-2c-4gb", "vc2-4c-8gb", "vc2-1c-2gb", "vc2-2c-2gb", "vc2-6c-16gb"),
-        2284,  # Ubuntu 24.04 x64
+        "2284",  # Ubuntu 24.04 x64
         "$",
         lambda urls: urls.vultr_api_url,
     ),
@@ -93,9 +98,18 @@ DEMO_PROVIDERS: tuple[DemoProvider, ...] = (
         "hetzner",
         "fsn1",
         ("cx22", "cpx11", "cx32", "cax11", "cpx21", "cx42"),
-        161547269,  # ubuntu-24.04, x86
+        "ubuntu-24.04",
         "€",
         lambda urls: urls.hetzner_api_url,
+    ),
+    DemoProvider(
+        "digitalocean",
+        "nyc3",
+        ("s-1vcpu-1gb", "s-1vcpu-2gb", "s-2vcpu-2gb", "s-2vcpu-4gb", "s-4vcpu-8gb"),
+        "ubuntu-24-04-x64",
+        "$",
+        lambda urls: urls.digitalocean_api_url,
+        idle_window=IDLE_WINDOW,
     ),
 )
 _CURRENCY = {p.provider: p.currency for p in DEMO_PROVIDERS}
@@ -128,6 +142,20 @@ def job_plans(names: list[str]) -> list[JobPlan]:
     return plans
 
 
+def burst_plans(names: list[str]) -> list[JobPlan]:
+    """For a per-second provider: one short job per server, and on the last one a burst
+    of two jobs whose gap is shorter than the idle window, so one Droplet serves both."""
+    plans = [JobPlan(name, f"job-{i + 1}", 2.0 * i, 2.0 * i + 5) for i, name in enumerate(names)]
+    last = names[-1]
+    gap = IDLE_WINDOW / 2
+    plans.append(JobPlan(last, f"job-{len(names)}b", 5 + gap, 10 + gap))
+    return plans
+
+
+def plans_for(provider: DemoProvider, names: list[str]) -> list[JobPlan]:
+    return burst_plans(names) if provider.idle_window else job_plans(names)
+
+
 def server_names(provider: DemoProvider, count: int) -> list[str]:
     return [f"demo-{provider.provider}-{i}" for i in range(1, count + 1)]
 
@@ -139,6 +167,8 @@ def demo_options() -> DevStackOptions:
         ui_port=0,
         mongo_port=0,
         emulator_port=0,
+        hetzner_port=0,
+        digitalocean_port=0,
         metrics_port=0,
         mongo_db="demo",
         use_emulator=True,
@@ -252,16 +282,19 @@ async def _tour(
     providers = [p for p in DEMO_PROVIDERS if p.api_url(urls) is not None]
     groups = {p.provider: server_names(p, count) for p in providers}
     names = [name for group in groups.values() for name in group]
-    # Each provider's last server runs its job across the first boundary.
-    plans = [plan for group in groups.values() for plan in job_plans(group)]
+    # Each hourly provider's last server runs its job across the first boundary.
+    plans = [plan for p in providers for plan in plans_for(p, groups[p.provider])]
     _explain(console, plans, urls, providers)
     fleet = await ServerFleet.connect(settings)
     async with fleet:
         for provider in providers:
             for i, name in enumerate(groups[provider.provider]):
                 plan = provider.plans[i % len(provider.plans)]
-                spec = build_spec(provider.region, plan, provider.image, provider=provider.provider)
-                await fleet.provision(name, spec)
+                spec = build_spec(
+                    provider.region, plan, None, image=provider.image, provider=provider.provider
+                )
+                policy = build_overrides(idle_window_seconds=provider.idle_window)
+                await fleet.provision(name, spec, policy)
                 console.print(
                     f"{clock.stamp()} provisioned {name} ({provider.provider} {provider.region} "
                     f"{spec.plan})"
@@ -291,7 +324,10 @@ async def _tour(
         final = [latest[n] for n in names]
         async with fleet.mongo("load the cost report") as db:
             report = await load_cost_report(db, timedelta(seconds=PERIOD))
-    billed = {line.name: (line.billed_hours, line.cost) for line in report.servers}
+    # Units as each provider bills them: periods, or seconds on a per-second model.
+    billed = {
+        line.name: (line.billed_seconds or line.billed_hours, line.cost) for line in report.servers
+    }
     ledgers = {p.provider: _ledger(p.api_url(urls) or "") for p in providers}
     ok = _summary(console, final, billed, ledgers, urls)
     return 0 if ok and not failures else 1
@@ -301,17 +337,27 @@ def _explain(
     console: Console, plans: list[JobPlan], urls: DevStackUrls, providers: list[DemoProvider]
 ) -> None:
     where = ", ".join(f"{p.provider} ({p.region})" for p in providers)
+    per_second = {p.provider for p in providers if p.idle_window}
     console.print(
         f"\n[bold]demo[/bold]: servers at {where}; billing period {PERIOD} s, idle servers "
         f"deleted {MARGIN} s before a boundary, emulator boot {BOOT:g} s"
+        + (
+            f"; per-second billing at {', '.join(sorted(per_second))}: idle servers deleted "
+            f"{IDLE_WINDOW} s after their last job"
+            if per_second
+            else ""
+        )
     )
     for plan in plans:
-        note = (
-            f"runs across its first boundary (+{PERIOD} s): billed 2 periods, then "
-            "`terminate --now`"
-            if plan.release_now
-            else f"done early: deleted at +{PERIOD - MARGIN} s, billed 1 period"
-        )
+        if plan.server.split("-")[1] in per_second:
+            note = f"billed by the second, deleted {IDLE_WINDOW} s after its last job"
+        elif plan.release_now:
+            note = (
+                f"runs across its first boundary (+{PERIOD} s): billed 2 periods, then "
+                "`terminate --now`"
+            )
+        else:
+            note = f"done early: deleted at +{PERIOD - MARGIN} s, billed 1 period"
         console.print(
             f"  {plan.server}: {plan.task_id} busy from +{plan.start:g} s to +{plan.end:g} s "
             f"after creation; {note}"
@@ -350,6 +396,11 @@ async def _run_job(fleet: ServerFleet, plan: JobPlan, console: Console, clock: _
         return f"{plan.server}: {exc}"
 
 
+def _billed(s: ServerStatus) -> str:
+    """What a server is billed, in its provider's unit."""
+    return f"{s.billed_seconds} s" if s.billed_seconds is not None else f"{s.billed_hours} h"
+
+
 def _short(instance_id: str | None) -> str:
     return (instance_id or "-")[:8]
 
@@ -364,7 +415,7 @@ def _transition_line(s: ServerStatus) -> str:
     elif s.state == ServerState.EXECUTING:
         line += f" ({', '.join(s.active_tasks)})"
     elif s.state == ServerState.TERMINATED:
-        line += f" (billed {s.billed_hours} h, {_money(s.cost, s.provider)})"
+        line += f" (billed {_billed(s)}, {_money(s.cost, s.provider)})"
     elif s.state == ServerState.ERROR:
         line += f": {s.error}"
     return line
@@ -377,7 +428,7 @@ def _live_view(servers: list[ServerStatus], clock: _Clock) -> Table:
     )
     for column in ("server", "provider", "state", "plan", "instance", "tasks", "terminate at"):
         table.add_column(column, no_wrap=True)
-    table.add_column("billed h", justify="right")
+    table.add_column("billed", justify="right")
     table.add_column("cost", justify="right")
     for s in servers:
         table.add_row(
@@ -388,7 +439,7 @@ def _live_view(servers: list[ServerStatus], clock: _Clock) -> Table:
             _short(s.instance_id),
             ", ".join(s.active_tasks) or "-",
             format_time(s.terminate_at),
-            str(s.billed_hours),
+            _billed(s),
             _money(s.cost, s.provider),
         )
     return table
@@ -412,16 +463,19 @@ def _summary(
     """The servers, then per provider our cost report's bill beside the emulator's ledger;
     true when every server TERMINATED and every bill matches."""
     table = Table(title="summary", title_justify="left", header_style="bold")
-    columns = ("server", "provider", "state", "plan", "lived", "deleted", "billed h", "cost")
+    columns = ("server", "provider", "state", "plan", "lived", "deleted", "billed", "cost")
     for column in columns:
-        table.add_column(column, justify="right" if column in ("billed h", "cost") else "left")
+        table.add_column(column, justify="right" if column in ("billed", "cost") else "left")
     for s in final:
         lived = deleted = "-"
         if s.billing_start and s.deleted_at:
             seconds = (s.deleted_at - s.billing_start).total_seconds()
             lived = f"{seconds:.1f} s"
-            boundary = s.billed_hours * PERIOD
-            deleted = f"{boundary - seconds:.1f} s before boundary {s.billed_hours}"
+            if s.billed_seconds is not None:
+                deleted = "after its idle window"
+            else:
+                boundary = s.billed_hours * PERIOD
+                deleted = f"{boundary - seconds:.1f} s before boundary {s.billed_hours}"
         table.add_row(
             s.name,
             s.provider,
@@ -429,7 +483,7 @@ def _summary(
             s.plan,
             lived,
             deleted,
-            str(s.billed_hours),
+            _billed(s),
             _money(s.cost, s.provider),
         )
     console.print(table)
@@ -439,7 +493,7 @@ def _summary(
         title_justify="left",
         header_style="bold",
     )
-    for column in ("provider", "servers", "report h", "report cost", "ledger units"):
+    for column in ("provider", "servers", "report units", "report cost", "ledger units"):
         bills.add_column(column, justify="left" if column == "provider" else "right")
     bills.add_column("ledger amount", justify="right")
     bills.add_column("verdict")
@@ -448,7 +502,8 @@ def _summary(
         names = [s.name for s in final if s.provider == provider]
         hours = sum(billed.get(n, (0, 0.0))[0] for n in names)
         cost = sum(billed.get(n, (0, 0.0))[1] for n in names)
-        units = sum(int(row["units"]) for row in ledger["ledger"])
+        # Periods at an hourly provider, seconds at a per-second one.
+        units = sum(int(row.get("units", row.get("seconds", 0))) for row in ledger["ledger"])
         total = float(ledger["total"])
         matches = (
             units == hours

@@ -39,7 +39,8 @@ def summary_rows(output: str) -> dict[str, list[str]]:
 
 
 def bill_rows(output: str) -> dict[str, list[str]]:
-    """By provider: provider, servers, report h, report cost, ledger units, amount, verdict."""
+    """By provider: provider, servers, report units, report cost, ledger units, amount,
+    verdict."""
     return table_rows(output, "bill per provider", r"[a-z]+")
 
 
@@ -70,26 +71,37 @@ def test_the_demo_terminates_every_server_and_leaves_no_process_behind():
     assert proc.returncode == 0, output
     assert "every server TERMINATED" in output
     rows = summary_rows(output)
-    servers = [f"demo-{p}-{i}" for p in ("vultr", "hetzner") for i in (1, 2, 3)]
+    providers = ("vultr", "hetzner", "digitalocean")
+    servers = [f"demo-{p}-{i}" for p in providers for i in (1, 2, 3)]
     assert {name: (row[1], row[2]) for name, row in rows.items()} == {
         name: (name.split("-")[1], "TERMINATED") for name in servers
     }
-    # At each provider two jobs end early (one period each); the third runs across its
-    # first boundary. Each early one was deleted before its own boundary.
-    assert {name: int(row[6]) for name, row in rows.items()} == {
-        name: 2 if name.endswith("-3") else 1 for name in servers
+    hourly = {name: row for name, row in rows.items() if row[1] != "digitalocean"}
+    # At each hourly provider two jobs end early (one period each); the third runs
+    # across its first boundary. Each early one was deleted before its own boundary.
+    assert {name: row[6] for name, row in hourly.items()} == {
+        name: "2 h" if name.endswith("-3") else "1 h" for name in hourly
     }
-    for name, row in rows.items():
+    for name, row in hourly.items():
         if name.endswith("-3"):
             continue  # released with terminate --now
         before = float(row[5].split(" s before boundary")[0])
         assert 0 < before <= 6, (name, row)
+    # Per-second Droplets: deleted after their idle window, billed in seconds (60 s at
+    # least), the one that served a burst of two jobs no less than the others.
+    droplets = {name: row for name, row in rows.items() if row[1] == "digitalocean"}
+    seconds = {name: int(row[6].removesuffix(" s")) for name, row in droplets.items()}
+    assert all(row[5] == "after its idle window" for row in droplets.values()), droplets
+    assert all(n >= 60 for n in seconds.values()), seconds
     bills = bill_rows(output)
-    assert sorted(bills) == ["hetzner", "vultr"]
-    for row in bills.values():
+    assert sorted(bills) == sorted(providers)
+    for provider in ("vultr", "hetzner"):
         # Our report's hours and cost beside the emulator's units and amount, equal.
+        row = bills[provider]
         assert row[1:3] == ["3", "4"] and row[4] == "4", row
-        assert row[3] == row[5] and row[6] == "matches", row
+    assert bills["digitalocean"][1:3] == ["3", str(sum(seconds.values()))]
+    for row in bills.values():
+        assert row[2] == row[4] and row[3] == row[5] and row[6] == "matches", row
     assert bills["vultr"][3].startswith("$") and bills["hetzner"][3].startswith("€")
     assert "every provider's bill matches its ledger" in output
     # The stack runs on free ports: the URLs printed are the ones it uses.
