@@ -1,4 +1,5 @@
-"""Vultr and Hetzner emulators that accept only the security tests' distinctive tokens."""
+"""Vultr, Hetzner and DigitalOcean emulators that accept only the security tests'
+distinctive tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.support import API_KEY, HCLOUD_TOKEN
+from tests.security.support import API_KEY, DIGITALOCEAN_TOKEN, HCLOUD_TOKEN
 from tests.support.emulator import RunningEmulator, start_emulator
 
 PERIOD = 20  # seconds per billed "hour"
@@ -45,6 +46,22 @@ def locked_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             "--rate-limit-refill-per-second",
             "1000",
         ],
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+@pytest.fixture(scope="session")
+def locked_digitalocean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    # Real seconds (its default 3600 s hour): the Droplet goes after a short idle window.
+    running = start_emulator(
+        tmp_path_factory.mktemp("locked-digitalocean"),
+        provider="digitalocean",
+        boot_seconds=BOOT,
+        rate_limit=0,
+        extra_args=["--api-key", DIGITALOCEAN_TOKEN.value],
     )
     try:
         yield running

@@ -22,6 +22,7 @@ from orchestrator.procs import ManagedProcess, free_port
 
 __all__ = [
     "API_KEY",
+    "DIGITALOCEAN_TOKEN",
     "HCLOUD_TOKEN",
     "SECRETS",
     "LogCapture",
@@ -132,8 +133,9 @@ class LogCapture(logging.Handler):
 # A key no other test uses; the locked emulator accepts only this one.
 API_KEY = Secret("SECTESTKEY" + uuid.uuid4().hex.upper())
 HCLOUD_TOKEN = Secret("SECTESTHCLOUD" + uuid.uuid4().hex.upper())
+DIGITALOCEAN_TOKEN = Secret("SECTESTDOTOKEN" + uuid.uuid4().hex.upper())
 # Every provider credential the leak scans look for: a new provider's token is one entry.
-SECRETS: tuple[Secret, ...] = (API_KEY, HCLOUD_TOKEN)
+SECRETS: tuple[Secret, ...] = (API_KEY, HCLOUD_TOKEN, DIGITALOCEAN_TOKEN)
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Provider credentials (the Vultr API key, the Hetzner token: `SECRETS`) never leave
-their provider's client: not into Temporal histories, MongoDB, logs, log files, or error
-messages.
+"""Provider credentials (the Vultr API key, the Hetzner and DigitalOcean tokens:
+`SECRETS`) never leave their provider's client: not into Temporal histories, MongoDB, logs,
+log files, or error messages.
 
 Short lifecycles run at each provider against an emulator that accepts only a
 distinctive token, so every completed workflow proves its token was in use. Two workers
@@ -43,6 +43,7 @@ from orchestrator.vultr import CreateInstanceRequest, VultrAuthError, VultrClien
 from tests.security.conftest import MARGIN, PERIOD
 from tests.security.support import (
     API_KEY,
+    DIGITALOCEAN_TOKEN,
     HCLOUD_TOKEN,
     SECRETS,
     LogCapture,
@@ -69,20 +70,24 @@ class LeakRun:
     worker_log: Path
 
 
+Emulators = tuple[RunningEmulator, RunningEmulator, RunningEmulator]  # vultr, hetzner, DO
+
+
 def found_any(blob: bytes | str) -> list[str]:
     """The secrets (by their first characters) that occur in `blob`."""
     return [secret.value[:12] for secret in SECRETS if secret.found_in(blob)]
 
 
-def _settings(
-    emulator: RunningEmulator, hetzner: RunningEmulator, mongo_uri: str, db: str, target: str
-) -> Settings:
+def _settings(emulators: Emulators, mongo_uri: str, db: str, target: str) -> Settings:
+    emulator, hetzner, digitalocean = emulators
     return load_settings(
         vultr_api_key=API_KEY.value,
         vultr_api_url=emulator.api_url,
         hcloud_token=HCLOUD_TOKEN.value,
         hcloud_api_url=hetzner.api_url,
         hetzner_requests_per_second=1,
+        digitalocean_token=DIGITALOCEAN_TOKEN.value,
+        digitalocean_api_url=digitalocean.api_url,
         mongo_uri=mongo_uri,
         mongo_db=db,
         temporal_address=target,
@@ -102,6 +107,8 @@ def _worker_env(settings: Settings, metrics_port: int) -> dict[str, str]:
         "HCLOUD_TOKEN": HCLOUD_TOKEN.value,
         "HCLOUD_API_URL": settings.hcloud_api_url,
         "HETZNER_REQUESTS_PER_SECOND": "1",
+        "DIGITALOCEAN_TOKEN": DIGITALOCEAN_TOKEN.value,
+        "DIGITALOCEAN_API_URL": settings.digitalocean_api_url,
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
@@ -117,6 +124,9 @@ def _worker_env(settings: Settings, metrics_port: int) -> dict[str, str]:
 SPECS = {
     "vultr": ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284),
     "hetzner": ServerSpec(provider="hetzner", region="fsn1", plan="cx22", os_id=161547269),
+    "digitalocean": ServerSpec(
+        provider="digitalocean", region="nyc3", plan="s-1vcpu-1gb", image="ubuntu-24-04-x64"
+    ),
 }
 
 
@@ -129,6 +139,7 @@ async def _start(client: Client, name: str, task_queue: str, spec: ServerSpec) -
             terminate_before_seconds=MARGIN,
             ready_poll_seconds=0.5,
             readiness_timeout_seconds=60,
+            idle_window_seconds=2,  # per-second billing: the Droplet goes soon after READY
         ),
     )
     return await client.start_workflow(
@@ -157,13 +168,15 @@ async def leak_run(
     mongo_uri: str,
     locked_emulator: RunningEmulator,
     locked_hetzner: RunningEmulator,
+    locked_digitalocean: RunningEmulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[LeakRun]:
     client = temporal_env.client
     target = client.service_client.config.target_host
     suffix = uuid.uuid4().hex[:6]
-    inproc = _settings(locked_emulator, locked_hetzner, mongo_uri, f"sec_{suffix}", target)
-    outproc = _settings(locked_emulator, locked_hetzner, mongo_uri, inproc.mongo_db, target)
+    emulators = (locked_emulator, locked_hetzner, locked_digitalocean)
+    inproc = _settings(emulators, mongo_uri, f"sec_{suffix}", target)
+    outproc = _settings(emulators, mongo_uri, inproc.mongo_db, target)
     metrics_port = free_port()
     worker = worker_process(
         tmp_path_factory.mktemp("worker-log") / "worker.log",
@@ -200,7 +213,7 @@ async def leak_run(
             histories,
             db,
             capture.records,
-            [locked_emulator, locked_hetzner],
+            list(emulators),
             worker.log_path,
         )
     finally:
@@ -297,6 +310,7 @@ async def test_the_worker_log_file_does_not_contain_the_key(leak_run: LeakRun) -
     text = leak_run.worker_log.read_text()
     assert "worker ready" in text and leak_run.emulators[0].api_url in text
     assert "-hetzner (hetzner" in text  # the worker served Hetzner too
+    assert "-digitalocean (digitalocean" in text  # and DigitalOcean
     for secret in SECRETS:
         assert secret.found_in(text + f"TOKEN={secret.value}")
     assert found_any(text) == []
