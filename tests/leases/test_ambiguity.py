@@ -105,11 +105,11 @@ async def test_retrying_an_unknown_acquire_returns_the_same_single_holding(
 ) -> None:
     leases, arm = faulty
 
-    async def unreachable(resource: str) -> list[Any]:
+    async def unreachable(*args: Any) -> Any:
         raise AutoReconnect("connection reset during read-back")
 
     # The write is applied, then both its acknowledgement and the read-back fail.
-    monkeypatch.setattr(leases, "holders", unreachable)
+    monkeypatch.setattr(leases, "_read_holding", unreachable)
     await arm(["findAndModify"], {"times": 1}, **WCE)
 
     with pytest.raises(LeaseOutcomeUnknown):
