@@ -13,6 +13,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.fleet_store import QUOTA_RESOURCE
 from activities.pools import POOLS_COLLECTION
 from cli.render import dump_json, format_cost, format_time
 from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
@@ -21,7 +22,7 @@ from fleet.client import ServerFleet, build_spec
 from fleet.connection import write_concern
 from fleet.reports import load_cost_report
 from orchestrator.cost import CostReport
-from orchestrator.leases import LeaseStore
+from orchestrator.leases import MAX_LIMIT, LeaseStore
 from orchestrator.lifecycle import FINAL_STATES
 from orchestrator.models import workflow_id_for
 from workflows.pool import PoolInput, WarmPoolWorkflow, next_active_start
@@ -230,6 +231,46 @@ def register(app: typer.Typer) -> None:
             style="bold",
         )
         out_console().print(table)
+
+    @app.command()
+    def quota(
+        set_to: Annotated[
+            int | None,
+            typer.Option(
+                "--set",
+                min=1,
+                max=MAX_LIMIT,
+                help="Store a new account quota (live servers); every worker obeys it at "
+                "once. Lowering it takes slots back as their servers' leases come up for "
+                "renewal.",
+            ),
+        ] = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Show the account quota stored in MongoDB (how many servers may be live) and how
+        many slots are taken, or change it with --set. Until it is first stored, the
+        worker's MAX_SERVERS is stored the first time a server takes a slot."""
+        settings = load_cli_settings()
+
+        async def act(fleet: ServerFleet) -> tuple[int | None, int]:
+            async with fleet.mongo("read or change the account quota") as db:
+                store = LeaseStore(db, write_concern=write_concern(fleet.settings))
+                if set_to is not None:
+                    await store.set_limit(QUOTA_RESOURCE, set_to)
+                return await store.get_limit(QUOTA_RESOURCE), len(
+                    await store.holders(QUOTA_RESOURCE)
+                )
+
+        limit, taken = run_with_fleet(settings, act)
+        if as_json:
+            typer.echo(dump_json({"limit": limit, "taken": taken}))
+        elif limit is None:
+            typer.echo(
+                f"account quota not stored yet: MAX_SERVERS={settings.max_servers} is stored "
+                f"when the first server takes a slot ({taken} taken)"
+            )
+        else:
+            typer.echo(f"account quota: {limit} live servers, {taken} slot(s) taken")
 
     @app.command()
     def reconcile(as_json: JsonFlag = False) -> None:
