@@ -241,8 +241,8 @@ def register(app: typer.Typer) -> None:
                 min=1,
                 max=MAX_LIMIT,
                 help="Store a new account quota (live servers); every worker obeys it at "
-                "once. Lowering it takes slots back as their servers' leases come up for "
-                "renewal.",
+                "once. Lowering it retires the slots above it: their servers keep running "
+                "and the count falls to the new value as they end.",
             ),
         ] = None,
         as_json: JsonFlag = False,

@@ -14,7 +14,8 @@ or writes more than one slot and the cost does not grow with the holders:
     owner       holder's name, or the slot number i while the slot is free; unique per res
     token       the holder's fencing token; fence the largest token the slot issued
     expires_ms  server time (epoch ms) the holding ends; 0 once released
-    retired     true for slots at or above the stored limit: never granted or renewed
+    retired     true for slots at or above the stored limit: kept and renewed by a live
+                holder, never granted again once free
     last_grant  {op, fresh, took_over} of the latest grant
     gc_after    Date for the TTL index, a grace period after the expiry
 
@@ -94,7 +95,12 @@ def pick_filter(resource: str, owner: str) -> Expr:
 
 
 def own_filter(resource: str, owner: str) -> Expr:
-    return {"res": resource, "owner": owner, "retired": {"$ne": True}}
+    """The owner's slot, unless it is retired and no longer live (never granted again)."""
+    return {
+        "res": resource,
+        "owner": owner,
+        "$or": [{"retired": {"$ne": True}}, {"$expr": live_expr()}],
+    }
 
 
 def _gc_after(expires: Any, grace_ms: int) -> Expr:

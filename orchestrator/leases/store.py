@@ -206,7 +206,9 @@ class LeaseStore:
     async def set_limit(self, resource: str, limit: int) -> int:
         """Store `limit` for `resource`; from now on it is what every acquire obeys,
         whatever default callers pass. Shrinking retires the slots above it: their
-        holders keep them until they expire or release, but cannot renew them.
+        holders keep (and may renew) them, but once given back or expired they are
+        never granted again, so the holders fall to the new limit as they leave and
+        until then the count may stay above it (nobody running is cut off).
 
         Returns the stored limit (another concurrent set_limit may have won)."""
         if not resource:
@@ -390,21 +392,33 @@ class LeaseStore:
         for _ in range(_UPSERT_ATTEMPTS):
             try:
                 with self._bounded():
-                    return await self._leases.find_one_and_update(
+                    doc = await self._leases.find_one_and_update(
                         pick_filter(resource, owner),
                         pipeline,
                         return_document=ReturnDocument.AFTER,
-                    ), op
+                    )
+                if doc is not None:
+                    return doc, op
             except DuplicateKeyError:
                 pass  # a free slot was picked while the owner still has one of its own
+            else:
+                # None free: only a live holding in a retired slot can still be the
+                # owner's (refusals pay this second round trip, grants do not).
+                with self._bounded():
+                    doc = await self._leases.find_one_and_update(
+                        own_filter(resource, owner),
+                        pipeline,
+                        return_document=ReturnDocument.AFTER,
+                    )
+                return doc, op
             with self._bounded():
                 doc = await self._leases.find_one_and_update(
                     own_filter(resource, owner), pipeline, return_document=ReturnDocument.AFTER
                 )
                 if doc is not None:
                     return doc, op
-                # Its own slot is retired: a live one keeps it out of every other slot
-                # (the limit shrank); an expired one is freed so it can take another.
+                # Its own slot is retired and expired (the limit shrank): free it so
+                # the unique index lets the owner take another.
                 freed = await self._leases.update_one(
                     {"res": resource, "owner": owner, "retired": True, "$expr": expired_expr()},
                     release_pipeline(),
@@ -447,19 +461,16 @@ class LeaseStore:
 
     async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
         """The same holding with expiry `now + ttl` (server time), or None if it is no
-        longer live: released, expired (even if nobody took it yet), taken over, or in
-        a slot retired by a smaller limit.
+        longer live: released, expired (even if nobody took it yet) or taken over.
 
         After an ambiguous write the holding is read back, so the expiry returned may be
         the one from before this renew: always trust the returned `expires_at`."""
         ttl_ms = _ms(ttl, "ttl")
         started = time.perf_counter()
-        query = live_filter(lease.resource, lease.owner, lease.token)
-        query["retired"] = {"$ne": True}
         try:
             with self._bounded():
                 doc = await self._leases.find_one_and_update(
-                    query,
+                    live_filter(lease.resource, lease.owner, lease.token),
                     renew_pipeline(ttl_ms, self._grace_ms),
                     return_document=ReturnDocument.AFTER,
                 )

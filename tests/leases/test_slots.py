@@ -73,7 +73,7 @@ async def test_callers_that_disagree_on_the_limit_never_exceed_the_stored_one(
     assert late == [None, None, None, None]
 
 
-async def test_set_limit_overrides_defaults_and_a_shrink_retires_the_slots_above(
+async def test_set_limit_overrides_defaults_and_a_shrink_regrants_no_retired_slot(
     store: LeaseStore,
 ) -> None:
     assert await store.set_limit("pool", 3) == 3
@@ -83,16 +83,22 @@ async def test_set_limit_overrides_defaults_and_a_shrink_retires_the_slots_above
     assert await store.set_limit("pool", 2) == 2
     first, second, third = await store.holders("pool")
     renewed = [await store.renew(h, LONG) for h in (first, second, third)]
-    # The holder of the retired slot cannot renew it; once it gives it back, the
-    # smaller limit holds.
-    assert [r is not None for r in renewed] == [True, True, False]
+    again = await store.acquire("pool", third.owner, LONG, 1)
+    # Nobody running is cut off, but a retired slot given back is never granted again.
+    assert [r is not None for r in renewed] == [True, True, True]
+    assert again is not None and again.token == third.token
     assert await store.release(third)
     assert await store.acquire("pool", "wf-new", LONG, 9) is None
+    assert await store.acquire("pool", third.owner, LONG, 9) is None
 
     assert await store.set_limit("pool", 4) == 4
     assert await store.acquire("pool", "wf-new", LONG, 1) is not None
     assert await store.get_limit("pool") == 4
-    assert len(await store.holders("pool")) == 3
+    assert sorted(h.owner for h in await store.holders("pool")) == [
+        first.owner,
+        second.owner,
+        "wf-new",
+    ]
 
 
 async def test_holders_in_the_one_document_form_move_to_slots_and_are_not_over_admitted(
