@@ -1,7 +1,7 @@
 """Shared-resource slots and the fleet read model, on the MongoDB lease store.
 
-The limits come from the worker's settings, so every path that creates or deletes
-servers obeys the same caps.
+The limits are stored in MongoDB with the slots (`starter.py quota --set N` changes
+the server quota); the worker's settings are only the values stored on first use.
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ class FleetStoreActivities:
                 resource, request.owner, timedelta(seconds=request.ttl_seconds), limit
             )
         if lease is None:
+            # The stored limit is what counts; MAX_SERVERS only seeds it.
+            with mongo_errors(f"read the limit of {resource!r}"):
+                limit = await self._store.get_limit(resource) or limit
             raise ApplicationError(
                 f"all {limit} slots of {resource!r} are taken; waiting for one to free up",
                 {"resource": resource, "limit": limit},

@@ -87,17 +87,19 @@ class LeaseActivities:
     @activity.defn
     async def acquire_lease(self, input: AcquireLeaseInput) -> Lease:
         """A slot of `input.resource`; raises a retryable LeaseUnavailable when all
-        `input.limit` slots are held, so the workflow's retry policy does the waiting."""
+        slots (the stored limit) are held, so the workflow's retry policy does the waiting."""
         doing = f"acquire lease {input.resource!r} for {input.owner!r}"
         with mongo_errors(doing):
             lease = await self._store.acquire(
                 input.resource, input.owner, timedelta(seconds=input.ttl_seconds), input.limit
             )
         if lease is None:
+            with mongo_errors(f"read the limit of lease {input.resource!r}"):
+                limit = await self._store.get_limit(input.resource) or input.limit
             raise ApplicationError(
-                f"lease {input.resource!r} is unavailable: all {input.limit} slot(s) are held "
+                f"lease {input.resource!r} is unavailable: all {limit} slot(s) are held "
                 f"by other owners; the activity retries until one is released or expires",
-                {"resource": input.resource, "limit": input.limit},
+                {"resource": input.resource, "limit": limit},
                 type=LEASE_UNAVAILABLE,
                 category=ApplicationErrorCategory.BENIGN,
             )

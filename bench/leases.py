@@ -3,6 +3,11 @@ count of double grants under contention.
 
     .venv/bin/python bench/leases.py                       # full size
     .venv/bin/python bench/leases.py --acquisitions 5000   # quick run
+    .venv/bin/python bench/leases.py --holders-only        # one document vs slot documents
+
+First, the quota-style semaphore at 10, 1,000 and 2,000 live holders: acquire p50/p99
+of the former one-document design (a bench-local copy in bench/legacy_leases) beside
+the slot documents now in orchestrator/leases, in the same run on the same server.
 
 Starts an embedded SecantusDB (on-disk, in a temporary directory) unless MONGO_URI is
 set. For each client count, bare `find_one_and_update` rounds and lease acquire+release
@@ -37,6 +42,7 @@ from pymongo import AsyncMongoClient, ReturnDocument
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.legacy_leases import LeaseStore as ArrayLeaseStore  # noqa: E402
 from orchestrator.components import mongo_process  # noqa: E402
 from orchestrator.leases import DEFAULT_WRITE_CONCERN, LeaseStore  # noqa: E402
 from orchestrator.procs import free_port  # noqa: E402
@@ -219,6 +225,75 @@ async def contend(
     return result
 
 
+@dataclass
+class HolderLevel:
+    design: str
+    holders: int
+    acquire: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "design": self.design,
+            "holders": self.holders,
+            "samples": len(self.acquire),
+            "acquire_p50_ms": pct(self.acquire, 0.5),
+            "acquire_p99_ms": pct(self.acquire, 0.99),
+        }
+
+
+# The former one-document semaphore (a bench-local copy) against the slot documents.
+DESIGNS: dict[str, Any] = {"one document": ArrayLeaseStore, "slot documents": LeaseStore}
+
+
+async def measure_holders(server: Server, design: str, holders: int, samples: int) -> HolderLevel:
+    """Acquire latency on a semaphore already holding `holders` live holders: each
+    sample takes a slot for a new owner and gives it back, so the count stays put."""
+    level = HolderLevel(design, holders)
+    resource, limit = f"holders-{holders}", holders + 10
+    await server.before(holders + 2 * samples)
+    (mongo,) = await open_clients(server.uri, 1)
+    try:
+        coll = f"bench_holders_{design.split()[0]}"
+        if design == "slot documents":
+            # Creating 2,000 slots at once outlasts the default 5 s bound on SecantusDB.
+            store = LeaseStore(mongo[DB], coll, op_timeout=timedelta(seconds=120))
+        else:
+            store = DESIGNS[design](mongo[DB], coll)
+        await store.ensure_indexes()
+        await mongo[DB][coll].delete_many({})
+        if design == "slot documents":
+            await store.set_limit(resource, limit)  # once, not by 50 racing first callers
+        # Fill in parallel batches: the one-document design pays O(holders) per fill too.
+        for start in range(0, holders, 50):
+            batch = range(start, min(holders, start + 50))
+            await asyncio.gather(
+                *(store.acquire(resource, f"holder-{i}", TTL, limit) for i in batch)
+            )
+        for i in range(samples):
+            t = time.perf_counter()
+            lease = await store.acquire(resource, f"sample-{i}", TTL, limit)
+            level.acquire.append(time.perf_counter() - t)
+            assert lease is not None, "the bench semaphore was full"
+            await store.release(lease)
+    finally:
+        await mongo.close()
+    return level
+
+
+def print_holders_table(levels: list[dict[str, Any]]) -> None:
+    designs = list(DESIGNS)
+    head = f"{'holders':>7} | " + " | ".join(f"{d + ' p50/p99 ms':>26}" for d in designs)
+    print(head)
+    print("-" * len(head))
+    for holders in sorted({lv["holders"] for lv in levels}):
+        cells = []
+        for d in designs:
+            lv = next(x for x in levels if x["holders"] == holders and x["design"] == d)
+            cells.append(f"{lv['acquire_p50_ms']:11.2f} / {lv['acquire_p99_ms']:8.2f}".rjust(26))
+        print(f"{holders:>7} | " + " | ".join(cells))
+    print()
+
+
 def print_table(levels: list[dict[str, Any]], contention: list[Contention]) -> None:
     head = (
         f"{'clients':>7} | {'bare p50/p99 ms':>15} | {'acquire p50/p99 ms (x bare)':>30} | "
@@ -248,6 +323,15 @@ def print_table(levels: list[dict[str, Any]], contention: list[Contention]) -> N
 
 
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    holder_levels = []
+    for holders in args.holders:
+        for design in DESIGNS:
+            level = await measure_holders(server, design, holders, args.holder_samples)
+            holder_levels.append(level.summary())
+            print(f"measured {design} at {holders} holders", file=sys.stderr)
+    if args.holders_only:
+        print_holders_table(holder_levels)
+        return {"holders": holder_levels, "server_restarts": server.restarts}
     levels = []
     for clients in args.clients:
         level = await measure_level(server, clients, args.samples, args.rounds)
@@ -261,8 +345,10 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             await contend(server, resource, limit, args.contention_clients, share, chunk)
         )
         print(f"contended on {resource}", file=sys.stderr)
+    print_holders_table(holder_levels)
     print_table(levels, contention)
     return {
+        "holders": holder_levels,
         "levels": levels,
         "contention": [asdict(c) for c in contention],
         "server_restarts": server.restarts,
@@ -281,6 +367,17 @@ def main() -> None:
         help="contended acquisitions in all (half on a lease, half on a semaphore of 3)",
     )
     parser.add_argument("--contention-clients", type=int, default=16)
+    parser.add_argument(
+        "--holders",
+        type=int,
+        nargs="*",
+        default=[10, 1000, 2000],
+        help="semaphore sizes at which both designs' acquire latency is measured",
+    )
+    parser.add_argument("--holder-samples", type=int, default=200)
+    parser.add_argument(
+        "--holders-only", action="store_true", help="only the one-document/slot comparison"
+    )
     parser.add_argument("--memory", action="store_true", help="embedded server without disk")
     parser.add_argument(
         "--restart-every",

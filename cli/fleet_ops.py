@@ -13,6 +13,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.fleet_store import quota_resource
 from activities.pools import POOLS_COLLECTION
 from cli.render import dump_json, format_cost, format_time
 from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
@@ -21,9 +22,10 @@ from fleet.client import ServerFleet, build_spec
 from fleet.connection import write_concern
 from fleet.reports import load_cost_report
 from orchestrator.cost import CostReport
-from orchestrator.leases import LeaseStore
+from orchestrator.leases import MAX_LIMIT, LeaseStore
 from orchestrator.lifecycle import FINAL_STATES
 from orchestrator.models import workflow_id_for
+from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 from workflows.pool import PoolInput, WarmPoolWorkflow, next_active_start
 from workflows.reconcile import ReconcileFleetWorkflow
 from workflows.schedules import reconcile_input
@@ -240,6 +242,53 @@ def register(app: typer.Typer) -> None:
             style="bold",
         )
         out_console().print(table)
+
+    @app.command()
+    def quota(
+        set_to: Annotated[
+            int | None,
+            typer.Option(
+                "--set",
+                min=1,
+                max=MAX_LIMIT,
+                help="Store a new account quota (live servers); every worker obeys it at "
+                "once. Lowering it retires the slots above it: their servers keep running "
+                "and the count falls to the new value as they end.",
+            ),
+        ] = None,
+        provider: Annotated[
+            str,
+            typer.Option(help=f"Whose account: {', '.join(PROVIDER_IDS)}."),
+        ] = DEFAULT_PROVIDER,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Show a provider account's quota stored in MongoDB (how many servers may be live)
+        and how many slots are taken, or change it with --set. Until it is first stored,
+        the worker's <PROVIDER>_MAX_SERVERS (else MAX_SERVERS) is stored the first time a
+        server takes a slot."""
+        if provider not in PROVIDER_IDS:
+            fail(f"unknown provider {provider!r} (known: {', '.join(PROVIDER_IDS)})", EXIT_USAGE)
+        settings = load_cli_settings()
+        resource = quota_resource(provider)
+
+        async def act(fleet: ServerFleet) -> tuple[int | None, int]:
+            async with fleet.mongo("read or change the account quota") as db:
+                store = LeaseStore(db, write_concern=write_concern(fleet.settings))
+                if set_to is not None:
+                    await store.set_limit(resource, set_to)
+                return await store.get_limit(resource), len(await store.holders(resource))
+
+        limit, taken = run_with_fleet(settings, act)
+        if as_json:
+            typer.echo(dump_json({"provider": provider, "limit": limit, "taken": taken}))
+        elif limit is None:
+            typer.echo(
+                f"{provider} account quota not stored yet: "
+                f"{settings.max_servers_for(provider)} (from the settings) is stored when the "
+                f"first server takes a slot ({taken} taken)"
+            )
+        else:
+            typer.echo(f"{provider} account quota: {limit} live servers, {taken} slot(s) taken")
 
     @app.command()
     def reconcile(as_json: JsonFlag = False) -> None:

@@ -185,8 +185,11 @@ class FleetGauges:
         for provider, limit in self._quotas.items():
             labels = {"provider": provider}
             if self._store is not None:
-                held = await self._store.holders(quota_resource(provider))
+                resource = quota_resource(provider)
+                held = await self._store.holders(resource)
                 self._quota_used.set(len(held), labels)
+                # The stored limit rules; the setting only seeds it on first use.
+                limit = await self._store.get_limit(resource) or limit
             self._quota_max.set(limit, labels)
 
     async def _refresh_reconciliation(self) -> None:

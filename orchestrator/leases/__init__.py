@@ -17,14 +17,18 @@ from orchestrator.leases.models import (
 )
 from orchestrator.leases.store import (
     DEFAULT_GC_GRACE,
+    DEFAULT_OP_TIMEOUT,
     DEFAULT_WRITE_CONCERN,
+    MAX_LIMIT,
     LeaseStore,
     is_ambiguous,
 )
 
 __all__ = [
     "DEFAULT_GC_GRACE",
+    "DEFAULT_OP_TIMEOUT",
     "DEFAULT_WRITE_CONCERN",
+    "MAX_LIMIT",
     "AcquireLeaseInput",
     "Lease",
     "LeaseError",

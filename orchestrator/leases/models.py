@@ -45,7 +45,9 @@ class AcquireLeaseInput(BaseModel):
     resource: str = Field(min_length=1)
     owner: str = Field(min_length=1, description="stable across retries, e.g. the workflow id")
     ttl_seconds: float = Field(gt=0)
-    limit: int = Field(default=1, ge=1, description="how many live holders the resource admits")
+    limit: int = Field(
+        default=1, ge=1, description="slots stored for the resource if none are stored yet"
+    )
 
 
 class RenewLeaseInput(BaseModel):

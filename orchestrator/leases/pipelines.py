@@ -1,19 +1,28 @@
-"""The update pipelines and filters behind each lease operation, as pure functions.
+"""The filters and update pipelines behind each lease operation, as pure functions.
 
 Every decision is taken by the MongoDB server inside one atomic update, with the
 server's clock. Forms are chosen to behave the same on mongod and on SecantusDB:
 expiry is stored as epoch milliseconds and compared as longs, because SecantusDB
-compares a stored Date with `$$NOW` wrongly; array fields are read with `$map`/`$filter`,
-because SecantusDB evaluates a path through an array (`"$holders.owner"`) as missing.
+compares a stored Date with `$$NOW` wrongly.
 
-Needs MongoDB 5.0 or later (`$ifNull` with several arguments, `$first`, `$$NOW`).
+Needs MongoDB 5.0 or later (`$$NOW`, `$toLong` of a Date).
 
-Document shape (one per resource; `_id` is the resource name):
+A resource is a semaphore of N slots, one document per slot, so no operation reads
+or writes more than one slot and the cost does not grow with the holders:
 
-    holders     [{owner, token, expires_ms}]  live holders, plus expired ones not yet pruned
-    fence       last token issued; only grows
-    last_grant  {op, fresh, took_over} of the latest grant (took_over: expired holders pruned)
-    gc_after    Date for the TTL index, >= every expiry and the fence, plus a grace period
+    _id         {res, i}        slot i of resource res (0 <= i)
+    owner       holder's name, or the slot number i while the slot is free; unique per res
+    token       the holder's fencing token; fence the largest token the slot issued
+    expires_ms  server time (epoch ms) the holding ends; 0 once released
+    retired     true for slots at or above the stored limit: kept and renewed by a live
+                holder, never granted again once free
+    last_grant  {op, fresh, took_over} of the latest grant
+    gc_after    Date for the TTL index, a grace period after the expiry
+
+Tokens are `now_ms * SLOT_SPACE + i`, or the slot's fence plus SLOT_SPACE when that is
+larger (a slot granted twice in one millisecond): unique per resource (the remainder
+is the slot), growing per slot, and across slots ordered by the server's millisecond
+clock. The resource's own document (`_id` = res) holds the limit (see `store`).
 """
 
 from __future__ import annotations
@@ -23,28 +32,29 @@ from typing import Any
 from bson import Int64, ObjectId
 
 __all__ = [
-    "acquire_pipeline",
+    "SLOT_SPACE",
+    "expired_expr",
     "fenced_write_pipeline",
-    "live_holders_expr",
-    "release_all_pipeline",
-    "release_filter",
+    "grant_pipeline",
+    "live_expr",
+    "live_filter",
+    "own_filter",
+    "pick_filter",
     "release_pipeline",
-    "renew_filter",
     "renew_pipeline",
+    "slot_id",
 ]
 
 Expr = dict[str, Any]
 
 NOW_MS: Expr = {"$toLong": "$$NOW"}
+# Room for this many slots per resource in a token; 2**20 * epoch ms fits a long
+# until the 23rd century.
+SLOT_SPACE = 1 << 20
 
 
-def _live(holders: Any, now: Any) -> Expr:
-    return {"$filter": {"input": holders, "as": "h", "cond": {"$gt": ["$$h.expires_ms", now]}}}
-
-
-def live_holders_expr() -> Expr:
-    """The holders of the current document whose expiry is after the server's now."""
-    return _live({"$ifNull": ["$holders", []]}, NOW_MS)
+def slot_id(resource: str, i: int) -> dict[str, Any]:
+    return {"res": resource, "i": i}
 
 
 def _text(value: str) -> Expr:
@@ -52,149 +62,102 @@ def _text(value: str) -> Expr:
     return {"$literal": value}
 
 
-def _is(owner: str, token: int | None = None) -> Expr:
-    checks: list[Expr] = [{"$eq": ["$$h.owner", _text(owner)]}]
+def live_expr() -> Expr:
+    return {"$gt": ["$expires_ms", NOW_MS]}
+
+
+def expired_expr() -> Expr:
+    return {"$lte": ["$expires_ms", NOW_MS]}
+
+
+def live_filter(resource: str, owner: str | None = None, token: int | None = None) -> Expr:
+    """Slots of `resource` held right now by the server's clock (by `owner`, `token`)."""
+    query: Expr = {"res": resource, "$expr": live_expr()}
+    if owner is not None:
+        query["owner"] = owner
     if token is not None:
-        checks.append({"$eq": ["$$h.token", Int64(token)]})
-    return {"$and": checks}
+        query["token"] = Int64(token)
+    return query
 
 
-def _gc_after(floor_ms: Any, grace_ms: int) -> Expr:
-    # The TTL monitor may delete the document (fence included) only once the server's
-    # clock is past every expiry and past the fence plus grace; a recreated document
-    # seeds its fence from the clock (see acquire_pipeline), so tokens still only grow.
-    return {"$toDate": {"$max": [{"$toLong": "$gc_after"}, {"$add": [floor_ms, Int64(grace_ms)]}]}}
-
-
-def acquire_pipeline(
-    owner: str, ttl_ms: int, limit: int, op: ObjectId, grace_ms: int
-) -> list[Expr]:
-    """Grant `owner` a slot if it already holds one (extending it) or fewer than `limit`
-    holders are live; prune expired holders in the same write. A refusal leaves the
-    document untouched. `last_grant.op == op` in the result tells this call was granted.
-    """
-    # Kept small on purpose: the server validates and walks every node on each call.
-    grant = {
-        "_id": "$_id",
-        "fence": {"$max": ["$fence", "$$token"]},
-        "holders": {
-            "$concatArrays": [
-                {
-                    "$filter": {
-                        "input": "$$live",
-                        "as": "h",
-                        "cond": {"$ne": ["$$h.owner", _text(owner)]},
-                    }
-                },
-                [{"owner": _text(owner), "token": "$$token", "expires_ms": "$$until"}],
+def pick_filter(resource: str, owner: str) -> Expr:
+    """The owner's own slot or any free one (released, expired or never used)."""
+    return {
+        "res": resource,
+        "retired": {"$ne": True},
+        "$expr": {
+            "$or": [
+                {"$eq": ["$owner", _text(owner)]},
+                expired_expr(),
             ]
         },
-        "last_grant": {
-            "op": op,
-            "fresh": {"$not": ["$$held"]},
-            "took_over": {"$gt": [{"$size": "$$all"}, {"$size": "$$live"}]},
-        },
-        "gc_after": _gc_after({"$max": ["$$until", "$$token"]}, grace_ms),
     }
-    decide = {
-        "$let": {
-            "vars": {
-                # A new document seeds its fence from the server clock, so a document
-                # recreated after garbage collection still issues larger tokens.
-                "token": {"$ifNull": ["$$held.token", {"$add": ["$fence", 1]}, "$$now"]},
-                "until": {"$max": ["$$held.expires_ms", {"$add": ["$$now", Int64(ttl_ms)]}]},
-            },
-            "in": {
-                "$cond": [
-                    {"$or": ["$$held", {"$lt": [{"$size": "$$live"}, limit]}]},
-                    grant,
-                    "$$ROOT",
-                ]
-            },
-        }
+
+
+def own_filter(resource: str, owner: str) -> Expr:
+    """The owner's slot, unless it is retired and no longer live (never granted again)."""
+    return {
+        "res": resource,
+        "owner": owner,
+        "$or": [{"retired": {"$ne": True}}, {"$expr": live_expr()}],
+    }
+
+
+def _gc_after(expires: Any, grace_ms: int) -> Expr:
+    return {"$toDate": {"$add": [expires, Int64(grace_ms)]}}
+
+
+def grant_pipeline(owner: str, ttl_ms: int, op: ObjectId, grace_ms: int) -> list[Expr]:
+    """Give the matched slot to `owner`: its own live holding keeps its token and is
+    extended; anything else (free, expired, the owner's expired one) gets a new token.
+    `last_grant.op == op` in the result tells this call was granted."""
+    until = {"$add": [NOW_MS, Int64(ttl_ms)]}
+    keep = "$_keep"
+    fresh_token = {
+        "$max": [
+            {"$add": ["$fence", Int64(SLOT_SPACE)]},
+            {"$add": [{"$multiply": [NOW_MS, Int64(SLOT_SPACE)]}, {"$toLong": "$i"}]},
+        ]
     }
     return [
-        {
-            "$replaceWith": {
-                "$let": {
-                    "vars": {"now": NOW_MS, "all": {"$ifNull": ["$holders", []]}},
-                    "in": {
-                        "$let": {
-                            "vars": {"live": _live("$$all", "$$now")},
-                            "in": {
-                                "$let": {
-                                    "vars": {
-                                        "held": {
-                                            "$first": {
-                                                "$filter": {
-                                                    "input": "$$live",
-                                                    "as": "h",
-                                                    "cond": _is(owner),
-                                                }
-                                            }
-                                        }
-                                    },
-                                    "in": decide,
-                                }
-                            },
-                        }
-                    },
-                }
-            }
-        }
-    ]
-
-
-def renew_filter(resource: str, owner: str, token: int) -> Expr:
-    return {"_id": resource, "holders": {"$elemMatch": {"owner": owner, "token": Int64(token)}}}
-
-
-def renew_pipeline(owner: str, token: int, ttl_ms: int, grace_ms: int) -> list[Expr]:
-    """Extend the holding `(owner, token)` if it is still live; an expired one is pruned
-    like every other expired holder, never revived."""
-    expires = {"$add": [NOW_MS, Int64(ttl_ms)]}
-    return [
+        {"$set": {"_keep": {"$and": [{"$eq": ["$owner", _text(owner)]}, live_expr()]}}},
         {
             "$set": {
-                "holders": {
-                    "$map": {
-                        "input": live_holders_expr(),
-                        "as": "h",
-                        "in": {
-                            "$cond": [
-                                _is(owner, token),
-                                {"$mergeObjects": ["$$h", {"expires_ms": expires}]},
-                                "$$h",
-                            ]
-                        },
-                    }
+                "owner": _text(owner),
+                "token": {"$cond": [keep, "$token", fresh_token]},
+                "expires_ms": {"$cond": [keep, {"$max": ["$expires_ms", until]}, until]},
+                "last_grant": {
+                    "op": op,
+                    "fresh": {"$not": [keep]},
+                    "took_over": {
+                        "$and": [
+                            {"$not": [keep]},
+                            {"$gt": ["$expires_ms", 0]},
+                            {"$ne": ["$owner", _text(owner)]},
+                        ]
+                    },
                 },
-                "gc_after": _gc_after({"$max": [expires, "$fence"]}, grace_ms),
             }
-        }
+        },
+        {
+            "$set": {
+                "fence": {"$max": ["$fence", "$token"]},
+                "gc_after": _gc_after("$expires_ms", grace_ms),
+            }
+        },
+        {"$unset": "_keep"},
     ]
 
 
-def release_filter(resource: str, owner: str, token: int) -> Expr:
-    """Matches only while the holding `(owner, token)` is live by the server's clock."""
-    mine_live = {
-        "$filter": {
-            "input": {"$ifNull": ["$holders", []]},
-            "as": "h",
-            "cond": {"$and": [_is(owner, token), {"$gt": ["$$h.expires_ms", NOW_MS]}]},
-        }
-    }
-    return {"_id": resource, "$expr": {"$gt": [{"$size": mine_live}, 0]}}
+def renew_pipeline(ttl_ms: int, grace_ms: int) -> list[Expr]:
+    until = {"$add": [NOW_MS, Int64(ttl_ms)]}
+    return [{"$set": {"expires_ms": until, "gc_after": _gc_after(until, grace_ms)}}]
 
 
-def release_pipeline(owner: str, token: int) -> list[Expr]:
-    keep = {"$and": [{"$gt": ["$$h.expires_ms", NOW_MS]}, {"$not": [_is(owner, token)]}]}
-    return [{"$set": {"holders": {"$filter": {"input": "$holders", "as": "h", "cond": keep}}}}]
-
-
-def release_all_pipeline(owner: str) -> list[Expr]:
-    keep = {"$and": [{"$gt": ["$$h.expires_ms", NOW_MS]}, {"$ne": ["$$h.owner", _text(owner)]}]}
-    return [{"$set": {"holders": {"$filter": {"input": "$holders", "as": "h", "cond": keep}}}}]
+def release_pipeline() -> list[Expr]:
+    """Free the slot: expired at once, and its owner the slot number again, so the
+    unique (res, owner) index lets the former holder take any other slot."""
+    return [{"$set": {"expires_ms": Int64(0), "owner": "$i"}}]
 
 
 def fenced_write_pipeline(fields: dict[str, Any], fence: int, fence_field: str) -> list[Expr]:

@@ -1,9 +1,12 @@
 """The MongoDB lease store: leases and semaphores with fencing tokens.
 
-One document per resource, one round trip per operation, every decision taken by the
-server with its own clock (see `pipelines`). Writes use write concern majority by
-default: on a replica set, a lease acknowledged by a single node can be lost in a
-failover and granted again to someone else.
+A resource is N slot documents (see `pipelines`); acquire, renew and release each
+touch one slot in one round trip, with every decision taken by the server on its own
+clock. The limit N is stored in the resource's own document and changed only by
+`set_limit`; a caller's `limit` is the default used when none is stored yet. Writes
+use write concern majority by default: on a replica set, a lease acknowledged by a
+single node can be lost in a failover and granted again to someone else. Every call
+is bounded on the server and the client by `op_timeout` (pymongo's `timeoutMS`).
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
-from pymongo import ReturnDocument
+import pymongo
+from bson import Int64, ObjectId
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
+    BulkWriteError,
     ConnectionFailure,
     DuplicateKeyError,
+    OperationFailure,
     PyMongoError,
     WriteConcernError,
 )
@@ -33,29 +39,44 @@ from orchestrator.leases.errors import LeaseOutcomeUnknown
 from orchestrator.leases.metrics import LeaseMetrics, LeaseOperation, LeaseOutcome, NoopLeaseMetrics
 from orchestrator.leases.models import Lease
 from orchestrator.leases.pipelines import (
-    acquire_pipeline,
+    SLOT_SPACE,
+    expired_expr,
     fenced_write_pipeline,
-    live_holders_expr,
-    release_all_pipeline,
-    release_filter,
+    grant_pipeline,
+    live_expr,
+    live_filter,
+    own_filter,
+    pick_filter,
     release_pipeline,
-    renew_filter,
     renew_pipeline,
+    slot_id,
 )
 
-__all__ = ["DEFAULT_GC_GRACE", "DEFAULT_WRITE_CONCERN", "LeaseStore", "is_ambiguous"]
+__all__ = [
+    "DEFAULT_GC_GRACE",
+    "DEFAULT_OP_TIMEOUT",
+    "DEFAULT_WRITE_CONCERN",
+    "MAX_LIMIT",
+    "LeaseStore",
+    "is_ambiguous",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GC_GRACE = timedelta(days=7)
+# Below the 15 s start-to-close of the MongoDB activities, read-back included, so an
+# attempt Temporal gave up on has stopped running on the server too.
+DEFAULT_OP_TIMEOUT = timedelta(seconds=5)
 # j=True is what mongod does for majority writes anyway; SecantusDB acknowledges
 # majority writes before its journal reaches the disk unless asked, and a SIGKILL then
 # loses granted leases (and their fence) that were already acknowledged.
 DEFAULT_WRITE_CONCERN = WriteConcern("majority", j=True)
+MAX_LIMIT = SLOT_SPACE - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Concurrent first inserts of one resource can both try to upsert; mongod retries that
-# itself in most cases, but a driver may still see the duplicate key or an empty reply.
 _UPSERT_ATTEMPTS = 3
+# How long a process trusts that a resource's slots exist before it checks again on a
+# refusal (slots unused for gc_grace are garbage-collected).
+_SLOTS_RECHECK_S = 60.0
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -78,6 +99,11 @@ def _at(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+
+
 class _NoDocumentReturned(ConnectionFailure):
     """Upserts kept replying without a document: the outcome is unknown until read back."""
 
@@ -92,14 +118,20 @@ def _check_names(resource: str, owner: str) -> None:
         raise ValueError("owner must be a non-empty string")
 
 
+def _only_duplicates(exc: BulkWriteError) -> bool:
+    errors = exc.details.get("writeErrors") or []
+    return bool(errors) and all(e.get("code") == 11000 for e in errors)
+
+
 class LeaseStore:
-    """Leases (limit=1) and semaphores (limit=N) on one MongoDB collection.
+    """Leases (limit 1) and semaphores (limit N) on one MongoDB collection.
 
     The client must have retryable writes on (pymongo's default) and should be created
     with `tz_aware=True`. `write_concern` defaults to majority and journaled; with
     anything less on a replica set, a failover can hand one lease to two holders.
-    `gc_grace` is how long after the last expiry (and after the fence, read as epoch ms)
-    the TTL index may delete an abandoned resource document.
+    `gc_grace` is how long after a slot's last expiry the TTL index may delete it.
+    `op_timeout` bounds each MongoDB call (and separately, the read-back after an
+    ambiguous one); keep twice it below the calling activity's start-to-close timeout.
     """
 
     def __init__(
@@ -110,6 +142,7 @@ class LeaseStore:
         write_concern: WriteConcern | None = None,
         metrics: LeaseMetrics | None = None,
         gc_grace: timedelta = DEFAULT_GC_GRACE,
+        op_timeout: timedelta = DEFAULT_OP_TIMEOUT,
     ) -> None:
         if not db.client.options.retry_writes:
             raise ValueError(
@@ -123,36 +156,215 @@ class LeaseStore:
         )
         self._metrics: LeaseMetrics = metrics or NoopLeaseMetrics()
         self._grace_ms = _ms(gc_grace, "gc_grace")
+        self._timeout = _ms(op_timeout, "op_timeout") / 1000
+        # resource -> monotonic time its slots were last made sure of by this process
+        self._ready: dict[str, float] = {}
+        self._indexed = False
 
     @property
     def collection(self) -> AsyncCollection[Any]:
         return self._leases
 
+    def _bounded(self) -> Any:
+        return pymongo.timeout(self._timeout)
+
     async def ensure_indexes(self) -> None:
-        # TTL is garbage collection only: gc_after is set past every expiry and the
-        # fence plus gc_grace, so it never removes a live lease or lets a token repeat.
-        await self._leases.create_index("gc_after", expireAfterSeconds=0, name="gc_after_ttl")
-        await self._leases.create_index("holders.owner", name="holders_owner")
+        """Create the indexes and move resources kept in the former one-document form
+        (a `holders` array) to slot documents; safe to repeat."""
+        await self._create_indexes()
+        with self._bounded():
+            old = await self._leases.find({"holders": {"$exists": True}}).to_list()
+        for doc in old:
+            await self._migrate(doc)
+
+    async def _create_indexes(self) -> None:
+        if self._indexed:
+            return
+        with self._bounded():
+            # TTL is garbage collection only: gc_after is past the slot's expiry plus
+            # gc_grace, and tokens are seeded from the clock, so none ever repeats.
+            await self._leases.create_index("gc_after", expireAfterSeconds=0, name="gc_after_ttl")
+            # What keeps an owner to one slot per resource, so it is created before
+            # this store's first grant rather than left to the caller. Sparse: the
+            # resources' own documents have neither field.
+            await self._leases.create_index(
+                [("res", 1), ("owner", 1)], unique=True, sparse=True, name="res_owner"
+            )
+            await self._leases.create_index([("res", 1), ("expires_ms", 1)], name="res_expiry")
+            await self._leases.create_index("owner", sparse=True, name="owner")
+        self._indexed = True
+
+    # -- limits ------------------------------------------------------------------------
+
+    async def get_limit(self, resource: str) -> int | None:
+        """The stored limit of `resource`, or None when no caller has used it yet."""
+        with self._bounded():
+            doc = await self._leases.find_one({"_id": resource}, {"limit": 1})
+        limit = (doc or {}).get("limit")
+        return int(limit) if limit is not None else None
+
+    async def set_limit(self, resource: str, limit: int) -> int:
+        """Store `limit` for `resource`; from now on it is what every acquire obeys,
+        whatever default callers pass. Shrinking retires the slots above it: their
+        holders keep (and may renew) them, but once given back or expired they are
+        never granted again, so the holders fall to the new limit as they leave and
+        until then the count may stay above it (nobody running is cut off).
+
+        Returns the stored limit (another concurrent set_limit may have won)."""
+        if not resource:
+            raise ValueError("resource must be a non-empty string")
+        _check_limit(limit)
+        await self._create_indexes()
+        await self._migrate_resource(resource)
+        with self._bounded():
+            await self._leases.update_one(
+                {"_id": resource},
+                {"$set": {"limit": limit}, "$unset": {"gc_after": ""}},
+                upsert=True,
+            )
+            await self._create_slots(resource, limit)
+            await self._leases.update_many(
+                {"res": resource, "i": {"$lt": limit}, "retired": True},
+                {"$set": {"retired": False}},
+            )
+        stored = await self._retire_above_stored(resource)
+        self._ready[resource] = time.monotonic()
+        return stored
+
+    async def _prepare(self, resource: str, default: int) -> None:
+        """Make sure `resource` has a stored limit (`default` if none) and its slots."""
+        await self._create_indexes()
+        await self._migrate_resource(resource)
+        with self._bounded():
+            try:
+                # Only a resource without a stored limit takes the default; it is
+                # garbage-collected with its slots, an explicit set_limit is kept.
+                await self._leases.update_one(
+                    {"_id": resource, "limit": {"$exists": False}},
+                    [
+                        {
+                            "$set": {
+                                "limit": default,
+                                "gc_after": {"$add": ["$$NOW", Int64(self._grace_ms)]},
+                            }
+                        }
+                    ],
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                pass  # the limit is stored already
+            doc = await self._leases.find_one({"_id": resource}, {"limit": 1})
+            await self._create_slots(resource, int((doc or {}).get("limit") or default))
+        await self._retire_above_stored(resource)
+        self._ready[resource] = time.monotonic()
+
+    async def _create_slots(self, resource: str, limit: int) -> None:
+        """Insert the missing free slots 0..limit-1; existing ones are left alone."""
+        ops = [
+            UpdateOne(
+                {"_id": slot_id(resource, i)},
+                {
+                    "$setOnInsert": {
+                        "res": resource,
+                        "i": i,
+                        "owner": i,
+                        "token": Int64(0),
+                        "fence": Int64(0),
+                        "expires_ms": Int64(0),
+                        "retired": False,
+                    }
+                },
+                upsert=True,
+            )
+            for i in range(limit)
+        ]
+        try:
+            await self._leases.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            if not _only_duplicates(exc):
+                raise  # a concurrent creator inserted some first: fine
+
+    async def _retire_above_stored(self, resource: str) -> int:
+        # Read after our own writes: a concurrent set_limit either wrote before this
+        # read (we retire by its value) or retires after its write (our slots too).
+        with self._bounded():
+            doc = await self._leases.find_one({"_id": resource}, {"limit": 1})
+            stored = int((doc or {}).get("limit") or 0)
+            await self._leases.update_many(
+                {"res": resource, "i": {"$gte": stored}, "retired": {"$ne": True}},
+                {"$set": {"retired": True}},
+            )
+        return stored
+
+    async def _migrate_resource(self, resource: str) -> None:
+        with self._bounded():
+            doc = await self._leases.find_one({"_id": resource, "holders": {"$exists": True}})
+        if doc is not None:
+            await self._migrate(doc)
+
+    async def _migrate(self, doc: Mapping[str, Any]) -> None:
+        """Move a one-document resource's holders into slots 0..k-1, tokens and expiry
+        unchanged, so they renew as before and count against the limit. Slots are
+        only inserted, never overwritten: a repeat after a crash changes nothing."""
+        resource = doc["_id"]
+        fence = int(doc.get("fence") or 0)
+        ops = [
+            UpdateOne(
+                {"_id": slot_id(resource, i)},
+                {
+                    "$setOnInsert": {
+                        "res": resource,
+                        "i": i,
+                        "owner": h["owner"],
+                        "token": Int64(h["token"]),
+                        "fence": Int64(max(fence, int(h["token"]))),
+                        "expires_ms": Int64(h["expires_ms"]),
+                        "retired": False,
+                        "gc_after": _at(int(h["expires_ms"]) + self._grace_ms),
+                    }
+                },
+                upsert=True,
+            )
+            for i, h in enumerate(doc.get("holders") or [])
+        ]
+        with self._bounded():
+            if ops:
+                try:
+                    await self._leases.bulk_write(ops, ordered=False)
+                except BulkWriteError as exc:
+                    if not _only_duplicates(exc):
+                        raise
+            await self._leases.update_one(
+                {"_id": resource},
+                {"$unset": {"holders": "", "last_grant": "", "fence": "", "gc_after": ""}},
+            )
+        log.info("moved lease %r to slot documents (%d holders)", resource, len(ops))
 
     # -- leases ------------------------------------------------------------------------
 
     async def acquire(
         self, resource: str, owner: str, ttl: timedelta, limit: int = 1
     ) -> Lease | None:
-        """A slot of `resource` for `owner`, or None when `limit` holders are live.
+        """A slot of `resource` for `owner`, or None when every slot is live.
 
-        Idempotent per owner: if `owner` already holds a live slot, that same holding is
-        returned (same token) with its expiry extended. Raises LeaseOutcomeUnknown when
-        the write's outcome is ambiguous and reading back did not show it applied.
+        `limit` is only the default stored when `resource` has no limit yet; the stored
+        one (see `set_limit`) is what counts, so callers that disagree never admit more
+        than it. Idempotent per owner: if `owner` already holds a live slot, that same
+        holding is returned (same token) with its expiry extended. Raises
+        LeaseOutcomeUnknown when the write's outcome is ambiguous and reading back did
+        not show it applied.
         """
         _check_names(resource, owner)
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}")
-        op = ObjectId()
-        pipeline = acquire_pipeline(owner, _ms(ttl, "ttl"), limit, op, self._grace_ms)
+        _check_limit(limit)
+        ttl_ms = _ms(ttl, "ttl")
         started = time.perf_counter()
         try:
-            doc = await self._upsert(self._leases, resource, pipeline)
+            if resource not in self._ready:
+                await self._prepare(resource, limit)
+            doc, op = await self._grant(resource, owner, ttl_ms)
+            if doc is None and time.monotonic() - self._ready[resource] > _SLOTS_RECHECK_S:
+                await self._prepare(resource, limit)
+                doc, op = await self._grant(resource, owner, ttl_ms)
         except PyMongoError as exc:
             if not is_ambiguous(exc):
                 self._observe("acquire", "error", started)
@@ -163,16 +375,57 @@ class LeaseStore:
                 raise LeaseOutcomeUnknown("acquire", resource, owner, exc) from exc
             self._observe("acquire", "acquired", started)
             return lease
-        grant = doc.get("last_grant") or {}
-        lease = _holding(doc, resource, owner) if grant.get("op") == op else None
-        if lease is None:
+        grant = (doc or {}).get("last_grant") or {}
+        if doc is None or grant.get("op") != op:
             self._observe("acquire", "denied", started)
             self._call(self._metrics.denied, resource, limit)
             return None
         if grant.get("fresh") and grant.get("took_over"):
             self._call(self._metrics.takeover, resource)
         self._observe("acquire", "acquired" if grant.get("fresh") else "reacquired", started)
-        return lease
+        return _lease(doc)
+
+    async def _grant(self, resource: str, owner: str, ttl_ms: int) -> tuple[Any, ObjectId]:
+        """One findAndModify in the common case: the owner's slot or a free one."""
+        op = ObjectId()
+        pipeline = grant_pipeline(owner, ttl_ms, op, self._grace_ms)
+        for _ in range(_UPSERT_ATTEMPTS):
+            try:
+                with self._bounded():
+                    doc = await self._leases.find_one_and_update(
+                        pick_filter(resource, owner),
+                        pipeline,
+                        return_document=ReturnDocument.AFTER,
+                    )
+                if doc is not None:
+                    return doc, op
+            except DuplicateKeyError:
+                pass  # a free slot was picked while the owner still has one of its own
+            else:
+                # None free: only a live holding in a retired slot can still be the
+                # owner's (refusals pay this second round trip, grants do not).
+                with self._bounded():
+                    doc = await self._leases.find_one_and_update(
+                        own_filter(resource, owner),
+                        pipeline,
+                        return_document=ReturnDocument.AFTER,
+                    )
+                return doc, op
+            with self._bounded():
+                doc = await self._leases.find_one_and_update(
+                    own_filter(resource, owner), pipeline, return_document=ReturnDocument.AFTER
+                )
+                if doc is not None:
+                    return doc, op
+                # Its own slot is retired and expired (the limit shrank): free it so
+                # the unique index lets the owner take another.
+                freed = await self._leases.update_one(
+                    {"res": resource, "owner": owner, "retired": True, "$expr": expired_expr()},
+                    release_pipeline(),
+                )
+            if not freed.modified_count:
+                return None, op
+        return None, op
 
     async def acquire_wait(
         self,
@@ -215,23 +468,24 @@ class LeaseStore:
         ttl_ms = _ms(ttl, "ttl")
         started = time.perf_counter()
         try:
-            doc = await self._leases.find_one_and_update(
-                renew_filter(lease.resource, lease.owner, lease.token),
-                renew_pipeline(lease.owner, lease.token, ttl_ms, self._grace_ms),
-                return_document=ReturnDocument.AFTER,
-            )
+            with self._bounded():
+                doc = await self._leases.find_one_and_update(
+                    live_filter(lease.resource, lease.owner, lease.token),
+                    renew_pipeline(ttl_ms, self._grace_ms),
+                    return_document=ReturnDocument.AFTER,
+                )
         except PyMongoError as exc:
             if not is_ambiguous(exc):
                 self._observe("renew", "error", started)
                 raise
-            # Reading back the majority-committed state: a holding seen there is
-            # durable; one not seen is reported lost, which only makes the caller stop.
+            # A holding seen on read-back is durable; one not seen is reported lost,
+            # which only makes the caller stop.
             renewed = await self._read_back(
                 lease.resource, lease.owner, lease.token, "renew", exc, started
             )
             self._observe("renew", "renewed" if renewed else "lost", started)
             return renewed
-        renewed = _holding(doc, lease.resource, lease.owner, lease.token)
+        renewed = _lease(doc) if doc is not None else None
         self._observe("renew", "renewed" if renewed else "lost", started)
         return renewed
 
@@ -240,10 +494,10 @@ class LeaseStore:
         not held any more (already released, expired or taken over): a harmless no-op."""
         started = time.perf_counter()
         try:
-            result = await self._leases.update_one(
-                release_filter(lease.resource, lease.owner, lease.token),
-                release_pipeline(lease.owner, lease.token),
-            )
+            with self._bounded():
+                result = await self._leases.update_one(
+                    live_filter(lease.resource, lease.owner, lease.token), release_pipeline()
+                )
         except PyMongoError as exc:
             if not is_ambiguous(exc):
                 self._observe("release", "error", started)
@@ -264,39 +518,30 @@ class LeaseStore:
     async def release_all(self, owner: str) -> int:
         """Drop every holding of `owner` on every resource; safe to repeat.
 
-        Returns how many resource documents changed (0 on a repeat).
+        Returns how many holdings were released (0 on a repeat).
         """
         if not owner:
             raise ValueError("owner must be a non-empty string")
-        result = await self._leases.update_many(
-            {"holders.owner": owner}, release_all_pipeline(owner)
-        )
+        with self._bounded():
+            result = await self._leases.update_many(
+                {"owner": owner, "res": {"$exists": True}, "$expr": live_expr()},
+                release_pipeline(),
+            )
         return result.modified_count
 
     async def holders(self, resource: str) -> list[Lease]:
-        """The live holders of `resource`, judged by the server's clock."""
-        cursor = await self._leases.aggregate(
-            [{"$match": {"_id": resource}}, {"$project": {"holders": live_holders_expr()}}]
-        )
-        docs = await cursor.to_list()
-        if not docs:
-            return []
-        return [
-            Lease(
-                resource=resource,
-                owner=h["owner"],
-                token=int(h["token"]),
-                expires_at=_at(int(h["expires_ms"])),
-            )
-            for h in docs[0].get("holders") or []
-        ]
+        """The live holders of `resource`, judged by the server's clock, by slot."""
+        with self._bounded():
+            docs = await self._leases.find(live_filter(resource)).sort("i", 1).to_list()
+        return [_lease(doc) for doc in docs]
 
     async def is_current(self, lease: Lease) -> bool:
         """Whether `lease` (owner and token) is live right now by the server's clock."""
-        return any(
-            h.owner == lease.owner and h.token == lease.token
-            for h in await self.holders(lease.resource)
-        )
+        with self._bounded():
+            doc = await self._leases.find_one(
+                live_filter(lease.resource, lease.owner, lease.token), {"_id": 1}
+            )
+        return doc is not None
 
     # -- fenced writes to other collections ---------------------------------------------
 
@@ -323,12 +568,13 @@ class LeaseStore:
                 )
         coll = self._db.get_collection(collection) if isinstance(collection, str) else collection
         coll = coll.with_options(write_concern=self._wc)
-        doc = await self._upsert(
-            coll,
-            doc_id,
-            fenced_write_pipeline(dict(fields), fence, fence_field),
-            projection={fence_field: 1},
-        )
+        with self._bounded():
+            doc = await self._upsert(
+                coll,
+                doc_id,
+                fenced_write_pipeline(dict(fields), fence, fence_field),
+                projection={fence_field: 1},
+            )
         return bool(doc.get(fence_field) == fence)
 
     async def write_if_current(
@@ -362,8 +608,7 @@ class LeaseStore:
         projection: Mapping[str, Any] | None = None,
     ) -> Any:
         """Upsert with a pipeline and return the document after it. Only for updates that
-        are safe to repeat: acquire (idempotent per owner) and fenced writes (an equal
-        fence writes the same fields again)."""
+        are safe to repeat (an equal fence writes the same fields again)."""
         for _ in range(_UPSERT_ATTEMPTS):
             try:
                 doc = await coll.find_one_and_update(
@@ -382,6 +627,23 @@ class LeaseStore:
                 return doc
         raise _NoDocumentReturned(doc_id)
 
+    async def _read_holding(self, resource: str, owner: str, token: int | None) -> Lease | None:
+        """The owner's live slot, read linearizably: majority can be stale on a deposed
+        primary. Bounded like every call (linearizable reads wait for a majority)."""
+        query = live_filter(resource, owner, token)
+        for level in ("linearizable", "majority"):
+            coll = self._leases.with_options(read_concern=ReadConcern(level))
+            try:
+                with self._bounded():
+                    doc = await coll.find_one(query)
+            except OperationFailure as exc:
+                # Servers that refuse linearizable (a standalone, code 72 or 9) fall back.
+                if level == "linearizable" and exc.code in (9, 72, 148):
+                    continue
+                raise
+            return _lease(doc) if doc is not None else None
+        return None
+
     async def _read_back(
         self,
         resource: str,
@@ -391,27 +653,24 @@ class LeaseStore:
         cause: BaseException,
         started: float,
     ) -> Lease | None:
-        """The owner's live holding in the majority-committed state, or None.
+        """The owner's live holding after an ambiguous write, or None.
 
         Raises LeaseOutcomeUnknown when the read itself fails.
         """
         try:
-            live = await self.holders(resource)
+            held = await self._read_holding(resource, owner, token)
         except PyMongoError as exc:
             self._observe(operation, "unknown", started)
             raise LeaseOutcomeUnknown(operation, resource, owner, cause) from exc
         log.warning(
-            "ambiguous %s on lease %r for %r (%s); read back %d live holders",
+            "ambiguous %s on lease %r for %r (%s); read back: %s",
             operation,
             resource,
             owner,
             type(cause).__name__,
-            len(live),
+            "held" if held else "not held",
         )
-        for held in live:
-            if held.owner == owner and (token is None or held.token == token):
-                return held
-        return None
+        return held
 
     def _observe(self, operation: LeaseOperation, outcome: LeaseOutcome, started: float) -> None:
         self._call(self._metrics.observe, operation, outcome, time.perf_counter() - started)
@@ -425,16 +684,10 @@ class LeaseStore:
             log.exception("lease metrics hook %r failed", hook)
 
 
-def _holding(
-    doc: Mapping[str, Any] | None, resource: str, owner: str, token: int | None = None
-) -> Lease | None:
-    """The holding of `owner` (with `token`, if given) recorded in a lease document."""
-    for h in (doc or {}).get("holders") or []:
-        if h.get("owner") == owner and (token is None or h.get("token") == token):
-            return Lease(
-                resource=resource,
-                owner=owner,
-                token=int(h["token"]),
-                expires_at=_at(int(h["expires_ms"])),
-            )
-    return None
+def _lease(doc: Mapping[str, Any]) -> Lease:
+    return Lease(
+        resource=doc["res"],
+        owner=doc["owner"],
+        token=int(doc["token"]),
+        expires_at=_at(int(doc["expires_ms"])),
+    )

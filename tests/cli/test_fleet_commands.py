@@ -1,9 +1,11 @@
-"""claim / heartbeat / release, cost, reconcile and pool commands end to end."""
+"""claim / heartbeat / release, cost, reconcile, pool and quota commands end to end."""
 
 from __future__ import annotations
 
 import asyncio
 
+from activities.fleet_store import QUOTA_RESOURCE
+from orchestrator.leases import LeaseStore
 from tests.cli.conftest import Cli, unique
 from tests.integration.conftest import Fleet
 
@@ -82,3 +84,24 @@ async def test_pool_start_set_and_stop(cli: Cli, fleet: Fleet):
         cli.started.add(doc["name"])
     bad = await cli("pool", "start", "Bad_Name", "--min-idle", "1")
     assert bad.exit_code == 2 and "invalid pool" in bad.stderr
+
+
+async def test_quota_is_shown_set_in_mongodb_and_a_bad_value_refused(cli: Cli, fleet: Fleet):
+    unset = await cli("quota")
+    changed = await cli("quota", "--set", "3")
+    bad = await cli("quota", "--set", "0")
+    shown = (await cli("quota", "--json")).json()
+
+    assert unset.exit_code == 0 and "not stored yet" in unset.stdout
+    assert changed.exit_code == 0
+    assert changed.stdout.strip() == "vultr account quota: 3 live servers, 0 slot(s) taken"
+    assert bad.exit_code == 2 and "--set" in bad.stderr and "Traceback" not in bad.stderr
+    assert shown == {"provider": "vultr", "limit": 3, "taken": 0}
+    assert await LeaseStore(fleet.db).get_limit(QUOTA_RESOURCE) == 3
+    # Each provider account has its own: setting Hetzner's leaves Vultr's as it was.
+    hetzner = await cli("quota", "--provider", "hetzner", "--set", "2")
+    assert hetzner.stdout.strip() == "hetzner account quota: 2 live servers, 0 slot(s) taken"
+    assert await LeaseStore(fleet.db).get_limit("quota:servers:hetzner") == 2
+    assert await LeaseStore(fleet.db).get_limit(QUOTA_RESOURCE) == 3
+    unknown = await cli("quota", "--provider", "aws")
+    assert unknown.exit_code == 2 and "unknown provider 'aws'" in unknown.stderr

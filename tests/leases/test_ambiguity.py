@@ -7,6 +7,7 @@ skipped on a server without test commands.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -105,11 +106,11 @@ async def test_retrying_an_unknown_acquire_returns_the_same_single_holding(
 ) -> None:
     leases, arm = faulty
 
-    async def unreachable(resource: str) -> list[Any]:
+    async def unreachable(*args: Any) -> Any:
         raise AutoReconnect("connection reset during read-back")
 
     # The write is applied, then both its acknowledgement and the read-back fail.
-    monkeypatch.setattr(leases, "holders", unreachable)
+    monkeypatch.setattr(leases, "_read_holding", unreachable)
     await arm(["findAndModify"], {"times": 1}, **WCE)
 
     with pytest.raises(LeaseOutcomeUnknown):
@@ -147,3 +148,20 @@ async def test_release_that_may_not_have_applied_is_unknown_while_still_held(
     with pytest.raises(LeaseOutcomeUnknown, match="release"):
         await leases.release(lease)
     assert await store.holders("quota") == [lease]
+
+
+async def test_a_stalled_database_fails_the_acquire_within_its_bound(
+    faulty: tuple[LeaseStore, FailPoint], store: LeaseStore
+) -> None:
+    leases, arm = faulty
+    bounded = LeaseStore(leases.collection.database, op_timeout=timedelta(milliseconds=500))
+    assert await bounded.acquire("quota", "wf-x", LONG, limit=2) is not None
+    # The server holds both the write and the read-back far past the bound.
+    await arm(["findAndModify", "find"], blockConnection=True, blockTimeMS=3000)
+
+    started = time.monotonic()
+    with pytest.raises(LeaseOutcomeUnknown, match="(?i)timed out|timeout"):
+        await bounded.acquire("quota", "wf-a", LONG, limit=2)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.0, f"the stalled acquire took {elapsed:.1f}s"

@@ -240,13 +240,13 @@ async def test_a_failing_metrics_hook_does_not_change_the_outcome(store: LeaseSt
     assert await observed.acquire("quota", "wf-a", LONG) is not None
 
 
-async def test_ttl_index_collects_only_after_every_expiry_and_the_fence(
+async def test_ttl_index_collects_a_slot_only_a_grace_period_after_its_expiry(
     store: LeaseStore,
 ) -> None:
     lease = await store.acquire("quota", "wf-a", LONG)
     assert lease is not None
     indexes = await store.collection.index_information()
-    doc = await store.collection.find_one({"_id": "quota"})
+    doc = await store.collection.find_one({"res": "quota", "owner": "wf-a"})
 
     assert indexes["gc_after_ttl"]["expireAfterSeconds"] == 0
     assert doc is not None

@@ -1,0 +1,121 @@
+"""The slot-per-document semaphore: one slot per owner under overlapping attempts, a
+stored limit that disagreeing callers cannot exceed, and the move from the former
+one-document form."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from bson import Int64
+from pymongo import AsyncMongoClient
+
+from orchestrator.leases import LeaseStore
+from tests.leases.support import ms, server_now
+
+SHORT = timedelta(milliseconds=300)
+LONG = timedelta(seconds=30)
+
+
+@pytest.fixture
+async def stores(mongo_uri: str, mongo_db: Any) -> AsyncIterator[list[LeaseStore]]:
+    """Four stores, each on its own client (its own connections and slot cache)."""
+    clients: list[AsyncMongoClient[Any]] = [
+        AsyncMongoClient(mongo_uri, tz_aware=True) for _ in range(4)
+    ]
+    try:
+        yield [LeaseStore(c[mongo_db.name]) for c in clients]
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_overlapping_acquires_by_one_owner_get_one_slot(
+    stores: list[LeaseStore],
+) -> None:
+    # A fresh resource: every attempt also races to create the slots.
+    fresh = await asyncio.gather(
+        *(stores[i % 4].acquire("fresh", "wf-a", LONG, 5) for i in range(12))
+    )
+    # Expired slots of others beside the owner's live one: an attempt that picks one of
+    # them must still end on the owner's own slot.
+    for owner in ("wf-b", "wf-c"):
+        assert await stores[0].acquire("busy", owner, SHORT, 5) is not None
+    held = await stores[0].acquire("busy", "wf-a", LONG, 5)
+    await asyncio.sleep(SHORT.total_seconds() + 0.1)
+    busy = await asyncio.gather(
+        *(stores[i % 4].acquire("busy", "wf-a", LONG, 5) for i in range(12))
+    )
+
+    assert all(lease is not None for lease in fresh + busy)
+    assert len({lease.token for lease in fresh if lease}) == 1
+    assert held is not None and {lease.token for lease in busy if lease} == {held.token}
+    assert [h.owner for h in await stores[0].holders("fresh")] == ["wf-a"]
+    assert [h.owner for h in await stores[0].holders("busy")] == ["wf-a"]
+
+
+async def test_callers_that_disagree_on_the_limit_never_exceed_the_stored_one(
+    stores: list[LeaseStore],
+) -> None:
+    defaults = [2, 5, 3, 8]
+    results = await asyncio.gather(
+        *(stores[i % 4].acquire("pool", f"wf-{i}", LONG, defaults[i % 4]) for i in range(24))
+    )
+    stored = await stores[0].get_limit("pool")
+    late = [await s.acquire("pool", "wf-late", LONG, 8) for s in stores]
+
+    granted = [lease for lease in results if lease is not None]
+    assert stored in defaults
+    assert len(granted) == stored
+    assert len(await stores[0].holders("pool")) == stored
+    assert late == [None, None, None, None]
+
+
+async def test_set_limit_overrides_defaults_and_a_shrink_regrants_no_retired_slot(
+    store: LeaseStore,
+) -> None:
+    assert await store.set_limit("pool", 3) == 3
+    granted = [await store.acquire("pool", f"wf-{i}", LONG, 1) for i in range(5)]
+    assert [lease is not None for lease in granted] == [True, True, True, False, False]
+
+    assert await store.set_limit("pool", 2) == 2
+    first, second, third = await store.holders("pool")
+    renewed = [await store.renew(h, LONG) for h in (first, second, third)]
+    again = await store.acquire("pool", third.owner, LONG, 1)
+    # Nobody running is cut off, but a retired slot given back is never granted again.
+    assert [r is not None for r in renewed] == [True, True, True]
+    assert again is not None and again.token == third.token
+    assert await store.release(third)
+    assert await store.acquire("pool", "wf-new", LONG, 9) is None
+    assert await store.acquire("pool", third.owner, LONG, 9) is None
+
+    assert await store.set_limit("pool", 4) == 4
+    assert await store.acquire("pool", "wf-new", LONG, 1) is not None
+    assert await store.get_limit("pool") == 4
+    assert sorted(h.owner for h in await store.holders("pool")) == [
+        first.owner,
+        second.owner,
+        "wf-new",
+    ]
+
+
+async def test_holders_in_the_one_document_form_move_to_slots_and_are_not_over_admitted(
+    store: LeaseStore, mongo_db: Any
+) -> None:
+    until = ms(await server_now(mongo_db)) + 60_000
+    old = [
+        {"owner": f"wf-old{i}", "token": Int64(5 + i), "expires_ms": Int64(until)} for i in (0, 1)
+    ]
+    await store.collection.insert_one({"_id": "quota", "holders": old, "fence": Int64(6)})
+
+    new = [await store.acquire("quota", f"wf-new{i}", LONG, 3) for i in range(3)]
+    kept = await store.holders("quota")
+    renewed = [await store.renew(h, LONG) for h in kept if h.owner.startswith("wf-old")]
+
+    assert [lease is not None for lease in new] == [True, False, False]
+    assert [(h.owner, h.token) for h in kept[:2]] == [("wf-old0", 5), ("wf-old1", 6)]
+    assert [r.token for r in renewed if r] == [5, 6]
+    assert new[0] is not None and new[0].token > 6
+    assert await store.collection.count_documents({"holders": {"$exists": True}}) == 0
