@@ -13,7 +13,7 @@ import pytest
 from emulator import create_app
 from emulator.digitalocean.config import DigitalOceanConfig
 from tests.digitalocean.spec import assert_conforms
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 START = datetime(2024, 1, 10, 12, 0, 0, tzinfo=UTC)
 TOKEN = "in-process-token"
@@ -82,7 +82,7 @@ def do(make_do: Callable[..., DoEmulator]) -> DoEmulator:
 @pytest.fixture(scope="session")
 def do_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A DigitalOcean emulator process shared by the session: 1 s boot, only TEST_API_KEY."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("do-emulator-logs"),
         boot_seconds=1,
         rate_limit=10_000,
@@ -94,11 +94,8 @@ def do_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmu
             "--api-key",
             TEST_API_KEY,
         ],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tests.emulator.spec import (
     assert_conforms,
     instance_schema_fields,
 )
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 SERVER_BODY = {"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": "http-test"}
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
@@ -32,25 +32,21 @@ def api(fresh_emulator: RunningEmulator) -> Iterator[httpx.Client]:
 def keyed_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """Started with --api-key and startup --faults."""
     faults = {"rules": [{"route": "GET /v2/os", "status": 503, "count": 1}]}
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("keyed-emulator"),
         rate_limit=1000,
         seed=3,
         extra_args=["--api-key", "the-one-key", "--faults", json.dumps(faults)],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="module")
 def limited_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(tmp_path_factory.mktemp("limited-emulator"), rate_limit=3, seed=4)
-    try:
+    with running_emulator(
+        tmp_path_factory.mktemp("limited-emulator"), rate_limit=3, seed=4
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 def _create(api: httpx.Client, **fields: Any) -> httpx.Response:

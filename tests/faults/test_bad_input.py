@@ -37,7 +37,7 @@ from orchestrator.settings import SettingsError, load_settings
 from tests.faults.stub import Canned, ProviderStub
 from tests.faults.support import ledger
 from tests.integration.conftest import BOOT, PERIOD, Fleet
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.outcome import final_status
 from workflows.server import ServerWorkflow
 
@@ -49,17 +49,14 @@ ACCEPTED_KEY = "the-only-accepted-key"
 @pytest.fixture(scope="module")
 def locked_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """An emulator that accepts only ACCEPTED_KEY (like an account with one real key)."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("locked-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
         rate_limit=1000,
         extra_args=["--api-key", ACCEPTED_KEY],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture

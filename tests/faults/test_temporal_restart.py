@@ -25,7 +25,7 @@ from orchestrator.lifecycle import ServerState
 from orchestrator.procs import ManagedProcess, free_port
 from tests.faults.support import explain_unfinished, fleet_in_process, ledger
 from tests.integration.conftest import Fleet
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,17 +41,14 @@ RESUMED_WITHIN = 10.0
 
 @pytest.fixture(scope="module")
 def emulator_40s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("restart-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
         rate_limit=1000,
         seed=41,
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture

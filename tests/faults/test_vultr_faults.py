@@ -32,7 +32,7 @@ from tests.faults.support import (
     ledger,
 )
 from tests.integration.conftest import Fleet
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.server import ServerWorkflow
 
@@ -56,17 +56,14 @@ BASE_FAULTS: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def emulator_40s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("faults-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=2,
         rate_limit=1000,
         seed=23,
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 async def post_faults(fleet: Fleet, config: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ from tests.faults.support import (
     recovered_activities,
     unique,
 )
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,17 +70,14 @@ TARGETS = {
 
 @pytest.fixture(scope="module")
 def emulator_120s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("killed-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
         rate_limit=1000,
         seed=SEED % 1000,
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from activities.fleet_store import ensure_read_model_indexes
 from orchestrator.leases import LeaseStore
 from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
 from orchestrator.settings import Settings, load_settings
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow
 
@@ -30,23 +30,20 @@ BOOT = 2
 
 @pytest.fixture(scope="session")
 def fast_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("fast-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
         rate_limit=1000,
         seed=11,
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="session")
 def fast_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """The Hetzner face with the same short billing "hour" as the Vultr one."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("fast-hetzner"),
         provider="hetzner",
         billing_period_seconds=PERIOD,
@@ -54,11 +51,8 @@ def fast_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEm
         rate_limit=100_000,
         seed=11,
         extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="session")
@@ -66,18 +60,15 @@ def fast_digitalocean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
     """The DigitalOcean face billing real seconds (its default 3600 s hour): per-second
     servers wait out idle windows in real seconds, so its ledger's seconds are the
     workflow's. Only the test token is accepted, so a wrong one is an auth error."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("fast-digitalocean"),
         provider="digitalocean",
         boot_seconds=BOOT,
         rate_limit=0,
         seed=11,
         extra_args=["--api-key", TEST_API_KEY],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @dataclass

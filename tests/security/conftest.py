@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.security.support import API_KEY, DIGITALOCEAN_TOKEN, HCLOUD_TOKEN
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 
 PERIOD = 20  # seconds per billed "hour"
 MARGIN = 5
@@ -17,22 +17,19 @@ BOOT = 2
 
 @pytest.fixture(scope="session")
 def locked_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("locked-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
         rate_limit=1000,
         extra_args=["--api-key", API_KEY.value],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="session")
 def locked_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("locked-hetzner"),
         provider="hetzner",
         billing_period_seconds=PERIOD,
@@ -46,24 +43,18 @@ def locked_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             "--rate-limit-refill-per-second",
             "1000",
         ],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="session")
 def locked_digitalocean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     # Real seconds (its default 3600 s hour): the Droplet goes after a short idle window.
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("locked-digitalocean"),
         provider="digitalocean",
         boot_seconds=BOOT,
         rate_limit=0,
         extra_args=["--api-key", DIGITALOCEAN_TOKEN.value],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()

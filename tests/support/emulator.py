@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,12 @@ def start_emulator(log_dir: Path, provider: str = "vultr", **options) -> Running
     return RunningEmulator(proc, f"http://127.0.0.1:{port}", provider)
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """A fast emulator shared by the session: 1 s boot, 3600 s billing period."""
-    running = start_emulator(
-        tmp_path_factory.mktemp("emulator-logs"), boot_seconds=1, rate_limit=1000, seed=7
-    )
+@contextmanager
+def running_emulator(
+    log_dir: Path, provider: str = "vultr", **options
+) -> Iterator[RunningEmulator]:  # type: ignore[no-untyped-def]
+    """An emulator for the duration of the block (what every emulator fixture yields)."""
+    running = start_emulator(log_dir, provider, **options)
     try:
         yield running
     finally:
@@ -59,20 +60,26 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
 
 
 @pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """A fast emulator shared by the session: 1 s boot, 3600 s billing period."""
+    with running_emulator(
+        tmp_path_factory.mktemp("emulator-logs"), boot_seconds=1, rate_limit=1000, seed=7
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def hetzner_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A fast Hetzner face shared by the session: 1 s boot, 1 s delete, a large bucket."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("hetzner-emulator-logs"),
         provider="hetzner",
         boot_seconds=1,
         rate_limit=100_000,
         seed=7,
         extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture

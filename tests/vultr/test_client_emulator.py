@@ -23,7 +23,7 @@ from orchestrator.vultr import (
     VultrTransportError,
     VultrValidationError,
 )
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 CREATE_ROUTE = "POST /v2/instances"
 GET_ROUTE = "GET /v2/instances/{instance-id}"
@@ -59,28 +59,22 @@ async def client(fresh_emulator: RunningEmulator) -> AsyncIterator[VultrClient]:
 @pytest.fixture(scope="module")
 def keyed_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """An emulator that accepts one API key only."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("keyed-emulator"),
         boot_seconds=1,
         rate_limit=1000,
         extra_args=["--api-key", "the-only-valid-key"],
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="module")
 def throttled_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """An emulator with a rate limit low enough to reach in a test."""
-    running = start_emulator(
+    with running_emulator(
         tmp_path_factory.mktemp("throttled-emulator"), boot_seconds=1, rate_limit=5
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.process.stop()
 
 
 # ---- round trips -------------------------------------------------------------------------
