@@ -14,6 +14,14 @@ import typer
 from cli.bulk import Selector, terminate_selection
 from cli.fleet_ops import register as register_fleet_commands
 from cli.inputs import batch_names, read_cloud_init
+from cli.options import (
+    ImageOption,
+    OsIdOption,
+    PlanOption,
+    ProviderOption,
+    RegionOption,
+    server_kind,
+)
 from cli.provisioning import provision_batch
 from cli.render import (
     dump_json,
@@ -83,37 +91,11 @@ def provision(
             metavar="NAME", help="Server name; with --count, the prefix of NAME-1..NAME-N."
         ),
     ],
-    provider: Annotated[
-        str,
-        typer.Option(help=f"Cloud provider: {', '.join(PROVIDER_IDS)}."),
-    ] = DEFAULT_PROVIDER,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            help="Vultr: region id (ewr, ams...); Hetzner: location (fsn1, nbg1, hel1...); "
-            "DigitalOcean: region slug (nyc3...). [default, Vultr only: DEFAULT_REGION or ewr]"
-        ),
-    ] = None,
-    plan: Annotated[
-        str | None,
-        typer.Option(
-            help="Vultr: plan id (vc2-1c-1gb...); Hetzner: server type (cx22...); "
-            "DigitalOcean: size slug (s-1vcpu-1gb...). "
-            "[default, Vultr only: DEFAULT_PLAN or vc2-1c-1gb]"
-        ),
-    ] = None,
-    image: Annotated[
-        str | None,
-        typer.Option(
-            help="OS image. Vultr: OS id (2284...); Hetzner: image name or id "
-            "(ubuntu-24.04...); DigitalOcean: image id. "
-            "[default, Vultr only: DEFAULT_OS_ID or 2284]"
-        ),
-    ] = None,
-    os_id: Annotated[
-        int | None,
-        typer.Option("--os-id", help="Numeric image id (Vultr's OS id); --image is the same."),
-    ] = None,
+    provider: ProviderOption = DEFAULT_PROVIDER,
+    region: RegionOption = None,
+    plan: PlanOption = None,
+    image: ImageOption = None,
+    os_id: OsIdOption = None,
     cloud_init: Annotated[
         Path | None,
         typer.Option("--cloud-init", metavar="FILE", help="cloud-init user data (max 64 KiB)."),
@@ -190,26 +172,12 @@ def provision(
     status object with it); a list with --count.
     """
     settings = load_cli_settings()
-    if image is not None and os_id is not None:
-        fail("give the image once: --image or --os-id, not both", EXIT_USAGE)
-    if provider == DEFAULT_PROVIDER:
-        region, plan = region or settings.default_region, plan or settings.default_plan
-        if image is None and os_id is None:
-            os_id = settings.default_os_id
-    elif provider in PROVIDER_IDS:
-        given = {"--region": region, "--plan": plan, "--image": image or os_id}
-        missing = [flag for flag, value in given.items() if value is None]
-        if missing:
-            fail(
-                f"--provider {provider} needs {', '.join(missing)} (DEFAULT_REGION, DEFAULT_PLAN "
-                f"and DEFAULT_OS_ID are {DEFAULT_PROVIDER}'s); see --help for the values",
-                EXIT_USAGE,
-            )
     try:
+        region, plan, os_id, image = server_kind(settings, provider, region, plan, image, os_id)
         names = batch_names(name, count)
         spec = build_spec(
-            region or "",
-            plan or "",
+            region,
+            plan,
             os_id,
             image=image,
             cloud_init=read_cloud_init(cloud_init) if cloud_init is not None else None,

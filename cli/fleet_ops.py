@@ -15,11 +15,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fleet_store import quota_resource
 from activities.pools import POOLS_COLLECTION
+from cli.options import (
+    ImageOption,
+    OsIdOption,
+    PlanOption,
+    ProviderOption,
+    RegionOption,
+    server_kind,
+)
 from cli.render import dump_json, format_cost, format_time
 from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
 from fleet.claims import Claim, ClaimBroker, ClaimError, claim_resource
 from fleet.client import ServerFleet, build_spec
 from fleet.connection import write_concern
+from fleet.errors import FleetError
 from fleet.reports import load_cost_report
 from orchestrator.cost import CostReport
 from orchestrator.leases import MAX_LIMIT, LeaseStore
@@ -94,21 +103,33 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def claim(
         task: Annotated[str, typer.Option("--task", help="The job's id; it owns the claim.")],
-        region: Annotated[str | None, typer.Option(help="Region (default DEFAULT_REGION).")] = None,
-        plan: Annotated[str | None, typer.Option(help="Plan (default DEFAULT_PLAN).")] = None,
+        provider: ProviderOption = DEFAULT_PROVIDER,
+        region: RegionOption = None,
+        plan: PlanOption = None,
+        image: ImageOption = None,
         ttl: TtlOption = 300,
         as_json: JsonFlag = False,
     ) -> None:
-        """Hand a job a server: an available one already paid for (most paid time left
-        first), else a new one within the quota, waited for. Renew with `heartbeat`;
-        a claim not renewed within --ttl lapses and the server goes back to IDLE."""
+        """Hand a job a server of that provider, region and plan: an available one already
+        paid for (most paid time left first), else a new one within the quota, waited
+        for. Renew with `heartbeat`; a claim not renewed within --ttl lapses and the
+        server goes back to IDLE."""
         settings = load_cli_settings()
+        try:
+            region, plan, _, image = server_kind(settings, provider, region, plan, image, None)
+        except FleetError as exc:
+            fail(str(exc), exc.exit_code)
 
         async def act(fleet: ServerFleet) -> Claim:
             try:
                 async with fleet.mongo("claim a server"):
                     return await _broker(fleet).claim(
-                        task, region=region, plan=plan, ttl=timedelta(seconds=ttl)
+                        task,
+                        region=region,
+                        plan=plan,
+                        ttl=timedelta(seconds=ttl),
+                        provider=provider,
+                        image=image,
                     )
             except ClaimError as exc:
                 fail(str(exc))
@@ -335,15 +356,21 @@ def register(app: typer.Typer) -> None:
     def pool_start(
         pool: Annotated[str, typer.Argument(metavar="POOL", help="Pool name (a-z, 0-9, -).")],
         min_idle: Annotated[int, typer.Option("--min-idle", min=0)],
-        region: Annotated[str | None, typer.Option()] = None,
-        plan: Annotated[str | None, typer.Option()] = None,
-        os_id: Annotated[int | None, typer.Option("--os-id")] = None,
+        provider: ProviderOption = DEFAULT_PROVIDER,
+        region: RegionOption = None,
+        plan: PlanOption = None,
+        image: ImageOption = None,
+        os_id: OsIdOption = None,
         hours: Annotated[
             str | None, typer.Option(help="UTC hours to keep it warm, e.g. 8-18 (default: always).")
         ] = None,
     ) -> None:
-        """Keep MIN_IDLE servers of one region and plan available."""
+        """Keep MIN_IDLE servers of one provider, region and plan available."""
         settings = load_cli_settings()
+        try:
+            region, plan, os_id, image = server_kind(settings, provider, region, plan, image, os_id)
+        except FleetError as exc:
+            fail(str(exc), exc.exit_code)
         active = None
         if hours:
             try:
@@ -354,11 +381,7 @@ def register(app: typer.Typer) -> None:
         try:
             inp = PoolInput(
                 pool=pool,
-                spec=build_spec(
-                    region or settings.default_region,
-                    plan or settings.default_plan,
-                    os_id or settings.default_os_id,
-                ),
+                spec=build_spec(region, plan, os_id, image=image, provider=provider),
                 min_idle=min_idle,
                 active_hours=active,
             )
@@ -373,7 +396,7 @@ def register(app: typer.Typer) -> None:
                     id=f"pool-{pool}",
                     task_queue=settings.temporal_task_queue,
                     static_summary=f"warm pool {pool}: {min_idle} x {inp.spec.plan} "
-                    f"in {inp.spec.region}",
+                    f"in {inp.spec.provider} {inp.spec.region}",
                 )
             except WorkflowAlreadyStartedError:
                 fail(

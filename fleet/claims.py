@@ -19,12 +19,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from activities.fleet_store import SERVERS_COLLECTION
+from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from fleet.client import checked_request
 from orchestrator.leases import Lease, LeaseStore
 from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
 from orchestrator.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
 from orchestrator.settings import Settings
+from providers import DEFAULT_PROVIDER
 from providers.base import BillingModel
 from workflows.server import ServerWorkflow
 
@@ -93,15 +94,19 @@ class ClaimBroker:
         self._store = store
         self._check_spec = check_spec
 
-    async def candidates(self, region: str, plan: str) -> list[dict[str, Any]]:
-        """Available servers of that kind, most paid time left first; per-second ones
-        most recently idle first, so those idle longest run out their windows and go."""
+    async def candidates(
+        self, region: str, plan: str, provider: str = DEFAULT_PROVIDER
+    ) -> list[dict[str, Any]]:
+        """Available servers of that kind at that provider, most paid time left first;
+        per-second ones most recently idle first, so those idle longest run out their
+        windows and go."""
         now = datetime.now(UTC)
         cursor = (
             self._db[SERVERS_COLLECTION]
             .find(
                 {
                     "state": {"$in": [s.value for s in AVAILABLE_STATES]},
+                    **provider_filter(provider),
                     "region": region,
                     "plan": plan,
                     # None: kept while idle (--keep-idle), no end planned.
@@ -139,21 +144,34 @@ class ClaimBroker:
         plan: str | None = None,
         ttl: timedelta = timedelta(minutes=5),
         wait: timedelta = timedelta(minutes=15),
+        provider: str = DEFAULT_PROVIDER,
+        image: str | None = None,
     ) -> Claim:
+        """A server of that provider, region and plan for the task: an available one, else
+        a new one (of `image`; the DEFAULT_* settings are Vultr's)."""
         checked_request(f"a claim by task {task_id[:40]!r}", ClaimRequest, task_id=task_id)
         region = region or self._settings.default_region
         plan = plan or self._settings.default_plan
+        spec = checked_request(
+            "the claimed server's spec",
+            ServerSpec,
+            provider=provider,
+            region=region,
+            plan=plan,
+            image=image,
+            os_id=None if image is not None else self._settings.default_os_id,
+        )
         # Two looks before paying for a new server: the read model trails the workflows
         # by a moment (a run handing over to its successor records its state once the
         # new run starts), so a server freed just now may not show on the first.
         for look in range(2):
             if look:
                 await asyncio.sleep(READ_MODEL_LAG_SECONDS)
-            for doc in await self.candidates(region, plan):
+            for doc in await self.candidates(region, plan, provider):
                 claim = await self._try(doc["workflow_id"], task_id, ttl, reused=True)
                 if claim is not None:
                     return claim
-        return await self._provision_and_claim(task_id, region, plan, ttl, wait)
+        return await self._provision_and_claim(task_id, spec, ttl, wait)
 
     async def _try(
         self, workflow_id: str, task_id: str, ttl: timedelta, *, reused: bool
@@ -187,14 +205,11 @@ class ClaimBroker:
         )
 
     async def _provision_and_claim(
-        self, task_id: str, region: str, plan: str, ttl: timedelta, wait: timedelta
+        self, task_id: str, spec: ServerSpec, ttl: timedelta, wait: timedelta
     ) -> Claim:
         name = f"claim-{uuid.uuid4().hex[:10]}"
         # No policy: the worker resolves it from its own settings.
-        inp = ServerInput(
-            name=name,
-            spec=ServerSpec(region=region, plan=plan, os_id=self._settings.default_os_id),
-        )
+        inp = ServerInput(name=name, spec=spec)
         if self._check_spec is not None:
             await self._check_spec(inp.spec)
         await self._client.start_workflow(
@@ -202,7 +217,8 @@ class ClaimBroker:
             inp,
             id=inp.workflow_id,
             task_queue=self._settings.temporal_task_queue,
-            static_summary=f"{region} {plan}: provisioned for claim {task_id}",
+            static_summary=f"{spec.provider} {spec.region} {spec.plan}: provisioned for claim "
+            f"{task_id}",
         )
         claim = await self._try(inp.workflow_id, task_id, ttl, reused=False)
         if claim is None:

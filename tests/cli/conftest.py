@@ -22,10 +22,11 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures used by the CL
     PERIOD,
     Fleet,
     fast_emulator,
+    fast_hetzner,
     fleet,
     fleet_factory,
 )
-from tests.support.emulator import TEST_API_KEY
+from tests.support.emulator import TEST_API_KEY, RunningEmulator
 
 
 @dataclass
@@ -96,3 +97,16 @@ async def cli(fleet: Fleet) -> AsyncIterator[Cli]:  # noqa: F811 - the imported 
 def server_fleet(fleet: Fleet) -> ServerFleet:  # noqa: F811 - the imported fixture
     """The Python API on the same fleet (for looking at what the CLI did)."""
     return ServerFleet(fleet.client, fleet.settings, fleet.db)
+
+
+@pytest.fixture
+async def hetzner_cli(fleet_factory: Any, fast_hetzner: RunningEmulator) -> Any:  # noqa: F811
+    """The CLI against workers that serve Hetzner (through its emulator) beside Vultr."""
+    fast_hetzner.reset()
+    both: Fleet = await fleet_factory(
+        hcloud_token=TEST_API_KEY, hcloud_api_url=fast_hetzner.api_url
+    )
+    runner = Cli(cli_env(both))
+    yield runner
+    for name in runner.started:
+        await runner("terminate", name, "--now")

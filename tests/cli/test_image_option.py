@@ -4,32 +4,16 @@ other than Vultr asked for what the Vultr defaults cannot give it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from orchestrator.lifecycle import ServerState
-from tests.cli.conftest import Cli, Fleet, cli_env, unique
+from tests.cli.conftest import Cli, Fleet, unique
 from tests.cli.test_refusals import one_error_line
-from tests.integration.conftest import fast_hetzner  # noqa: F401 - the fixture
-from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.integration]
 
 HETZNER = ("--provider", "hetzner", "--region", "fsn1", "--plan", "cx22")
-
-
-@pytest.fixture
-async def hetzner_cli(fleet_factory: Any, fast_hetzner: RunningEmulator) -> Any:  # noqa: F811
-    """The CLI against workers that serve Hetzner (through its emulator) beside Vultr."""
-    fast_hetzner.reset()
-    fleet: Fleet = await fleet_factory(
-        hcloud_token=TEST_API_KEY, hcloud_api_url=fast_hetzner.api_url
-    )
-    runner = Cli(cli_env(fleet))
-    yield runner
-    for name in runner.started:
-        await runner("terminate", name, "--now")
 
 
 async def test_a_hetzner_server_is_provisioned_with_an_image_name(
