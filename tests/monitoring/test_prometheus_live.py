@@ -202,6 +202,9 @@ async def test_every_dashboard_query_returns_data(overdue_run: Run) -> None:
                 await http.get(f"{overdue_run.prometheus}/api/v1/query", params={"query": expr})
             ).json()
             assert body["status"] == "success", (expr, body)
-            if not body["data"]["result"]:
+            result = body["data"]["result"]
+            if not result:
                 empty.append(expr)
+            # With -s: what each panel would show, for the record.
+            print(expr, "->", [(r["metric"], r["value"][1]) for r in result[:4]])
     assert empty == []
