@@ -119,6 +119,7 @@ async def measure(
         hetzner_requests_per_second=rate,
         hetzner_rate_limit=burst,
         hetzner_refill_per_second=rate,
+        max_servers=servers,  # one slot document per server: no more than needed
     )
     names = [f"tl-{i:04d}" for i in range(servers)]
     async with BenchStack(options, "tight-limit") as stack:

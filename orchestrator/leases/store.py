@@ -77,6 +77,8 @@ _UPSERT_ATTEMPTS = 3
 # How long a process trusts that a resource's slots exist before it checks again on a
 # refusal (slots unused for gc_grace are garbage-collected).
 _SLOTS_RECHECK_S = 60.0
+# Slot documents created per write on a quota's first use (each write is bounded).
+_SLOT_BATCH = 250
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -222,7 +224,8 @@ class LeaseStore:
                 {"$set": {"limit": limit}, "$unset": {"gc_after": ""}},
                 upsert=True,
             )
-            await self._create_slots(resource, limit)
+        await self._create_slots(resource, limit)
+        with self._bounded():
             await self._leases.update_many(
                 {"res": resource, "i": {"$lt": limit}, "retired": True},
                 {"$set": {"retired": False}},
@@ -254,12 +257,19 @@ class LeaseStore:
             except DuplicateKeyError:
                 pass  # the limit is stored already
             doc = await self._leases.find_one({"_id": resource}, {"limit": 1})
-            await self._create_slots(resource, int((doc or {}).get("limit") or default))
+        await self._create_slots(resource, int((doc or {}).get("limit") or default))
         await self._retire_above_stored(resource)
         self._ready[resource] = time.monotonic()
 
     async def _create_slots(self, resource: str, limit: int) -> None:
-        """Insert the missing free slots 0..limit-1; existing ones are left alone."""
+        """Insert the missing free slots 0..limit-1; existing ones are left alone. In
+        batches, each under its own bound, so a large quota's first use does not run
+        one write past the call's time limit."""
+        for first in range(0, limit, _SLOT_BATCH):
+            with self._bounded():
+                await self._create_slot_range(resource, first, min(first + _SLOT_BATCH, limit))
+
+    async def _create_slot_range(self, resource: str, first: int, end: int) -> None:
         ops = [
             UpdateOne(
                 {"_id": slot_id(resource, i)},
@@ -276,7 +286,7 @@ class LeaseStore:
                 },
                 upsert=True,
             )
-            for i in range(limit)
+            for i in range(first, end)
         ]
         try:
             await self._leases.bulk_write(ops, ordered=False)

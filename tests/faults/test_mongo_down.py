@@ -165,8 +165,10 @@ async def test_an_acquire_whose_connection_drops_twice_is_granted_exactly_once(
     mongo_uri: str,
     failpoints: tuple[str, FailPoint],
 ) -> None:
-    """findAndModify #1 is the PROVISIONING record; #2 is the quota acquire, and the
-    driver's own retry of it is #3: both lose their connection before running."""
+    """findAndModify #1 is the PROVISIONING record; #2 and #3 are the quota's first lease
+    calls (the driver retries each once): both lose their connection before running.
+    The store either recovers within the activity or the activity's retry does; either
+    way the slot is granted once."""
     app, arm = failpoints
     fast_emulator.reset()
     async with fleet_in_process(
@@ -182,7 +184,7 @@ async def test_an_acquire_whose_connection_drops_twice_is_granted_exactly_once(
         ]
 
     assert [(h.owner, h.resource) for h in holders] == [(handle.id, QUOTA_RESOURCE)]
-    assert [r.attempt for r in quota_attempts] == [2], quota_attempts
+    assert [r.attempt for r in quota_attempts] in ([], [2]), quota_attempts
     assert result.state == ServerState.TERMINATED
     assert [row["units"] for row in fast_emulator.admin("GET", "/ledger").json()["ledger"]] == [1]
 
@@ -226,9 +228,9 @@ async def test_a_stalled_read_model_write_does_not_delay_the_billing_timer(
     failpoints: tuple[str, FailPoint],
 ) -> None:
     """findAndModify #5 is a read-model write after the server is READY (the TERMINATING
-    record at the deadline); it stalls for 12 s (within its 15 s timeout). The deadline is
-    fixed by the instance's creation time, so the server must still be deleted at it,
-    not 12 s later."""
+    record at the deadline); its connection stalls for 12 s, so the write gives up at its
+    5 s bound (timeoutMS) and is retried. The deadline is fixed by the instance's creation
+    time, so the server must still be deleted at it, not seconds later."""
     app, arm = failpoints
     fast_emulator.reset()
     async with fleet_in_process(
@@ -244,7 +246,7 @@ async def test_a_stalled_read_model_write_does_not_delay_the_billing_timer(
     late = deleted - (created + timedelta(seconds=PERIOD - MARGIN))
 
     ready = next(i for i, s in enumerate(spans) if s.activity == "check_ready")
-    stalled = [s for s in spans if s.activity == "record_server" and s.seconds >= 10]
+    stalled = [s for s in spans if s.activity == "record_server" and s.seconds >= 4.5]
     assert stalled and spans.index(stalled[0]) > ready, spans  # a record after READY stalled
     assert result.state == ServerState.TERMINATED
     assert late < timedelta(seconds=3), f"deleted {late.total_seconds():.1f}s after its deadline"
