@@ -195,7 +195,7 @@ async def test_a_claim_takes_the_most_recently_idle_droplet(do_fleet: Fleet):
     await wait_until_ready(fresh)
     await asyncio.sleep(0.5)  # the read model records READY after the query shows it
     broker = ClaimBroker(do_fleet.client, do_fleet.settings, do_fleet.db, LeaseStore(do_fleet.db))
-    claim = await broker.claim("job-1", region="nyc3", plan="s-1vcpu-1gb")
+    claim = await broker.claim("job-1", provider="digitalocean", region="nyc3", plan="s-1vcpu-1gb")
     assert claim.reused and claim.server == "do-fresh"
     for handle in (stale, fresh):
         await handle.signal(
