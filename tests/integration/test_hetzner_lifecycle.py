@@ -34,8 +34,8 @@ def hetzner_ledger(emulator: RunningEmulator) -> list[dict[str, Any]]:
     return rows
 
 
-async def start(fleet: Fleet, name: str, spec: ServerSpec):  # type: ignore[no-untyped-def]
-    inp = ServerInput(name=name, spec=spec, policy=fleet.policy())
+async def start(fleet: Fleet, name: str, spec: ServerSpec, **policy: Any):  # type: ignore[no-untyped-def]
+    inp = ServerInput(name=name, spec=spec, policy=fleet.policy(**policy))
     return await fleet.client.start_workflow(
         ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=fleet.settings.temporal_task_queue
     )
@@ -122,8 +122,9 @@ async def test_each_provider_account_has_its_own_quota(
     fleet: Fleet = await fleet_factory(
         max_servers=1, hcloud_token=TEST_API_KEY, hcloud_api_url=fast_hetzner.api_url
     )
-    hz = await start(fleet, "hz-quota-1", HETZNER_SPEC)
-    vu = await start(fleet, "vu-quota-1", fleet.spec())
+    # Kept past their deadlines, so both still hold their slots however slow the checks.
+    hz = await start(fleet, "hz-quota-1", HETZNER_SPEC, terminate_idle_at_deadline=False)
+    vu = await start(fleet, "vu-quota-1", fleet.spec(), terminate_idle_at_deadline=False)
     await asyncio.gather(wait_until_ready(hz), wait_until_ready(vu))
     # The Hetzner account's one slot is taken; the Vultr one does not count against it.
     second = await start(fleet, "hz-quota-2", HETZNER_SPEC)
