@@ -407,7 +407,7 @@ class ServerStatus(_Model):
             billing_start=rt.billing_start,
             next_boundary=boundary,
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
-            planned_from=planned_from(rt),
+            planned_from=planned_from(rt) if rt.state != ServerState.TERMINATED else None,
             deleted_at=rt.deleted_at,
             idle_since=rt.idle_since if not rt.active_tasks else None,
             billed_hours=units,
