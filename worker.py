@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.delete_plan import DeletePlanActivities, ensure_delete_plan_indexes
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
 from activities.leases import LeaseActivities
 from activities.metrics import DELETE_LAG_BUCKETS
@@ -92,6 +93,7 @@ def build_workers(
         max_terminations=settings.max_concurrent_terminations,
     )
     leases = LeaseActivities(store)
+    delete_plan = DeletePlanActivities(db, settings.delete_budget)
     records = ReconcileRecords(db)
     pools = PoolActivities(store, db)
     policy = PolicyActivities(settings)
@@ -106,6 +108,8 @@ def build_workers(
             fleet_store.release_termination_slot,
             fleet_store.release_server_leases,
             fleet_store.record_server,
+            delete_plan.reserve_delete_slot,
+            delete_plan.release_delete_slot,
             leases.acquire_lease,
             leases.renew_lease,
             leases.release_lease,
@@ -162,6 +166,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     )
     await store.ensure_indexes()
     await ensure_read_model_indexes(db)
+    await ensure_delete_plan_indexes(db)
     async with open_providers(settings) as providers:
         workers = build_workers(client, settings, providers=providers, db=db, store=store)
         await ensure_reconcile_schedule(client, settings)

@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.delete_plan import DELETE_PLAN_COLLECTION
 from activities.leases import LEASE_UNAVAILABLE, mongo_errors
 from activities.metrics import observe_delete_lag
 from activities.payloads import RecordServerInput, SlotInput
@@ -115,6 +116,8 @@ class FleetStoreActivities:
     @activity.defn(name="release_server_leases")
     async def release_server_leases(self, request: SlotInput) -> int:
         with mongo_errors(f"release the leases of {request.owner!r}"):
+            # A deleted server's place in the delete plan goes with its leases.
+            await self._db[DELETE_PLAN_COLLECTION].delete_many({"owner": request.owner})
             return await self._store.release_all(request.owner)
 
     @activity.defn(name="record_server")

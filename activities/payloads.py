@@ -82,6 +82,15 @@ class SlotInput(_Payload):
     provider: str | None = None
 
 
+class ReserveDeleteInput(_Payload):
+    """Reserve a delete slot by `deadline` (a boundary deadline), not before `not_before`."""
+
+    owner: str
+    provider: str
+    deadline: datetime
+    not_before: datetime
+
+
 class KeepWarmInput(_Payload):
     pool: str
     owner: str

@@ -152,6 +152,10 @@ def terminate_text(status: ServerStatus) -> str:
     idle_window = model is not None and model.per_second and not s.active_tasks
     if s.terminate_at is not None and idle_window and s.termination is None:
         return f"deleting at {format_time(s.terminate_at)} (idle window)"
+    if s.terminate_at is not None and s.planned_from is not None:
+        early = (s.planned_from - s.terminate_at).total_seconds()
+        when = format_time(s.terminate_at, date=True)
+        return f"deleting at {when}, {early:.0f} s early (delete plan)"
     return format_time(s.terminate_at, date=True)
 
 

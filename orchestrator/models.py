@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_CLOUD_INIT_BYTES",
     "ClaimRequest",
+    "DeleteSlot",
     "PolicyOverrides",
     "ClaimResult",
     "ServerInput",
@@ -219,6 +220,14 @@ class ClaimResult(_Model):
     reason: str = ""
 
 
+class DeleteSlot(_Model):
+    """A reserved place in the delete plan: delete `at` (<= `deadline`, the boundary
+    deadline it was reserved for)."""
+
+    at: datetime
+    deadline: datetime
+
+
 class ServerRuntime(_Model):
     """All mutable state of one server; carried whole across continue-as-new."""
 
@@ -248,6 +257,8 @@ class ServerRuntime(_Model):
     # The provider account whose quota holds this server's slot; None for servers that
     # took it before quotas were per provider (they keep the shared resource).
     quota_provider: str | None = None
+    # This idle server's reservation in the delete plan (None: none held).
+    delete_slot: DeleteSlot | None = None
 
 
 class ServerInput(_Model):
@@ -299,6 +310,14 @@ def billing_cost(
     return units, billing.cost(units, monthly_cost or 0.0, plan)
 
 
+def planned_from(rt: ServerRuntime) -> datetime | None:
+    """The deadline the delete plan moved the server's end from (None if not moved)."""
+    slot = rt.delete_slot
+    if slot is None or rt.terminate_at != slot.at or slot.at >= slot.deadline:
+        return None
+    return slot.deadline
+
+
 class ServerStatus(_Model):
     """What `status`/`list` show; also the shape of a read-model document."""
 
@@ -315,6 +334,8 @@ class ServerStatus(_Model):
     billing_start: datetime | None = None
     next_boundary: datetime | None = None
     terminate_at: datetime | None = None
+    # The boundary deadline the delete plan moved `terminate_at` earlier from, if it did.
+    planned_from: datetime | None = None
     deleted_at: datetime | None = None
     # When its last task ended (None while busy): claims prefer the most recently idle.
     idle_since: datetime | None = None
@@ -386,6 +407,7 @@ class ServerStatus(_Model):
             billing_start=rt.billing_start,
             next_boundary=boundary,
             terminate_at=rt.terminate_at if rt.state not in (ServerState.TERMINATED,) else None,
+            planned_from=planned_from(rt) if rt.state != ServerState.TERMINATED else None,
             deleted_at=rt.deleted_at,
             idle_since=rt.idle_since if not rt.active_tasks else None,
             billed_hours=units,

@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.delete_plan import DeleteBudget
+
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 DEFAULT_VULTR_API_URL = "https://api.vultr.com/v2"
@@ -76,6 +78,12 @@ class Settings(BaseSettings):
     hetzner_max_servers: int | None = Field(default=None, gt=0)
     digitalocean_max_servers: int | None = Field(default=None, gt=0)
     max_concurrent_terminations: int = Field(default=30, gt=0)
+    # The delete plan: idle servers reserve delete slots within this share of their
+    # provider's request rate (the rest is for creates and polls), moving deletes
+    # earlier when more deadlines fall together than the rate can serve. "off": each
+    # server deletes at its own deadline.
+    delete_planner: Literal["on", "off"] = "on"
+    delete_budget_share: float = Field(default=0.5, gt=0, le=1)
 
     # Reconciliation (a Temporal Schedule the worker keeps up to date; 0 disables it)
     reconcile_interval_seconds: int = Field(default=300, ge=0)
@@ -199,6 +207,12 @@ class Settings(BaseSettings):
         if provider not in limits:
             raise SettingsError(f"no request rate is configured for provider {provider!r}")
         return limits[provider]
+
+    def delete_budget(self, provider: str) -> DeleteBudget | None:
+        """A provider's delete-plan budget; None when the planner is off."""
+        if self.delete_planner == "off":
+            return None
+        return DeleteBudget.from_rate(self.requests_per_second(provider) * self.delete_budget_share)
 
     def max_servers_for(self, provider: str) -> int:
         """A provider account's quota: `<PROVIDER>_MAX_SERVERS` if set, else MAX_SERVERS."""

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         KeepWarmInput,
         PlanQuote,
         RecordServerInput,
+        ReserveDeleteInput,
         SlotInput,
         SpecInput,
     )
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator.models import (
         ClaimRequest,
         ClaimResult,
+        DeleteSlot,
         ServerInput,
         ServerPolicy,
         ServerRuntime,
@@ -65,6 +67,8 @@ S = ServerState
 FINISHED_TASKS_KEPT = 200
 PROVIDER_CALL_TIMEOUT = timedelta(seconds=45)
 MONGO_CALL_TIMEOUT = timedelta(seconds=15)
+# The delete plan is an optimisation: a MongoDB that does not answer by then is skipped.
+DELETE_PLAN_TIMEOUT = timedelta(seconds=30)
 
 
 class _Cleanup(Exception):
@@ -236,7 +240,7 @@ class ServerWorkflow:
                 return
             await self._settle_busy_state()
             # From the loop's start: a deadline passed while settling is still due.
-            deadline = self._deadline(now)
+            deadline = await self._planned_deadline(now, self._deadline(now))
             # Before settling: an update answers with the end this change led to.
             planned_moved = self._plan_end(now, deadline)
             self._settled = seen
@@ -734,6 +738,56 @@ class ServerWorkflow:
             busy = bool(rt.active_tasks)
             return billing.idle_window_deadline(busy, rt.idle_since, now, policy.idle_window)
         return billing.terminate_deadline(rt.billing_start, now, policy.period, policy.margin)
+
+    async def _planned_deadline(self, now: datetime, deadline: datetime) -> datetime:
+        """An idle server's boundary deadline moved to its delete-plan slot (earlier or
+        equal), so clustered deadlines stay within the provider's rate; going busy gives
+        the slot back."""
+        rt, policy = self._rt, self._pol
+        goes_at_deadline = rt.termination is not None or (
+            policy.terminate_idle_at_deadline and self._input.pool is None
+        )
+        if rt.active_tasks or not goes_at_deadline or self._idle_window_applies():
+            if rt.delete_slot is not None:  # only ever set by patched histories
+                rt.delete_slot = None
+                await self._best_effort(
+                    "release_delete_slot", self._wf_id, "release the delete slot"
+                )
+            return deadline
+        if not workflow.patched("delete-plan"):
+            return deadline
+        slot = rt.delete_slot
+        # Held for an older deadline, or from before a task that ended after its time.
+        if slot is None or slot.deadline != deadline or (rt.idle_since or now) > slot.at:
+            request = ReserveDeleteInput(
+                owner=self._wf_id,
+                provider=self._input.spec.provider,
+                deadline=deadline,
+                not_before=now,
+            )
+            reserved = await self._best_effort(
+                "reserve_delete_slot", request, "reserve a delete slot", DeleteSlot
+            )
+            slot = rt.delete_slot = reserved or DeleteSlot(at=deadline, deadline=deadline)
+        return min(slot.at, deadline)
+
+    async def _best_effort(
+        self, activity: str, arg: Any, summary: str, result_type: Any = None
+    ) -> Any:
+        """A delete-plan call; None when MongoDB does not answer in time."""
+        try:
+            return await workflow.execute_activity(
+                activity,
+                arg,
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                schedule_to_close_timeout=DELETE_PLAN_TIMEOUT,
+                retry_policy=MONGO_RETRY,
+                result_type=result_type,
+                summary=summary,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("%s failed: %s", summary, self._describe(err))
+            return None
 
     def _idle_window_applies(self) -> bool:
         model = self._rt.billing_model

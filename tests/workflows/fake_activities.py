@@ -22,10 +22,12 @@ from activities.payloads import (
     InstanceRef,
     PlanQuote,
     RecordServerInput,
+    ReserveDeleteInput,
     SlotInput,
     SpecInput,
 )
 from orchestrator.leases.models import Lease
+from orchestrator.models import DeleteSlot
 
 
 @dataclass
@@ -48,6 +50,10 @@ class FakeCloud:
     records: list[RecordServerInput] = field(default_factory=list)
     leases_held: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
+    # The delete plan: how much earlier than its deadline each reservation is placed.
+    plan_early: timedelta = timedelta(0)
+    delete_slots: dict[str, DeleteSlot] = field(default_factory=dict)
+    plan_calls: list[str] = field(default_factory=list)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -136,6 +142,19 @@ class FakeCloud:
         self.calls.append("release_server_leases")
         self.leases_held = {h for h in self.leases_held if not h.endswith(":" + request.owner)}
 
+    @activity.defn(name="reserve_delete_slot")
+    async def reserve_delete_slot(self, request: ReserveDeleteInput) -> DeleteSlot:
+        self.plan_calls.append("reserve_delete_slot")
+        at = max(request.deadline - self.plan_early, request.not_before)
+        slot = DeleteSlot(at=at, deadline=request.deadline)
+        self.delete_slots[request.owner] = slot
+        return slot
+
+    @activity.defn(name="release_delete_slot")
+    async def release_delete_slot(self, owner: str) -> int:
+        self.plan_calls.append("release_delete_slot")
+        return int(self.delete_slots.pop(owner, None) is not None)
+
     @activity.defn(name="record_server")
     async def record_server(self, request: RecordServerInput) -> None:
         self.records.append(request)
@@ -157,4 +176,6 @@ class FakeCloud:
             self.release_termination_slot,
             self.release_server_leases,
             self.record_server,
+            self.reserve_delete_slot,
+            self.release_delete_slot,
         ]
