@@ -38,6 +38,7 @@ __all__ = [
     "grant_pipeline",
     "live_expr",
     "live_filter",
+    "live_stages",
     "own_filter",
     "pick_filter",
     "release_pipeline",
@@ -78,6 +79,17 @@ def live_filter(resource: str, owner: str | None = None, token: int | None = Non
     if token is not None:
         query["token"] = Int64(token)
     return query
+
+
+def live_stages(resource: str, owner: str | None = None, token: int | None = None) -> list[Expr]:
+    """`live_filter` as aggregation stages for reads: the plain match first, so a server
+    whose planner gives up on indexes at any `$expr` still reads only these slots."""
+    query: Expr = {"res": resource}
+    if owner is not None:
+        query["owner"] = owner
+    if token is not None:
+        query["token"] = Int64(token)
+    return [{"$match": query}, {"$match": {"$expr": live_expr()}}]
 
 
 def pick_filter(resource: str, owner: str) -> Expr:

@@ -45,6 +45,7 @@ from orchestrator.leases.pipelines import (
     grant_pipeline,
     live_expr,
     live_filter,
+    live_stages,
     own_filter,
     pick_filter,
     release_pipeline,
@@ -77,7 +78,12 @@ _UPSERT_ATTEMPTS = 3
 # How long a process trusts that a resource's slots exist before it checks again on a
 # refusal (slots unused for gc_grace are garbage-collected).
 _SLOTS_RECHECK_S = 60.0
-# Slot documents created per write on a quota's first use (each write is bounded).
+# Slots are created as they are needed, not up to the limit: a resource starts with
+# this many and doubles when every existing one is live, so a large quota costs
+# documents only for the holders it has had (every operation on an embedded server
+# grows with the collection's size).
+_FIRST_SLOTS = 16
+# Slot documents created per write (each write is bounded).
 _SLOT_BATCH = 250
 
 
@@ -161,6 +167,8 @@ class LeaseStore:
         self._timeout = _ms(op_timeout, "op_timeout") / 1000
         # resource -> monotonic time its slots were last made sure of by this process
         self._ready: dict[str, float] = {}
+        # resource -> (stored limit, slots 0..n-1 known to exist), as this process last saw
+        self._slots: dict[str, tuple[int, int]] = {}
         self._indexed = False
 
     @property
@@ -224,7 +232,7 @@ class LeaseStore:
                 {"$set": {"limit": limit}, "$unset": {"gc_after": ""}},
                 upsert=True,
             )
-        await self._create_slots(resource, limit)
+        await self._create_slots(resource, 0, min(limit, _FIRST_SLOTS))
         with self._bounded():
             await self._leases.update_many(
                 {"res": resource, "i": {"$lt": limit}, "retired": True},
@@ -232,6 +240,7 @@ class LeaseStore:
             )
         stored = await self._retire_above_stored(resource)
         self._ready[resource] = time.monotonic()
+        self._slots[resource] = (stored, min(stored, _FIRST_SLOTS))
         return stored
 
     async def _prepare(self, resource: str, default: int) -> None:
@@ -257,39 +266,51 @@ class LeaseStore:
             except DuplicateKeyError:
                 pass  # the limit is stored already
             doc = await self._leases.find_one({"_id": resource}, {"limit": 1})
-        await self._create_slots(resource, int((doc or {}).get("limit") or default))
-        await self._retire_above_stored(resource)
+        limit = int((doc or {}).get("limit") or default)
+        await self._create_slots(resource, 0, min(limit, _FIRST_SLOTS))
+        stored = await self._retire_above_stored(resource)
         self._ready[resource] = time.monotonic()
+        self._slots[resource] = (stored, min(stored, _FIRST_SLOTS))
 
-    async def _create_slots(self, resource: str, limit: int) -> None:
-        """Insert the missing free slots 0..limit-1; existing ones are left alone. In
-        batches, each under its own bound, so a large quota's first use does not run
-        one write past the call's time limit."""
-        for first in range(0, limit, _SLOT_BATCH):
+    async def _grow(self, resource: str) -> bool:
+        """After a refusal: double the resource's slots, up to its stored limit.
+        False when it already has them all (the refusal stands)."""
+        limit, have = self._slots[resource]
+        if have >= limit:
+            return False
+        grown = min(limit, 2 * have)
+        await self._create_slots(resource, have, grown)
+        # Read after our own inserts, like set_limit: a shrink that raced them retires
+        # what was created above it.
+        stored = await self._retire_above_stored(resource)
+        self._slots[resource] = (stored, min(stored, grown))
+        return True
+
+    async def _create_slots(self, resource: str, first: int, end: int) -> None:
+        """Insert the free slots first..end-1 that do not exist yet; existing ones are
+        left alone. In batches, each under its own bound."""
+        for start in range(first, end, _SLOT_BATCH):
             with self._bounded():
-                await self._create_slot_range(resource, first, min(first + _SLOT_BATCH, limit))
+                await self._create_slot_range(resource, start, min(start + _SLOT_BATCH, end))
 
     async def _create_slot_range(self, resource: str, first: int, end: int) -> None:
-        ops = [
-            UpdateOne(
-                {"_id": slot_id(resource, i)},
-                {
-                    "$setOnInsert": {
-                        "res": resource,
-                        "i": i,
-                        "owner": i,
-                        "token": Int64(0),
-                        "fence": Int64(0),
-                        "expires_ms": Int64(0),
-                        "retired": False,
-                    }
-                },
-                upsert=True,
-            )
+        # Plain inserts, not upserts by _id: an embedded server looks a compound _id
+        # up by scanning. A duplicate is a slot that exists already.
+        docs = [
+            {
+                "_id": slot_id(resource, i),
+                "res": resource,
+                "i": i,
+                "owner": i,
+                "token": Int64(0),
+                "fence": Int64(0),
+                "expires_ms": Int64(0),
+                "retired": False,
+            }
             for i in range(first, end)
         ]
         try:
-            await self._leases.bulk_write(ops, ordered=False)
+            await self._leases.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             if not _only_duplicates(exc):
                 raise  # a concurrent creator inserted some first: fine
@@ -374,6 +395,8 @@ class LeaseStore:
             doc, op = await self._grant(resource, owner, ttl_ms)
             if doc is None and time.monotonic() - self._ready[resource] > _SLOTS_RECHECK_S:
                 await self._prepare(resource, limit)
+                doc, op = await self._grant(resource, owner, ttl_ms)
+            while doc is None and await self._grow(resource):
                 doc, op = await self._grant(resource, owner, ttl_ms)
         except PyMongoError as exc:
             if not is_ambiguous(exc):
@@ -542,16 +565,18 @@ class LeaseStore:
     async def holders(self, resource: str) -> list[Lease]:
         """The live holders of `resource`, judged by the server's clock, by slot."""
         with self._bounded():
-            docs = await self._leases.find(live_filter(resource)).sort("i", 1).to_list()
+            cursor = await self._leases.aggregate([*live_stages(resource), {"$sort": {"i": 1}}])
+            docs = await cursor.to_list()
         return [_lease(doc) for doc in docs]
 
     async def is_current(self, lease: Lease) -> bool:
         """Whether `lease` (owner and token) is live right now by the server's clock."""
         with self._bounded():
-            doc = await self._leases.find_one(
-                live_filter(lease.resource, lease.owner, lease.token), {"_id": 1}
+            cursor = await self._leases.aggregate(
+                [*live_stages(lease.resource, lease.owner, lease.token), {"$project": {"_id": 1}}]
             )
-        return doc is not None
+            docs = await cursor.to_list(1)
+        return bool(docs)
 
     # -- fenced writes to other collections ---------------------------------------------
 
@@ -640,12 +665,14 @@ class LeaseStore:
     async def _read_holding(self, resource: str, owner: str, token: int | None) -> Lease | None:
         """The owner's live slot, read linearizably: majority can be stale on a deposed
         primary. Bounded like every call (linearizable reads wait for a majority)."""
-        query = live_filter(resource, owner, token)
+        stages = [*live_stages(resource, owner, token), {"$limit": 1}]
         for level in ("linearizable", "majority"):
             coll = self._leases.with_options(read_concern=ReadConcern(level))
             try:
                 with self._bounded():
-                    doc = await coll.find_one(query)
+                    cursor = await coll.aggregate(stages)
+                    docs = await cursor.to_list(1)
+                    doc = docs[0] if docs else None
             except OperationFailure as exc:
                 # Servers that refuse linearizable (a standalone, code 72 or 9) fall back.
                 if level == "linearizable" and exc.code in (9, 72, 148):

@@ -119,3 +119,46 @@ async def test_holders_in_the_one_document_form_move_to_slots_and_are_not_over_a
     assert [r.token for r in renewed if r] == [5, 6]
     assert new[0] is not None and new[0].token > 6
     assert await store.collection.count_documents({"holders": {"$exists": True}}) == 0
+
+
+async def slot_count(store: LeaseStore, resource: str) -> int:
+    return await store.collection.count_documents({"res": resource})
+
+
+async def test_a_large_quota_has_documents_only_for_the_slots_it_has_needed(
+    stores: list[LeaseStore],
+) -> None:
+    assert await stores[0].set_limit("big", 100_000) == 100_000
+    few = [await stores[0].acquire("big", f"wf-{i}", LONG, 1) for i in range(5)]
+    assert all(few)
+    small = await slot_count(stores[0], "big")
+    # Forty holders through four processes, each growing from its own knowledge.
+    more = await asyncio.gather(
+        *(stores[i % 4].acquire("big", f"wf-{i}", LONG, 1) for i in range(5, 45))
+    )
+    assert all(more)
+    assert small < 45
+    assert 45 <= await slot_count(stores[0], "big") <= 2 * 45
+    assert len(await stores[1].holders("big")) == 45
+
+
+async def test_growing_slots_stops_at_the_stored_limit(stores: list[LeaseStore]) -> None:
+    granted = await asyncio.gather(
+        *(stores[i % 4].acquire("grow", f"wf-{i}", LONG, 37) for i in range(50))
+    )
+    assert sum(lease is not None for lease in granted) == 37
+    assert await slot_count(stores[0], "grow") == 37
+    assert [await s.acquire("grow", "wf-late", LONG, 37) for s in stores] == [None] * 4
+
+
+async def test_a_shrink_during_growth_admits_no_more_than_the_new_limit(
+    stores: list[LeaseStore],
+) -> None:
+    assert await stores[0].set_limit("shrink", 64) == 64
+    first = [await stores[0].acquire("shrink", f"wf-{i}", LONG, 1) for i in range(10)]
+    assert all(first)
+    # Another process shrinks the limit; this one still believes 64 and grows.
+    assert await stores[1].set_limit("shrink", 12) == 12
+    late = [await stores[0].acquire("shrink", f"late-{i}", LONG, 1) for i in range(10)]
+    assert sum(lease is not None for lease in late) == 2
+    assert len(await stores[2].holders("shrink")) == 12
