@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from activities.delete_plan import DeletePlanActivities, ensure_delete_plan_indexes
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
 from activities.leases import LeaseActivities
-from activities.metrics import DELETE_LAG_BUCKETS
+from activities.metrics import DELETE_ADVANCE_BUCKETS, DELETE_LAG_BUCKETS
 from activities.policy import PolicyActivities
 from activities.pools import PoolActivities
 from activities.provider import ProviderActivities, ProviderDirectory
@@ -152,7 +152,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         telemetry=TelemetryConfig(
             metrics=PrometheusConfig(
                 bind_address=f"0.0.0.0:{settings.metrics_port}",
-                histogram_bucket_overrides={"fleet_delete_lag_seconds": DELETE_LAG_BUCKETS},
+                histogram_bucket_overrides={
+                    "fleet_delete_lag_seconds": DELETE_LAG_BUCKETS,
+                    "fleet_delete_plan_advance_seconds": DELETE_ADVANCE_BUCKETS,
+                },
             )
         )
     )

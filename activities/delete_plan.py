@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from temporalio import activity
 
 from activities.leases import mongo_errors
+from activities.metrics import count_delete_plan_full, observe_delete_advance
 from activities.payloads import ReserveDeleteInput
 from orchestrator.delete_plan import DeleteBudget, plan_slot, reservation_id, slot_time
 from orchestrator.models import DeleteSlot
@@ -82,10 +83,12 @@ class DeletePlanActivities:
                     }
                     try:
                         await self._plan.insert_one(doc)
+                        observe_delete_advance(request.provider, (deadline - at).total_seconds())
                         return DeleteSlot(at=at, deadline=deadline)
                     except DuplicateKeyError:
                         continue  # another server took this place meanwhile
                 counts[bucket] = budget.per_bucket  # full: look one bucket earlier
+        count_delete_plan_full(request.provider)
         return unplanned
 
     @activity.defn(name="release_delete_slot")
