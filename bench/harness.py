@@ -278,6 +278,7 @@ class StackOptions:
     hetzner_rate_limit: int = 3600  # emulator: the project's bucket of requests
     hetzner_refill_per_second: float = 1.0  # emulator: what the bucket regains a second
     temporal_dynamic_config: dict[str, str] = field(default_factory=dict)
+    delete_planner: bool = True  # DELETE_PLANNER: clustered deletes moved within budget
 
     def policy(self) -> ServerPolicy:
         return ServerPolicy(
@@ -391,6 +392,7 @@ class BenchStack:
             terminate_before_seconds=opts.terminate_before_seconds,
             max_servers=opts.max_servers,
             max_concurrent_terminations=opts.max_concurrent_terminations,
+            delete_planner="on" if opts.delete_planner else "off",
             metrics_port=metrics_port,
             payload_encryption_key=None,
         )
@@ -417,6 +419,7 @@ class BenchStack:
             "TERMINATE_BEFORE_SECONDS": str(s.terminate_before_seconds),
             "MAX_SERVERS": str(s.max_servers),
             "MAX_CONCURRENT_TERMINATIONS": str(s.max_concurrent_terminations),
+            "DELETE_PLANNER": s.delete_planner,
             "METRICS_PORT": str(s.metrics_port),
             "PAYLOAD_ENCRYPTION_KEY": "",
         } | (

@@ -3,7 +3,7 @@ one API request a second. How many are deleted before their boundary, and how ma
 pay an extra period?
 
     .venv/bin/python bench/tight_limit.py [--quick | --full] [--servers N] [--rate R]
-        [--margin S] [--period S]
+        [--margin S] [--period S] [--planner on|off|both]
 
 Starts its own stack (bench/harness.py) with a Hetzner emulator whose project bucket
 refills at --rate requests a second (capacity --burst) and a worker whose Hetzner queue
@@ -19,7 +19,9 @@ DELETE (request log). Reported: deleted in time (1 unit), extra periods paid (un
 1, summed), and slack = boundary - DELETE (min / p50; boundary from the ledger's
 created_at, shown to the second, so slack may read up to 1 s low).
 
-Sizes: --quick 10 servers, default and --full 120 (the issue's figure).
+Sizes: --quick 10 servers, default and --full 120 (the issue's figure). With
+`--planner both` (the default) the same run is made with the delete plan off and then
+on, each on a fresh stack, and both rows are printed together.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ async def measure(
     burst: int = 10,
     boot_seconds: float = 2.0,
     ready_poll_seconds: float = 5.0,
+    planner: bool = True,
 ) -> tuple[Outcome, dict[str, Any]]:
     """One run on its own stack; the outcome and the raw numbers behind it."""
     options = StackOptions(
@@ -119,7 +122,8 @@ async def measure(
         hetzner_requests_per_second=rate,
         hetzner_rate_limit=burst,
         hetzner_refill_per_second=rate,
-        max_servers=servers,  # one slot document per server: no more than needed
+        max_servers=servers,
+        delete_planner=planner,
     )
     names = [f"tl-{i:04d}" for i in range(servers)]
     async with BenchStack(options, "tight-limit") as stack:
@@ -166,6 +170,9 @@ def parse_args() -> argparse.Namespace:
         help="requests until READY, to size the default period (about 3.2 measured)",
     )
     parser.add_argument("--boot-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--planner", choices=("on", "off", "both"), default="both", help="DELETE_PLANNER"
+    )
     return parser.parse_args()
 
 
@@ -181,18 +188,30 @@ async def run() -> int:
         f"size {size}: {n} servers, {args.rate:g} requests/s, margin {args.margin} s, "
         f"billing period {period} s"
     )
-    result, raw = await measure(
-        n, args.rate, args.margin, period, burst=args.burst, boot_seconds=args.boot_seconds
-    )
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.planner]
+    runs: dict[str, tuple[Outcome, dict[str, Any]]] = {}
+    for planner in modes:
+        label = "on" if planner else "off"
+        log(f"delete planner {label}")
+        runs[label] = await measure(
+            n,
+            args.rate,
+            args.margin,
+            period,
+            burst=args.burst,
+            boot_seconds=args.boot_seconds,
+            planner=planner,
+        )
     print(
         f"\ntight limit — size {size}: Hetzner emulator and worker queue at {args.rate:g} "
         f"requests/s (bucket {args.burst}), billing period {period} s, idle servers\n"
     )
-    slack = result.slack
-    print_table(
-        ("N", "rate", "margin", "deleted in time", "extra periods", "slack p50 / min"),
-        [
+    rows = []
+    for label, (result, _raw) in runs.items():
+        slack = result.slack
+        rows.append(
             (
+                label,
                 result.servers,
                 f"{args.rate:g}/s",
                 f"{args.margin} s",
@@ -200,20 +219,31 @@ async def run() -> int:
                 result.extra_periods,
                 f"{slack['p50']:.1f} / {slack['min']:.1f} s" if slack.get("n") else "-",
             )
-        ],
+        )
+    print_table(
+        ("planner", "N", "rate", "margin", "deleted in time", "extra periods", "slack p50 / min"),
+        rows,
     )
-    print(
-        f"created over {raw['creation_span_seconds']:.0f} s; {raw['requests']} requests, "
-        f"{raw['responses_429']} answered 429; final states {raw['states']}; "
-        f"no DELETE seen: {result.not_deleted}"
-    )
+    for label, (result, raw) in runs.items():
+        print(
+            f"planner {label}: created over {raw['creation_span_seconds']:.0f} s; "
+            f"{raw['requests']} requests, {raw['responses_429']} answered 429; final states "
+            f"{raw['states']}; no DELETE seen: {result.not_deleted}"
+        )
     path = write_results(
         "tight_limit",
         size,
-        {"args": vars(args), "period": period, "outcome": result.__dict__, **raw},
+        {
+            "args": vars(args),
+            "period": period,
+            "runs": {
+                label: {"outcome": result.__dict__, **raw} for label, (result, raw) in runs.items()
+            },
+        },
     )
     print(f"\nwrote {path}")
-    return 0 if result.not_deleted == 0 and result.servers == n else 1
+    complete = all(r.not_deleted == 0 and r.servers == n for r, _ in runs.values())
+    return 0 if complete else 1
 
 
 if __name__ == "__main__":
