@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -263,8 +262,3 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
-
-
-@lru_cache(maxsize=1)
-def cached_settings() -> Settings:
-    return load_settings()
