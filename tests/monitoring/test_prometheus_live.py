@@ -28,6 +28,7 @@ from orchestrator.procs import ManagedProcess, free_port, tcp_ready
 from tests.integration.conftest import BOOT, PERIOD
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from tests.support.prometheus import prometheus_tool
+from workflows.reconcile import ReconcileFleetWorkflow, ReconcileInput
 from workflows.server import ServerWorkflow
 
 pytestmark = pytest.mark.integration
@@ -171,8 +172,17 @@ async def overdue_run(
         run.deletes_allowed_at = round(time.monotonic() - started, 1)
         await wait_for_state(run, "inactive", started, 20)
         await asyncio.wait_for(handle.result(), timeout=20)
+        # One reconciliation, so its findings and its time are on the dashboard too.
+        reconcile = await temporal_env.client.start_workflow(
+            ReconcileFleetWorkflow.run,
+            ReconcileInput(grace_seconds=600, orphan_action="adopt", default_os_id=2284),
+            id=f"reconcile-{queue}",
+            task_queue=queue,
+        )
+        await asyncio.wait_for(reconcile.result(), timeout=30)
         # Rates need two scrapes of the series the delete created.
         await wait_for_samples(url, "fleet_delete_lag_seconds_count", 2, limit=10)
+        await wait_for_samples(url, "fleet_reconcile_last_run_timestamp_seconds", 1, limit=10)
         yield run
     finally:
         fast_emulator.admin("DELETE", "/faults")
