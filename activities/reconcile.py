@@ -46,6 +46,7 @@ class FleetScan(_Model):
     instances_seen: int  # ours
     # Listed but not ours (see orchestrator.naming): never deleted, adopted or signalled.
     not_ours: int = 0
+    not_ours_ids: list[str] = Field(default_factory=list)  # the first few, each once
     findings: list[Finding]
 
 
@@ -53,9 +54,9 @@ class ReconcileReport(_Model):
     # Reports recorded before reconciliation covered every provider are Vultr's.
     provider: str = DEFAULT_PROVIDER
     started_at: datetime
-    provider: str = DEFAULT_PROVIDER
     instances_seen: int
     not_ours: int = 0
+    not_ours_ids: list[str] = Field(default_factory=list)
     actions: list[str]
     findings: list[Finding]
 
@@ -111,7 +112,10 @@ class ReconcileActivities:
             activity.heartbeat(wf)
         found = findings(listing.instances, records, running, now, grace, self._provider.id)
         return FleetScan(
-            instances_seen=len(listing.instances), not_ours=listing.not_ours, findings=found
+            instances_seen=len(listing.instances),
+            not_ours=listing.not_ours,
+            not_ours_ids=listing.not_ours_ids,
+            findings=found,
         )
 
 

@@ -344,6 +344,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(
                     f"{report.provider}: {report.instances_seen} managed instance(s); "
                     f"{report.not_ours} other instance(s) seen, not ours, left alone"
+                    + _named(report.not_ours_ids, report.not_ours)
                 )
                 for action in report.actions or ["nothing to do"]:
                     typer.echo(f"  {action}")
@@ -466,3 +467,11 @@ def _running_pool(fleet: ServerFleet, pool: str) -> Any:
 
 def _maybe_cost(cost: float | None) -> str:
     return "-" if cost is None else format_cost(cost)
+
+
+def _named(ids: list[str], count: int) -> str:
+    """The not-ours instances the record names, and how many more it counted."""
+    if not ids:
+        return ""
+    more = f" and {count - len(ids)} more" if count > len(ids) else ""
+    return f": {', '.join(ids)}{more}"

@@ -103,6 +103,7 @@ class Owned(BaseModel):
 
     instances: list[Instance]
     not_ours: int = 0
+    not_ours_ids: list[str] = Field(default_factory=list)  # the first few, in listing order
 
 
 class Provider(Protocol):

@@ -118,6 +118,7 @@ class ReconcileWorkflow:
             started_at=started,
             instances_seen=scan.instances_seen,
             not_ours=scan.not_ours,
+            not_ours_ids=scan.not_ours_ids,
             actions=actions,
             findings=scan.findings,
         )

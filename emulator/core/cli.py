@@ -62,6 +62,12 @@ def common_parser(description: str | None, routes: RouteTable) -> argparse.Argum
         help="fault configuration as JSON, or @file.json",
     )
     parser.add_argument(
+        "--ignore-list-filters",
+        action="store_true",
+        help="the list route answers every live server whatever its query filters say, as "
+        "a provider may with a deprecated filter (the ignore_list_filters fault, from the start)",
+    )
+    parser.add_argument(
         "--state-file",
         type=Path,
         default=None,
@@ -82,4 +88,7 @@ def common_options(args: argparse.Namespace) -> dict[str, Any]:
         options["seed"] = args.seed
     if args.faults is not None:
         options["faults"] = args.faults
+    if args.ignore_list_filters:
+        faults = args.faults or FaultConfig()
+        options["faults"] = faults.model_copy(update={"ignore_list_filters": True})
     return options

@@ -13,6 +13,7 @@ from orchestrator.vultr.errors import VultrNotFound, VultrValidationError
 from orchestrator.vultr.models import CreateInstanceRequest
 from orchestrator.vultr.models import Instance as VultrInstance
 from providers.base import BillingModel, Instance, Owned, Quote
+from providers.ownership import split_owned
 
 __all__ = ["VultrProvider", "vultr_billing_model"]
 
@@ -124,5 +125,4 @@ class VultrProvider:
 
     async def list_owned(self) -> Owned:
         listed = await self._client.list_instances(tag=MANAGED_TAG)
-        ours = [as_instance(i) for i in listed if owner_of(i.tags) is not None]
-        return Owned(instances=_oldest_first(ours), not_ours=len(listed) - len(ours))
+        return split_owned((as_instance(i) for i in listed), _oldest_first)

@@ -10,6 +10,7 @@ from providers.digitalocean.catalog import check_create
 from providers.digitalocean.client import DigitalOceanClient
 from providers.digitalocean.models import Droplet
 from providers.errors import ProviderNotFound
+from providers.ownership import split_owned
 
 __all__ = ["DEFAULT_MONTHLY_CAP_HOURS", "DigitalOceanProvider", "digitalocean_billing_model"]
 
@@ -114,8 +115,7 @@ class DigitalOceanProvider:
 
     async def list_owned(self) -> Owned:
         listed = await self._client.list_droplets(tag_name=MANAGED_TAG)
-        ours = [as_instance(d) for d in listed if owner_of(d.tags) is not None]
-        return Owned(instances=_oldest_first(ours), not_ours=len(listed) - len(ours))
+        return split_owned((as_instance(d) for d in listed), _oldest_first)
 
 
 def _image(spec: ServerSpec) -> str | int:

@@ -22,6 +22,7 @@ from providers.hetzner.errors import (
 )
 from providers.hetzner.labels import labels_from_tags, selector, tags_from_labels
 from providers.hetzner.models import CreateServerRequest, Server
+from providers.ownership import split_owned
 
 __all__ = ["READY_STATUS", "HetznerProvider", "as_instance", "hetzner_billing_model"]
 
@@ -149,6 +150,4 @@ class HetznerProvider:
 
     async def list_owned(self) -> Owned:
         listed = await self._client.list_servers(label_selector=selector(_MANAGED))
-        found = [as_instance(s) for s in listed]
-        ours = [i for i in found if owner_of(i.tags) is not None]
-        return Owned(instances=_oldest_first(ours), not_ours=len(found) - len(ours))
+        return split_owned((as_instance(s) for s in listed), _oldest_first)

@@ -6,8 +6,10 @@ import asyncio
 
 from activities.fleet_store import QUOTA_RESOURCE
 from orchestrator.leases import LeaseStore
+from orchestrator.naming import MANAGED_TAG
 from tests.cli.conftest import Cli, unique
 from tests.integration.conftest import Fleet
+from tests.integration.test_ownership import create_directly
 
 
 async def test_claim_provisions_when_nothing_is_available_then_release_frees_it(
@@ -63,6 +65,17 @@ async def test_reconcile_now_reports_what_it_did_per_provider(cli: Cli):
     text = await cli("reconcile", ORPHAN_GRACE_SECONDS="0")
     assert text.exit_code == 0, text.stderr
     assert text.stdout.splitlines()[0].startswith("vultr: 0 managed instance(s); ")
+
+
+async def test_reconcile_names_the_instances_it_left_alone_as_not_ours(cli: Cli, fleet: Fleet):
+    theirs = create_directly(fleet, "server-db-1", [MANAGED_TAG])
+    text = await cli("reconcile", ORPHAN_GRACE_SECONDS="0", ORPHAN_ACTION="delete")
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.splitlines()[:2] == [
+        f"vultr: 0 managed instance(s); 1 other instance(s) seen, not ours, left alone: {theirs}",
+        "  nothing to do",
+    ]
+    assert theirs in {i["id"] for i in fleet.live_instances()}
 
 
 async def test_pool_start_set_and_stop(cli: Cli, fleet: Fleet):

@@ -33,3 +33,11 @@ def test_a_vultr_only_flag_is_refused_by_the_hetzner_face(
         parse_args(["--provider", "hetzner", "--get-404-seconds", "3"])
     assert exited.value.code == 2
     assert "--get-404-seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("face", sorted(FACES))
+def test_ignore_list_filters_starts_every_face_ignoring_its_list_filters(face: str) -> None:
+    assert parse_args(["--provider", face]).faults.ignore_list_filters is False
+    faults = '{"latency_ms": 5}'
+    config = parse_args(["--provider", face, "--faults", faults, "--ignore-list-filters"])
+    assert (config.faults.ignore_list_filters, config.faults.latency_ms) == (True, 5)
