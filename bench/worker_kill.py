@@ -4,16 +4,19 @@ billing period.
     .venv/bin/python bench/worker_kill.py [--quick | --full] [--deletes N] [--every S]
         [--period S] [--margin S]
 
-Starts its own stack (bench/harness.py) with two `python worker.py` processes on the
-same queues, and N idle servers started --every seconds apart, so their deletes come
-one at a time. DELETE is slowed (route_latency_ms) so that each is in flight for a few
-seconds. As each server's delete_instance attempt starts, the worker running it (the
-pending activity's worker identity, `pid@host`) is SIGKILLed and restarted; the other
-worker picks up the retry once the attempt's heartbeat timeout passes. Reported:
+Starts its own stack (bench/harness.py) with three `python worker.py` processes on the
+same queues (so another serves while a killed one restarts), and N idle servers
+started --every seconds apart, so their deletes come one at a time. DELETE is slowed
+(route_latency_ms) so that each is in flight for a few seconds. As each server's
+delete_instance attempt starts, the worker running it (the pending activity's worker
+identity, `pid@host`) is SIGKILLed and restarted; another worker picks up the retry
+once the attempt's heartbeat timeout passes. A delete that began on a worker already
+killed counts as lost with it. Reported:
 
 - retry delay per delete: the first DELETE of that instance arriving after the kill,
   minus the kill (p50/max), from the emulator's request log;
-- extra billed periods (ledger units beyond one per idle server) with the given margin.
+- extra billed periods (ledger units beyond one per idle server) with the given margin;
+- kills made while no other worker was serving (the retry then waits for a restart).
 
 Sizes: --quick 5 deletes, default and --full 20; 60 s period, 20 s margin, 12 s apart
 (about five minutes for 20).
@@ -25,12 +28,14 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.api.enums.v1 import PendingActivityState  # noqa: E402
+from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 
 from bench.harness import (  # noqa: E402
@@ -67,8 +72,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def delete_worker(stack: BenchStack, name: str, bound: float) -> tuple[str, str]:
-    """(instance id, worker identity) once the server's delete_instance attempt starts."""
+async def delete_worker(stack: BenchStack, name: str, bound: float) -> tuple[str, str] | None:
+    """(instance id, worker identity) once the server's delete_instance attempt starts;
+    None if the server finished before one was seen."""
     handle = stack.handle(name)
     give_up = time.monotonic() + bound
     while time.monotonic() < give_up:
@@ -77,6 +83,8 @@ async def delete_worker(stack: BenchStack, name: str, bound: float) -> tuple[str
         except RPCError:  # not started yet
             await asyncio.sleep(0.5)
             continue
+        if desc.status != WorkflowExecutionStatus.RUNNING:
+            return None
         for pending in desc.raw_description.pending_activities:
             started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             if started and pending.activity_type.name == "delete_instance":
@@ -86,23 +94,62 @@ async def delete_worker(stack: BenchStack, name: str, bound: float) -> tuple[str
     raise BenchTimeout(f"{name}: no delete_instance attempt started within {bound:.0f} s")
 
 
-async def kill_each_delete(
-    stack: BenchStack, workers: list[ManagedProcess], names: list[str], period: int
-) -> dict[str, tuple[str, float]]:
-    """Kill the worker of every server's delete in turn; instance id -> (name, kill time)."""
-    kills: dict[str, tuple[str, float]] = {}
-    restarts: list[asyncio.Task[None]] = []
-    for name in names:
-        instance, identity = await delete_worker(stack, name, 2 * period)
-        victim = next((w for w in workers if identity.startswith(f"{w.pid}@")), None)
+@dataclass
+class Kill:
+    name: str
+    at: float  # epoch seconds
+    others_ready: bool  # another worker was serving the queues at the kill
+
+
+@dataclass
+class Killer:
+    """Kills the worker running each delete and restarts it in the background."""
+
+    workers: list[ManagedProcess]
+    kills: dict[str, Kill] = field(default_factory=dict)  # instance id -> kill
+    killed: dict[str, float] = field(default_factory=dict)  # dead identity -> kill time
+    restarts: list[asyncio.Task[None]] = field(default_factory=list)
+    restarting: set[int] = field(default_factory=set)  # ids of workers being restarted
+
+    def kill(self, name: str, instance: str, identity: str) -> None:
+        if identity in self.killed:
+            # Its delete began on a worker an earlier kill already took: lost the same way.
+            self.kills[instance] = Kill(name, self.killed[identity], others_ready=True)
+            log(f"the delete of {name} ({instance}) was lost with {identity} too")
+            return
+        victim = next((w for w in self.workers if identity.startswith(f"{w.pid}@")), None)
         if victim is None:
             raise BenchTimeout(f"{name}: delete runs on {identity}, not one of our workers")
+        ready = any(
+            w is not victim and w.running() and id(w) not in self.restarting for w in self.workers
+        )
         victim.kill()
-        kills[instance] = (name, time.time())
+        self.killed[identity] = time.time()
+        self.kills[instance] = Kill(name, self.killed[identity], ready)
         log(f"killed {identity} during the delete of {name} ({instance}); restarting it")
-        restarts.append(asyncio.create_task(asyncio.to_thread(victim.start, 60.0)))
-    await asyncio.gather(*restarts)
-    return kills
+        self.restarting.add(id(victim))
+        self.restarts.append(asyncio.create_task(self._restart(victim)))
+
+    async def _restart(self, worker: ManagedProcess) -> None:
+        try:
+            await asyncio.to_thread(worker.start, 120.0)
+        finally:
+            self.restarting.discard(id(worker))
+
+
+async def kill_each_delete(
+    stack: BenchStack, workers: list[ManagedProcess], names: list[str], period: int
+) -> dict[str, Kill]:
+    """Kill the worker of every server's delete in turn; instance id -> the kill."""
+    killer = Killer(workers)
+    for name in names:
+        seen = await delete_worker(stack, name, 2 * period)
+        if seen is None:
+            log(f"{name} finished before its delete was seen: not killed")
+            continue
+        killer.kill(name, *seen)
+    await asyncio.gather(*killer.restarts)
+    return killer.kills
 
 
 async def measure(deletes: int, every: float, period: int, margin: int) -> dict[str, Any]:
@@ -116,7 +163,8 @@ async def measure(deletes: int, every: float, period: int, margin: int) -> dict[
     )
     async with BenchStack(options, "worker-kill") as stack:
         assert stack.worker is not None
-        workers = [stack.worker, await stack.add_worker("worker-2")]
+        # Three, so that another is serving while a killed one restarts.
+        workers = [stack.worker, *[await stack.add_worker(f"worker-{i}") for i in (2, 3)]]
         await stack.emulator.set_faults({"route_latency_ms": {DELETE_ROUTE: DELETE_LATENCY_MS}})
         names = [f"kill-{i:02d}" for i in range(deletes)]
         starting = asyncio.create_task(stack.start_servers(names, per_second=1 / every))
@@ -126,20 +174,21 @@ async def measure(deletes: int, every: float, period: int, margin: int) -> dict[
         requests = await stack.emulator.requests()
         ledger = await stack.emulator.ledger()
     delays: dict[str, float] = {}
-    for instance, (name, killed_at) in kills.items():
+    for instance, kill in kills.items():
         after = [
             r.time
             for r in requests
-            if r.route == DELETE_ROUTE and r.instance_id == instance and r.time > killed_at
+            if r.route == DELETE_ROUTE and r.instance_id == instance and r.time > kill.at
         ]
         if after:
-            delays[name] = min(after) - killed_at
+            delays[kill.name] = min(after) - kill.at
     extra = sum(max(0, int(row["units"]) - 1) for row in ledger)
     states = [getattr(s, "state", type(s).__name__) for s in results.values()]
     return {
         "kills": len(kills),
         "retry_delay_seconds": delays,
-        "not_retried": sorted(n for n, _ in kills.values() if n not in delays),
+        "not_retried": sorted(k.name for k in kills.values() if k.name not in delays),
+        "killed_alone": sorted(k.name for k in kills.values() if not k.others_ready),
         "extra_periods": extra,
         "leftovers": sum(row["deleted_at"] is None for row in ledger),
         "states": {str(s): states.count(s) for s in set(states)},
@@ -157,17 +206,26 @@ async def run() -> int:
     raw = await measure(n, args.every, args.period, args.margin)
     delays = distribution(list(raw["retry_delay_seconds"].values()))
     print(
-        f"\nworker kill — size {size}: two workers, the one running each DELETE SIGKILLed "
+        f"\nworker kill — size {size}: three workers, the one running each DELETE SIGKILLed "
         f"mid-call; period {args.period} s, margin {args.margin} s\n"
     )
     print_table(
-        ("deletes", "killed", "retry delay p50 / max", "not retried", "extra periods", "leaks"),
+        (
+            "deletes",
+            "killed",
+            "retry delay p50 / max",
+            "not retried",
+            "no other worker",
+            "extra periods",
+            "leaks",
+        ),
         [
             (
                 n,
                 raw["kills"],
                 f"{delays['p50']:.1f} / {delays['max']:.1f} s" if delays.get("n") else "-",
                 len(raw["not_retried"]),
+                len(raw["killed_alone"]),
                 raw["extra_periods"],
                 raw["leftovers"],
             )
