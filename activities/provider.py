@@ -1,7 +1,8 @@
 """Provider activities: the server workflow's calls to its cloud, through the Provider
 protocol. Each worker serves one provider's rate-limited queue with one instance of
 these, so each attempt makes one API request where it can and the queue's rate limit
-is a limit on requests to that provider."""
+is a limit on requests to that provider. Every one heartbeats while it waits, so the
+workflow's heartbeat timeout notices a killed worker within seconds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.failures import provider_failure
+from activities.heartbeat import heartbeating
 from activities.metrics import count_delete_retry
 from activities.payloads import (
     CheckReadyInput,
@@ -46,6 +48,7 @@ class ProviderActivities:
         self._provider = provider
 
     @activity.defn(name="quote_plan")
+    @heartbeating
     async def quote_plan(self, request: SpecInput) -> PlanQuote:
         """Check the spec against the provider's catalog and return the plan's price."""
         try:
@@ -62,6 +65,7 @@ class ProviderActivities:
         )
 
     @activity.defn(name="spec_problems")
+    @heartbeating
     async def spec_problems(self, request: SpecInput) -> list[str]:
         """Every way the spec disagrees with the catalog (empty when it fits)."""
         try:
@@ -89,6 +93,7 @@ class ProviderActivities:
         return _info(keep, [d.id for d in extra])
 
     @activity.defn(name="find_instance")
+    @heartbeating
     async def find_instance(self, request: FindInstanceInput) -> InstanceInfo | None:
         try:
             return await self._find(request.workflow_id)
@@ -96,6 +101,7 @@ class ProviderActivities:
             raise provider_failure(error, "looking up the instance") from None
 
     @activity.defn(name="create_instance")
+    @heartbeating
     async def create_instance(self, request: CreateInstanceInput) -> InstanceInfo:
         """Create the instance once. A retry looks first: the previous attempt may have
         created it even though its answer was lost."""
@@ -120,6 +126,7 @@ class ProviderActivities:
         return _info(instance)
 
     @activity.defn(name="check_ready")
+    @heartbeating
     async def check_ready(self, request: CheckReadyInput) -> InstanceInfo:
         """One look at the instance; not ready yet is a retryable failure, so the retry
         policy paces the polling and each poll goes through the rate-limited queue."""
@@ -144,6 +151,7 @@ class ProviderActivities:
         return info
 
     @activity.defn(name="delete_instance")
+    @heartbeating
     async def delete_instance(self, request: InstanceRef) -> bool:
         """Delete; gone counts as done. Returns whether it still existed."""
         count_delete_retry()
@@ -155,6 +163,7 @@ class ProviderActivities:
             ) from None
 
     @activity.defn(name="confirm_deleted")
+    @heartbeating
     async def confirm_deleted(self, request: InstanceRef) -> None:
         try:
             instance = await self._provider.get(request.instance_id)

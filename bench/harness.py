@@ -403,6 +403,16 @@ class BenchStack:
         self.client = await self._connect()
         self._mongo = AsyncMongoClient(mongo_uri, tz_aware=True)
 
+    async def add_worker(self, name: str) -> ManagedProcess:
+        """Another `python worker.py` on the same queues and database, started (its own
+        metrics port); stopped with the stack."""
+        port = free_port()
+        env = self.worker_env() | {"METRICS_PORT": str(port)}
+        worker = worker_process(self.log_dir / f"{name}.log", env, port)
+        self._procs.append(worker)
+        await asyncio.to_thread(worker.start, 60.0)
+        return worker
+
     def worker_env(self) -> dict[str, str]:
         """The worker's configuration, as environment variables (how operators set it)."""
         s = self.settings

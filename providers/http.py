@@ -4,9 +4,10 @@ transport failures are safe to retry or may have been applied remotely."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import asyncio
+from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
@@ -74,6 +75,24 @@ class ApiHttpClient:
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             follow_redirects=False,
         )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """One request, bounded as a whole by `timeout`: httpx bounds each phase on its
+        own (connect, write, every read), so a slow answer could otherwise outlast the
+        activity's start-to-close timeout and be cut off with no error of ours."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._http.request(method, path, params=params, json=json)
+        except TimeoutError:
+            # Counted as possibly sent: the deadline may have passed after the request left.
+            raise httpx.ReadTimeout(f"no complete answer within {self.timeout:g} s") from None
 
     async def __aenter__(self) -> Self:
         return self

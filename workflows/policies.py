@@ -14,12 +14,19 @@ __all__ = [
     "DELETE_RETRY",
     "LEASE_WAIT_RETRY",
     "MONGO_RETRY",
+    "PROVIDER_HEARTBEAT_TIMEOUT",
     "PROVIDER_RETRY",
     "READY_POLL_PRIORITY",
     "TERMINATION_SLOT_RETRY",
     "ready_poll_retry",
     "provider_task_queue",
 ]
+
+# Provider activities heartbeat about every second while their call is in flight
+# (activities/heartbeat.py): an attempt lost with a killed worker is retried once this
+# passes, not when its start-to-close timeout does, so a crash during a delete costs
+# seconds of the margin instead of most of a minute.
+PROVIDER_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 
 # Validation, auth and not-found errors will not change on retry: fail fast.
 PROVIDER_RETRY = RetryPolicy(

@@ -20,7 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator.naming import NAME_PATTERN, name_from_workflow_id
     from orchestrator.reconciliation import Finding
     from providers import DEFAULT_PROVIDER
-    from workflows.policies import DELETE_RETRY, MONGO_RETRY, PROVIDER_RETRY, provider_task_queue
+    from workflows.policies import (
+        DELETE_RETRY,
+        MONGO_RETRY,
+        PROVIDER_HEARTBEAT_TIMEOUT,
+        PROVIDER_RETRY,
+        provider_task_queue,
+    )
     from workflows.server import ServerWorkflow
 
 __all__ = [
@@ -163,6 +169,7 @@ class ReconcileWorkflow:
                 InstanceRef(workflow_id=finding.workflow_id, instance_id=finding.instance_id),
                 task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=45),
+                heartbeat_timeout=PROVIDER_HEARTBEAT_TIMEOUT,
                 retry_policy=DELETE_RETRY,
                 summary=f"delete {finding.kind} {finding.instance_id}",
             )

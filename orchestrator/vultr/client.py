@@ -202,7 +202,7 @@ class VultrClient(ApiHttpClient):
         started = time.perf_counter()
         failure: VultrError | None = None
         try:
-            response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
+            response = await self._send(method, path.lstrip("/"), params=params, json=json)
         except httpx.HTTPError as exc:
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed_ms)

@@ -214,7 +214,7 @@ class DigitalOceanClient(ApiHttpClient):
         started = time.perf_counter()
         failure: ProviderError | None = None
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._send(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
             failure = self._transport_error(exc, method, path, idempotent)
         # Raised outside the except block: the httpx exception's request holds the token.

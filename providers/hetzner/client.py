@@ -195,7 +195,7 @@ class HetznerClient(ApiHttpClient):
         started = time.perf_counter()
         failure: HetznerError | None = None
         try:
-            response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
+            response = await self._send(method, path.lstrip("/"), params=params, json=json)
         except httpx.HTTPError as exc:
             failure = self._transport_error(exc, method, path, idempotent)
         # Raised outside the except block: the httpx exception's request carries the token.

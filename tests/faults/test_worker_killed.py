@@ -7,12 +7,13 @@ MongoDB, its own emulator): 10 busy across one billing boundary (2 billed hours 
 started first, then 40 idle ones (1 billed hour each) started every 3.5 s; 4 kills
 about 55 s apart. About 4 minutes.
 
-Why a 120 s period and a 60 s margin: an activity attempt lost with a killed worker is
-only retried when its start-to-close timeout expires, and the workflows give Vultr
-calls 45 s (PROVIDER_CALL_TIMEOUT). Recovering from a crash therefore takes up to ~47 s;
-the margin must cover that for a crash during the delete, and the time from create to
-the first deadline must cover it for a crash during provisioning. Kills are spaced
+Why a 120 s period and a 60 s margin: a lost provider call is retried once its 5 s
+heartbeat timeout passes (PROVIDER_HEARTBEAT_TIMEOUT), but a lost MongoDB call only
+when its 15 s start-to-close timeout does, and a restarted worker takes a few seconds
+more; the margin covers that for a crash during the delete, and the time from create
+to the first deadline covers it for a crash during provisioning. Kills are spaced
 further apart than that, so that each phase of a lifecycle sees at most one crash.
+(tests/faults/test_worker_killed_mid_delete.py holds a delete to a 20 s margin.)
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PERIOD, MARGIN, BOOT = 120, 60, 2
 BUSY, IDLE = 10, 40
 IDLE_EVERY = 3.5  # seconds between idle starts
-KILL_SPACING = (55.0, 60.0)  # more than the ~47 s a lost Vultr attempt takes to recover
+KILL_SPACING = (55.0, 60.0)  # well apart: each lifecycle phase sees at most one crash
 SEED = 20240601
 # Slow calls widen the windows in which a kill lands mid-request.
 LATENCY = {

@@ -5,9 +5,11 @@ Behaviour against a real HTTP server lives in test_client_emulator.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -514,3 +516,19 @@ async def test_a_transport_failure_is_logged_with_its_kind(
         await mock_client(scripted(raising(httpx.ConnectError))).get_instance("i-1")
     messages = [r.getMessage() for r in caplog.records if r.name == "orchestrator.vultr"]
     assert messages and messages[0].startswith("GET /instances/i-1 -> ConnectError after ")
+
+
+async def test_an_answer_slower_than_the_timeout_is_cut_off_as_a_retryable_timeout(
+    mock_client: MakeClient,
+) -> None:
+    # httpx bounds each phase alone; the client bounds the whole request, so a call
+    # always ends inside the activity's start-to-close timeout.
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={"instance": {}})
+
+    started = time.monotonic()
+    with pytest.raises(VultrTransportError, match=r"timed out after 0\.2 s") as caught:
+        await mock_client(slow, timeout=0.2).get_instance("i-1")  # type: ignore[arg-type]
+    assert time.monotonic() - started < 2
+    assert (caught.value.retryable, caught.value.ambiguous) == (True, False)

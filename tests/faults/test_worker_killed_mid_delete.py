@@ -1,0 +1,155 @@
+"""A worker SIGKILLed while its DELETE is in flight, with a second worker on the same
+queues: the provider activities heartbeat, so the lost attempt fails over when its
+heartbeat timeout passes and the second worker deletes the server seconds later,
+well inside a 20 s margin (the start-to-close timeout alone would take 45 s).
+
+Size: one lifecycle (40 s period, 20 s margin), two `python worker.py` subprocesses
+(session dev server and MongoDB, its own emulator). About 35 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from orchestrator.components import worker_process
+from orchestrator.lifecycle import ServerState
+from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
+from orchestrator.procs import ManagedProcess, free_port
+from tests.faults.support import ledger, unique
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from workflows.server import ServerWorkflow
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PERIOD, MARGIN, BOOT = 40, 20, 2
+DELETE_ROUTE = "DELETE /v2/instances/{instance-id}"
+# A slow DELETE keeps the attempt in flight long enough to kill its worker mid-call.
+SLOW_DELETE = {"route_latency_ms": {DELETE_ROUTE: 3000}}
+RETRY_WITHIN = 10.0  # seconds from the kill to the next DELETE
+
+
+@pytest.fixture(scope="module")
+def emulator_40s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    with running_emulator(
+        tmp_path_factory.mktemp("mid-delete-emulator"),
+        billing_period_seconds=PERIOD,
+        boot_seconds=BOOT,
+        rate_limit=1000,
+        seed=41,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def two_workers(
+    temporal_env: WorkflowEnvironment,
+    mongo_uri: str,
+    emulator_40s: RunningEmulator,
+    tmp_path: Path,
+) -> Iterator[list[ManagedProcess]]:
+    """Two `python worker.py` on the same queues and database, both started."""
+    queue, db = unique("mid-delete"), unique("mid_delete").replace("-", "_")
+    workers = []
+    for i in range(2):
+        port = free_port()
+        env = {
+            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
+            "TEMPORAL_TASK_QUEUE": queue,
+            "MONGO_URI": mongo_uri,
+            "MONGO_DB": db,
+            "VULTR_API_URL": emulator_40s.api_url,
+            "VULTR_API_KEY": TEST_API_KEY,
+            "BILLING_PERIOD_SECONDS": str(PERIOD),
+            "TERMINATE_BEFORE_SECONDS": str(MARGIN),
+            "METRICS_PORT": str(port),
+            "RECONCILE_INTERVAL_SECONDS": "0",
+            "PAYLOAD_ENCRYPTION_KEY": "",
+        }
+        workers.append(worker_process(tmp_path / f"worker-{i}.log", env, port))
+    try:
+        starting = [threading.Thread(target=w.start, args=(60,)) for w in workers]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        assert all(w.running() for w in workers), [w.tail() for w in workers]
+        yield workers
+    finally:
+        for w in workers:
+            w.stop()
+
+
+async def delete_in_flight(handle: WorkflowHandle[Any, Any]) -> str:
+    """The identity (`pid@host`) of the worker running the server's delete right now."""
+    while True:
+        desc = await handle.describe()
+        for pending in desc.raw_description.pending_activities:
+            started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            if started and pending.activity_type.name == "delete_instance":
+                return pending.last_worker_identity
+        await asyncio.sleep(0.1)
+
+
+async def test_a_worker_killed_mid_delete_is_replaced_within_seconds_and_no_period_is_added(
+    temporal_env: WorkflowEnvironment,
+    two_workers: list[ManagedProcess],
+    emulator_40s: RunningEmulator,
+) -> None:
+    emulator_40s.reset()
+    emulator_40s.admin("POST", "/faults", json=SLOW_DELETE)
+    inp = ServerInput(
+        name=unique("mid-delete"),
+        spec=ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284),
+        policy=ServerPolicy(
+            billing_period_seconds=PERIOD,
+            terminate_before_seconds=MARGIN,
+            ready_poll_seconds=0.5,
+            readiness_timeout_seconds=60,
+        ),
+    )
+    assert two_workers[0].env is not None
+    queue = two_workers[0].env["TEMPORAL_TASK_QUEUE"]
+    handle = await temporal_env.client.start_workflow(
+        ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=queue
+    )
+    identity = await asyncio.wait_for(delete_in_flight(handle), timeout=PERIOD)
+    victim = next(w for w in two_workers if identity.startswith(f"{w.pid}@"))
+    victim.kill()
+    killed_at = time.time()
+
+    status = await asyncio.wait_for(handle.result(), timeout=75)
+    deletes = [
+        r["time"]
+        for r in emulator_40s.admin("GET", "/requests").json()["requests"]
+        if r["route"] == DELETE_ROUTE
+    ]
+    retries = [t - killed_at for t in deletes if t > killed_at]
+    [row] = ledger(emulator_40s).by_label[handle.id]
+    boundary = datetime.fromisoformat(row["created_at"]) + timedelta(seconds=PERIOD)
+    terminated = [e.at for e in status.timeline if e.state == ServerState.TERMINATED]
+    print(
+        f"\nkilled mid-delete: DELETE retried {retries[0] if retries else float('nan'):.1f} s "
+        f"after the kill; delete confirmed "
+        f"{(boundary - terminated[-1]).total_seconds() if terminated else float('nan'):.1f} s "
+        f"before the boundary; units={row['units']}"
+    )
+
+    assert status.state == ServerState.TERMINATED
+    assert retries, f"no DELETE after the kill (DELETEs at {deletes}, kill at {killed_at})"
+    assert retries[0] < RETRY_WITHIN, f"the lost delete was retried {retries[0]:.1f} s later"
+    assert terminated and terminated[-1] < boundary, (terminated, boundary)
+    assert row["deleted_at"] is not None
+    assert datetime.fromisoformat(row["deleted_at"]) < boundary
+    assert row["units"] == 1, row
