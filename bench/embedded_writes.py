@@ -1,7 +1,7 @@
 """Embedded MongoDB write throughput as retryable-write records pile up: SecantusDB's
 own entry point beside the project's (orchestrator/secantusd.py), in one run.
 
-    .venv/bin/python bench/embedded_writes.py                # 12,000 writes each
+    .venv/bin/python bench/embedded_writes.py                # 11,000 writes each
     .venv/bin/python bench/embedded_writes.py --writes 4000  # quick run
 
 Two fresh on-disk servers in a temporary directory, started by `mongo_process` as
@@ -69,7 +69,7 @@ async def measure(uris: dict[str, str], writes: int, window: int) -> dict[str, l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--writes", type=int, default=12_000, help="writes per server")
+    parser.add_argument("--writes", type=int, default=11_000, help="writes per server")
     parser.add_argument("--window", type=int, default=1000, help="writes per reported rate")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
