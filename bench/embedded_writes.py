@@ -51,7 +51,9 @@ async def write_window(coll: Any, first: int, size: int) -> float:
 
 async def measure(uris: dict[str, str], writes: int, window: int) -> dict[str, list[float]]:
     """Each server's windows alternate with the others', so all see the same load."""
-    clients = {name: AsyncMongoClient(uri, retryWrites=True) for name, uri in uris.items()}
+    clients: dict[str, AsyncMongoClient[Any]] = {
+        name: AsyncMongoClient(uri, retryWrites=True) for name, uri in uris.items()
+    }
     try:
         for client in clients.values():
             await client.admin.command("ping")  # connect outside timing
@@ -93,9 +95,9 @@ def main() -> None:
                 proc.stop()
 
     print(f"{'writes':>8} {'stock w/s':>10} {'project w/s':>12}")
-    for index, (stock, project) in enumerate(zip(rates["stock"], rates["project"], strict=True)):
+    for index, pair in enumerate(zip(rates["stock"], rates["project"], strict=True)):
         upto = min((index + 1) * args.window, args.writes)
-        print(f"{upto:>8} {stock:>10.0f} {project:>12.0f}")
+        print(f"{upto:>8} {pair[0]:>10.0f} {pair[1]:>12.0f}")
     result = {
         "server": "embedded SecantusDB, on disk",
         "window": args.window,
