@@ -2,8 +2,9 @@
 
 SecantusDB 0.7.0b3 keeps each retryable write's reply (30 minutes, at most 10,000) so
 that a driver's retry is answered instead of applied twice, and prunes them on every
-write by scanning them all and, once there are more than 10,000, sorting them all: a
-write then costs about 14 ms (70 writes/s instead of ~1,000). Records are stored in the
+write by scanning them all and, once there are more than 10,000, sorting them all, so
+writes slow several-fold (bench/embedded_writes.py); no flag or server parameter sets
+either bound, and ending a session does not drop its records. Records are stored in the
 order they are made, so the oldest are at the front; pruning from the front drops the
 same records (past the lifetime, then over the cap) in time proportional to what it
 drops. Nothing is patched but that method; the server is otherwise SecantusDB's.
