@@ -16,11 +16,12 @@ clients contend for one lease and one semaphore; every grant is checked against 
 holders this process already has (exact: all holders live in this event loop), and no
 token may repeat. Prints a table and writes JSON to bench/results/.
 
-SecantusDB 0.7.0b3 scans every retryable-write record it keeps (30 minutes' worth) on
-each write, and sorts them all once there are more than 10,000, so its throughput falls
-from ~1,000 to ~70 writes/s within a few thousand writes. The embedded server is
-therefore restarted (same port, same data) after every --restart-every writes, between
-rounds, with no lease held. Against MONGO_URI nothing is restarted.
+SecantusDB 0.7.0b3 on its own scans every retryable-write record it keeps (30
+minutes' worth) on each write, and sorts them all once there are more than 10,000, so
+its throughput falls within a few thousand writes; `mongo_process` starts it through
+orchestrator/secantusd.py, which does not (bench/embedded_writes.py). --restart-every N
+still restarts the embedded server (same port, same data) after every N writes,
+between rounds, with no lease held; against MONGO_URI nothing is restarted.
 """
 
 from __future__ import annotations
@@ -382,8 +383,8 @@ def main() -> None:
     parser.add_argument(
         "--restart-every",
         type=int,
-        default=4000,
-        help="writes between restarts of the embedded server (0: never); see above",
+        default=0,
+        help="writes between restarts of the embedded server (0, the default: never)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()

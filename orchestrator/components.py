@@ -30,13 +30,23 @@ def mongo_process(
     log_path: Path,
     host: str = "127.0.0.1",
     test_commands: bool = False,
+    stock: bool = False,
 ) -> ManagedProcess:
-    """SecantusDB speaking the MongoDB wire protocol; `storage` may be ':memory:'."""
-    argv = [venv_bin("secantusd-py"), "--host", host, "--port", str(port)]
+    """SecantusDB speaking the MongoDB wire protocol; `storage` may be ':memory:'.
+
+    Runs through orchestrator/secantusd.py, which keeps its writes from slowing down as
+    retryable-write records pile up; `stock` runs SecantusDB's own entry point instead
+    (bench/embedded_writes.py compares the two)."""
+    entry = (
+        [venv_bin("secantusd-py")] if stock else [sys.executable, "-m", "orchestrator.secantusd"]
+    )
+    argv = [*entry, "--host", host, "--port", str(port)]
     argv += ["--storage-path", str(storage), "--log-level", "WARNING"]
     if test_commands:
         argv.append("--enable-test-commands")
-    return ManagedProcess("embedded MongoDB", argv, log_path, tcp_ready(host, port))
+    return ManagedProcess(
+        "embedded MongoDB", argv, log_path, tcp_ready(host, port), cwd=PROJECT_ROOT
+    )
 
 
 def _http_ok(url: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,116 @@
+"""Embedded MongoDB write throughput as retryable-write records pile up: SecantusDB's
+own entry point beside the project's (orchestrator/secantusd.py), in one run.
+
+    .venv/bin/python bench/embedded_writes.py                # 11,000 writes each
+    .venv/bin/python bench/embedded_writes.py --writes 4000  # quick run
+
+Two fresh on-disk servers in a temporary directory, started by `mongo_process` as
+the dev stack and the tests start it: `stock` (SecantusDB's `secantusd-py`) and
+`project` (orchestrator/secantusd.py). Each takes --writes sequential retryable writes
+from one AsyncMongoClient, alternating `find_one_and_update` and `update_one` with
+`$inc` on a few documents; every one leaves a retryable-write record, kept 30 minutes,
+at most 10,000. The servers take turns, --window writes each, so both see the same
+machine load. Prints writes/s per window side by side and writes JSON to
+bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.components import mongo_process  # noqa: E402
+from orchestrator.procs import ManagedProcess, free_port  # noqa: E402
+
+VARIANTS = {"stock": True, "project": False}  # name -> mongo_process(stock=...)
+
+
+async def write_window(coll: Any, first: int, size: int) -> float:
+    """Writes/s of `size` retryable writes."""
+    started = time.perf_counter()
+    for i in range(first, first + size):
+        if i % 2:
+            await coll.update_one({"_id": i % 8}, {"$inc": {"n": 1}}, upsert=True)
+        else:
+            await coll.find_one_and_update({"_id": i % 8}, {"$inc": {"n": 1}}, upsert=True)
+    return size / (time.perf_counter() - started)
+
+
+async def measure(uris: dict[str, str], writes: int, window: int) -> dict[str, list[float]]:
+    """Each server's windows alternate with the others', so all see the same load."""
+    clients: dict[str, AsyncMongoClient[Any]] = {
+        name: AsyncMongoClient(uri, retryWrites=True) for name, uri in uris.items()
+    }
+    try:
+        for client in clients.values():
+            await client.admin.command("ping")  # connect outside timing
+        rates: dict[str, list[float]] = {name: [] for name in uris}
+        for first in range(0, writes, window):
+            size = min(window, writes - first)
+            for name, client in clients.items():
+                rates[name].append(await write_window(client.bench.counters, first, size))
+            print(f"{first + size} writes", file=sys.stderr)
+        return rates
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--writes", type=int, default=11_000, help="writes per server")
+    parser.add_argument("--window", type=int, default=1000, help="writes per reported rate")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if args.writes < 1 or args.window < 1:
+        parser.error("--writes and --window must be at least 1")
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-embedded-") as tmp:
+        procs: list[ManagedProcess] = []
+        uris: dict[str, str] = {}
+        try:
+            for name, stock in VARIANTS.items():
+                port = free_port()
+                data, log = Path(tmp) / name, Path(tmp) / f"{name}.log"
+                procs.append(mongo_process(port, data, log, stock=stock))
+                procs[-1].start()
+                uris[name] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+            rates = asyncio.run(measure(uris, args.writes, args.window))
+        finally:
+            for proc in procs:
+                proc.stop()
+
+    print(f"{'writes':>8} {'stock w/s':>10} {'project w/s':>12}")
+    for index, pair in enumerate(zip(rates["stock"], rates["project"], strict=True)):
+        upto = min((index + 1) * args.window, args.writes)
+        print(f"{upto:>8} {pair[0]:>10.0f} {pair[1]:>12.0f}")
+    result = {
+        "server": "embedded SecantusDB, on disk",
+        "window": args.window,
+        "writes_per_s": rates,
+        "load_average_1m": os.getloadavg()[0],
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "seconds": time.perf_counter() - started,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"embedded_writes-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"\n{result['seconds']:.0f} s; wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

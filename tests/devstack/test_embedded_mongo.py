@@ -1,0 +1,87 @@
+"""The embedded MongoDB runs with its retryable-write records pruned oldest-first
+(orchestrator/secantusd.py), and a driver's retry is still answered, not re-applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bson import Int64
+from pymongo import AsyncMongoClient
+from secantus import transactions
+
+from orchestrator import secantusd
+from tests.support.mongo import start_embedded_mongo
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _registry(
+    monkeypatch: pytest.MonkeyPatch, cap: int
+) -> tuple[Clock, transactions.TransactionRegistry]:
+    monkeypatch.setattr(
+        transactions.TransactionRegistry,
+        "_prune_retryable_locked",
+        secantusd._prune_retryable_locked,
+    )
+    monkeypatch.setattr(transactions, "_RETRYABLE_RECORD_MAX", cap)
+    clock = Clock()
+    return clock, transactions.TransactionRegistry(time_func=clock)
+
+
+def _record(registry: transactions.TransactionRegistry, clock: Clock, number: int) -> None:
+    registry.record_retryable(b"s" * 16, number, b"id", {"ok": 1.0, "n": number})
+
+
+def _replays(registry: transactions.TransactionRegistry, number: int) -> bool:
+    return registry.retryable_reply(b"s" * 16, number, b"id") is not None
+
+
+def test_records_over_the_cap_are_dropped_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, registry = _registry(monkeypatch, cap=5)
+    for number in range(1, 9):
+        _record(registry, clock, number)
+        clock.now += 1
+    assert [n for n in range(1, 9) if _replays(registry, n)] == [4, 5, 6, 7, 8]
+
+
+def test_records_past_their_lifetime_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, registry = _registry(monkeypatch, cap=100)
+    for number in range(1, 4):  # made at 0, 1 and 2 s
+        _record(registry, clock, number)
+        clock.now += 1
+    clock.now += transactions._RETRYABLE_RECORD_LIFETIME_SECONDS - 1.5  # 1 and 2 expire
+    _record(registry, clock, 4)
+    assert [n for n in range(1, 5) if _replays(registry, n)] == [3, 4]
+
+
+async def test_embedded_server_runs_the_repair_and_still_replays_a_retry(tmp_path: Path) -> None:
+    proc, uri = start_embedded_mongo(":memory:", tmp_path, test_commands=False)
+    try:
+        client: AsyncMongoClient = AsyncMongoClient(uri)
+        try:
+            coll = client.retry_check.counters
+            await coll.insert_one({"_id": 1, "n": 0})
+            write = {"update": "counters", "updates": [{"q": {"_id": 1}, "u": {"$inc": {"n": 1}}}]}
+            async with client.start_session() as session:
+                # The same (lsid, txnNumber) twice is what a driver's retry sends.
+                for _ in range(2):
+                    reply = await client.retry_check.command(
+                        {**write, "txnNumber": Int64(1)}, session=session
+                    )
+                    assert reply["n"] == 1
+            counter = await coll.find_one({"_id": 1})
+            assert counter is not None and counter["n"] == 1  # applied once
+        finally:
+            await client.close()
+        assert secantusd.STARTED_LINE in proc.log_path.read_text()
+    finally:
+        proc.stop()
