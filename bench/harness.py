@@ -279,6 +279,9 @@ class StackOptions:
     hetzner_refill_per_second: float = 1.0  # emulator: what the bucket regains a second
     temporal_dynamic_config: dict[str, str] = field(default_factory=dict)
     delete_planner: bool = True  # DELETE_PLANNER: clustered deletes moved within budget
+    # The embedded SecantusDB on disk (in the log directory), so that it can be stopped
+    # and started again with its data; in memory otherwise.
+    mongo_on_disk: bool = False
 
     def policy(self) -> ServerPolicy:
         return ServerPolicy(
@@ -301,6 +304,7 @@ class BenchStack:
         self._procs: list[ManagedProcess] = []
         self.worker: ManagedProcess | None = None
         self.temporal: ManagedProcess | None = None
+        self.mongo: ManagedProcess | None = None  # the embedded one (None with MONGO_URI)
         self.client: Client
         self.settings: Settings
         self.emulator: EmulatorAdmin
@@ -362,7 +366,9 @@ class BenchStack:
             self.mongo_db = f"bench_{self.name.replace('-', '_')}_{int(time.time())}"
         else:
             mongo_port = free_port()
-            self._procs.append(mongo_process(mongo_port, ":memory:", self.log_dir / "mongo.log"))
+            storage = self.log_dir / "mongo-data" if opts.mongo_on_disk else ":memory:"
+            self.mongo = mongo_process(mongo_port, storage, self.log_dir / "mongo.log")
+            self._procs.append(self.mongo)
             mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
         log(f"starting Temporal, the emulator and {self.database} (logs in {self.log_dir})")
         await asyncio.gather(*(asyncio.to_thread(p.start, 60.0) for p in self._procs))
@@ -454,7 +460,9 @@ class BenchStack:
 
     @property
     def database(self) -> str:
-        return "MongoDB at MONGO_URI" if os.environ.get("MONGO_URI") else "SecantusDB in memory"
+        if os.environ.get("MONGO_URI"):
+            return "MongoDB at MONGO_URI"
+        return "SecantusDB on disk" if self.options.mongo_on_disk else "SecantusDB in memory"
 
     async def _stop(self) -> None:
         if self._mongo is not None:

@@ -18,7 +18,9 @@ __all__ = [
     "PROVIDER_RETRY",
     "READY_POLL_PRIORITY",
     "TERMINATION_SLOT_RETRY",
+    "TERMINATION_SLOT_WAIT",
     "ready_poll_retry",
+    "termination_slot_wait",
     "provider_task_queue",
 ]
 
@@ -59,6 +61,18 @@ TERMINATION_SLOT_RETRY = RetryPolicy(
     backoff_coefficient=1.5,
     maximum_interval=timedelta(seconds=2),
 )
+
+# The slot is best effort: the provider's queue already enforces its rate limit, so a
+# delete that waited past this bound goes without one rather than start a new period.
+TERMINATION_SLOT_WAIT = timedelta(seconds=10)
+
+
+def termination_slot_wait(margin: timedelta) -> timedelta:
+    """How long a delete waits for its slot: a quarter of the margin before the boundary
+    (the rest is for the provider's queue and the DELETE itself), at most
+    TERMINATION_SLOT_WAIT and at least a second (a margin of 0 still gets one ask)."""
+    return max(timedelta(seconds=1), min(TERMINATION_SLOT_WAIT, margin / 4))
+
 
 # After a delete: a few looks, then the workflow deletes again.
 CONFIRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)

@@ -11,6 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.leases import LEASE_UNAVAILABLE
     from activities.payloads import (
         CheckReadyInput,
         CreateInstanceInput,
@@ -51,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TERMINATION_SLOT_RETRY,
         provider_task_queue,
         ready_poll_retry,
+        termination_slot_wait,
     )
     from workflows.search_attributes import (
         INSTANCE_KEY,
@@ -91,6 +93,8 @@ class ServerWorkflow:
         self._draining = False  # continuing as new: updates stop waiting for the loop
         self._billed_recorded = 0
         self._unawaited: list[workflow.ActivityHandle[Any]] = []  # records left running
+        # Why the delete went without a termination slot (None: it had one).
+        self._slot_skipped: str | None = None
 
     # ------------------------------------------------------------------ run
 
@@ -408,7 +412,7 @@ class ServerWorkflow:
         await self._transition(S.TERMINATING, reason, wait_record=False)
         began = workflow.now()
         await self._delete_instance()
-        await self._transition(S.TERMINATED, reason)
+        await self._transition(S.TERMINATED, self._with_slot_note(reason))
         workflow.metric_meter().create_histogram_timedelta(
             "server_termination_latency", "TERMINATING to TERMINATED (delete confirmed)", "ms"
         ).record(workflow.now() - began)
@@ -416,18 +420,13 @@ class ServerWorkflow:
     async def _delete_instance(self) -> None:
         """Delete under a termination slot, confirm it is gone, release every lease."""
         rt = self._rt
+        # Patched: older histories waited for the slot and the releases without bound.
+        bounded = workflow.patched("termination-slot-bounded")
         if rt.instance_id is not None and rt.deleted_at is None:
             self._details("waiting for a termination slot")
-            slot: Lease | None = await workflow.execute_activity(
-                "take_termination_slot",
-                SlotInput(owner=self._wf_id, ttl_seconds=300),
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                retry_policy=TERMINATION_SLOT_RETRY,
-                result_type=Lease,
-                summary="take a termination slot",
-            )
+            slot = await self._take_termination_slot(bounded)
             ref = InstanceRef(workflow_id=self._wf_id, instance_id=rt.instance_id)
-            self._details(f"deleting instance {rt.instance_id}")
+            self._details(self._with_slot_note(f"deleting instance {rt.instance_id}"))
             while True:
                 await workflow.execute_activity(
                     "delete_instance",
@@ -442,13 +441,7 @@ class ServerWorkflow:
                 deleted_at = workflow.now()
                 if slot is not None:
                     # A repeated delete (rare: the instance survived) goes without one.
-                    await workflow.execute_activity(
-                        "release_termination_slot",
-                        slot,
-                        start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                        retry_policy=MONGO_RETRY,
-                        summary="release the termination slot",
-                    )
+                    await self._release_termination_slot(slot, bounded)
                     slot = None
                 try:
                     await workflow.execute_activity(
@@ -466,13 +459,77 @@ class ServerWorkflow:
                         "instance %s survived a delete; deleting again", rt.instance_id
                     )
             rt.deleted_at = deleted_at
-        await workflow.execute_activity(
+        release = workflow.start_activity(
             "release_server_leases",
             SlotInput(owner=self._wf_id, ttl_seconds=0),
             start_to_close_timeout=MONGO_CALL_TIMEOUT,
             retry_policy=MONGO_RETRY,
             summary="release quota and termination slots",
         )
+        if bounded:
+            # The instance is gone: the final state need not wait for MongoDB. The run
+            # still ends only once the leases are released (run() awaits it).
+            self._unawaited.append(release)
+        else:
+            await release
+
+    async def _take_termination_slot(self, bounded: bool) -> Lease | None:
+        """The slot, or (patched histories) None when it did not come within its bound:
+        the delete then goes without one. A slot granted after the bound (the answer
+        lost) is freed by release_server_leases, or by its TTL at the latest."""
+        wait = termination_slot_wait(self._pol.margin)
+        try:
+            return await workflow.execute_activity(
+                "take_termination_slot",
+                SlotInput(owner=self._wf_id, ttl_seconds=300),
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                schedule_to_close_timeout=wait if bounded else None,
+                retry_policy=TERMINATION_SLOT_RETRY,
+                result_type=Lease,
+                summary="take a termination slot",
+            )
+        except ActivityError as err:
+            if not bounded:
+                raise
+            self._slot_skipped = self._slot_skipped_reason(err, wait)
+            workflow.logger.warning(
+                "%s deletes without a termination slot: %s", self._input.name, self._slot_skipped
+            )
+            return None
+
+    @staticmethod
+    def _slot_skipped_reason(err: ActivityError, wait: timedelta) -> str:
+        seconds = f"{wait.total_seconds():g} s"
+        cause: BaseException | None = err
+        while cause is not None:  # the timeout carries the last attempt's failure
+            if isinstance(cause, ApplicationError) and cause.type == LEASE_UNAVAILABLE:
+                return f"every termination slot stayed taken for {seconds}"
+            cause = cause.__cause__
+        return f"MongoDB did not answer within {seconds}"
+
+    def _with_slot_note(self, text: str) -> str:
+        if self._slot_skipped is None:
+            return text
+        return f"{text}; deleting without a termination slot: {self._slot_skipped}"
+
+    async def _release_termination_slot(self, slot: Lease, bounded: bool) -> None:
+        """Give the slot back once the DELETE is accepted; bounded in patched histories,
+        since release_server_leases frees it too and it expires by its TTL anyway."""
+        try:
+            await workflow.execute_activity(
+                "release_termination_slot",
+                slot,
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                schedule_to_close_timeout=(
+                    termination_slot_wait(self._pol.margin) if bounded else None
+                ),
+                retry_policy=MONGO_RETRY,
+                summary="release the termination slot",
+            )
+        except ActivityError as err:
+            if not bounded:
+                raise
+            workflow.logger.warning("release the termination slot failed: %s", self._describe(err))
 
     async def _fail(self, message: str) -> None:
         """ERROR only after whatever was created is gone: no path leaks an instance."""
@@ -482,7 +539,7 @@ class ServerWorkflow:
         if rt.state not in FINAL_STATES:
             self._details(f"failed: {message}; cleaning up")
             await self._delete_instance()
-            await self._transition(S.ERROR, message)
+            await self._transition(S.ERROR, self._with_slot_note(message))
 
     @staticmethod
     def _describe(err: ActivityError) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -127,6 +127,66 @@ async def test_a_mongodb_outage_mid_run_grants_no_extra_slot_and_every_server_te
         (doc,) = records[result.name]
         assert doc["state"] == ServerState.TERMINATED.value, doc
         assert doc["instance_id"] == result.instance_id
+
+
+async def test_a_mongodb_outage_at_the_deadlines_still_deletes_before_the_boundary(
+    temporal_env: WorkflowEnvironment,
+    fast_emulator: RunningEmulator,
+    restartable_mongo: RestartableMongo,
+) -> None:
+    """MongoDB stops shortly before the idle servers' deadlines and comes back after
+    their boundaries: each delete waits for its termination slot only a quarter of the
+    5 s margin, goes without it, and no server pays a second period. The workflows
+    finish (TERMINATED, leases released) once MongoDB is back."""
+    fast_emulator.reset()
+    async with fleet_in_process(
+        temporal_env.client,
+        fast_emulator,
+        restartable_mongo.uri,
+        billing_period_seconds=PERIOD,
+        terminate_before_seconds=MARGIN,
+    ) as fleet:
+        handles = [await fleet.start(f"deadline-outage-{i}") for i in range(3)]
+        await wait_for(handles, ServerState.READY, len(handles))
+        created = [datetime.fromisoformat(r["created_at"]) for r in ledger(fast_emulator).rows]
+        first_deadline = min(created) + timedelta(seconds=PERIOD - MARGIN)
+        last_boundary = max(created) + timedelta(seconds=PERIOD)
+        await asyncio.sleep(max(0.0, (first_deadline - datetime.now(UTC)).total_seconds() - 3))
+        await asyncio.to_thread(restartable_mongo.stop)
+        stopped = datetime.now(UTC)
+        await asyncio.sleep(max(0.0, (last_boundary - datetime.now(UTC)).total_seconds() + 1))
+        deleted_while_down = ledger(fast_emulator).rows
+        await asyncio.to_thread(restartable_mongo.start)
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(h.result() for h in handles)), timeout=60
+            )
+        except TimeoutError:
+            raise AssertionError(
+                "servers did not finish:\n" + await explain_unfinished(handles)
+            ) from None
+        verdict = ledger(fast_emulator, {h.id: 1 for h in handles})
+        records = await latest_records(restartable_mongo.uri, fleet.settings.mongo_db)
+        holders = await LeaseStore(fleet.db).holders(QUOTA_RESOURCE)
+    print(f"\nmongo down across 3 deadlines: {verdict.summary()}")
+
+    assert all(r["deleted_at"] for r in deleted_while_down), deleted_while_down
+    for row in deleted_while_down:
+        deleted = datetime.fromisoformat(row["deleted_at"])
+        assert (
+            stopped
+            < deleted
+            < datetime.fromisoformat(row["created_at"]) + timedelta(seconds=PERIOD)
+        ), row
+    assert verdict.extra_hours == {} and verdict.leftovers == [], verdict.summary()
+    assert [r.state for r in results] == [ServerState.TERMINATED] * len(handles)
+    for result in results:
+        assert result.timeline[-1].reason.endswith(
+            "deleting without a termination slot: MongoDB did not answer within 1.25 s"
+        ), result.timeline[-1]
+        (doc,) = records[result.name]
+        assert doc["state"] == ServerState.TERMINATED.value, doc
+    assert holders == []
 
 
 # -- single commands failing or stalling --------------------------------------------------------

@@ -6,6 +6,7 @@ with times taken from the test environment's (skipped) clock.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +55,8 @@ class FakeCloud:
     plan_early: timedelta = timedelta(0)
     delete_slots: dict[str, DeleteSlot] = field(default_factory=dict)
     plan_calls: list[str] = field(default_factory=list)
+    # The termination slot: "hang" never answers (MongoDB down), "taken" has none free.
+    termination_slot: str = "free"
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -127,6 +130,12 @@ class FakeCloud:
     @activity.defn(name="take_termination_slot")
     async def take_termination_slot(self, request: SlotInput) -> Lease:
         self.calls.append("take_termination_slot")
+        if self.termination_slot == "hang":
+            await asyncio.Event().wait()
+        if self.termination_slot == "taken":
+            raise ApplicationError(
+                "all 1 slots of 'terminations' are taken", type="LeaseUnavailable"
+            )
         self.leases_held.add(f"termination:{request.owner}")
         expires = await self.now() + timedelta(seconds=request.ttl_seconds)
         return Lease(resource="terminations", owner=request.owner, token=1, expires_at=expires)

@@ -1,0 +1,23 @@
+"""How long a delete waits for its termination slot, from the margin before the boundary."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from workflows.policies import termination_slot_wait
+
+
+@pytest.mark.parametrize(
+    ("margin", "wait"),
+    [
+        (60, 10.0),  # the production margin: the 10 s cap
+        (120, 10.0),  # a longer margin never waits longer
+        (20, 5.0),  # a quarter of the margin
+        (5, 1.25),  # the test fleets' margin
+        (0, 1.0),  # no margin: still one ask
+    ],
+)
+def test_the_slot_wait_is_a_quarter_of_the_margin_within_1_to_10_s(margin, wait):
+    assert termination_slot_wait(timedelta(seconds=margin)) == timedelta(seconds=wait)
