@@ -93,6 +93,9 @@ class ServerWorkflow:
         self._draining = False  # continuing as new: updates stop waiting for the loop
         self._billed_recorded = 0
         self._unawaited: list[workflow.ActivityHandle[Any]] = []  # records left running
+        # While serving (patched histories): the next deadline, which no read-model
+        # write or other MongoDB call may delay.
+        self._mongo_until: datetime | None = None
         # Why the delete went without a termination slot (None: it had one).
         self._slot_skipped: str | None = None
 
@@ -204,6 +207,8 @@ class ServerWorkflow:
         if rt.idle_since is None and not rt.active_tasks:
             rt.idle_since = now  # a READY server with no task is idle from now
         self._plan_end(now, self._deadline(now))
+        if workflow.patched("serve-bounded"):
+            self._mongo_until = self._mongo_bound(now)  # READY's record may not delay it
         await self._transition(S.READY, "instance is active, running and ok")
         if rt.started_at is not None:
             workflow.metric_meter().create_histogram_timedelta(
@@ -234,9 +239,19 @@ class ServerWorkflow:
 
     async def _serve(self) -> None:
         """READY/EXECUTING/IDLE until the billing deadline finds the server idle."""
+        # Patched: older histories awaited every MongoDB call of the loop without bound.
+        bounded = workflow.patched("serve-bounded")
+        try:
+            await self._serve_loop(bounded)
+        finally:
+            self._mongo_until = None
+
+    async def _serve_loop(self, bounded: bool) -> None:
         rt, policy = self._rt, self._pol
         assert rt.billing_start is not None
         while True:
+            if bounded:
+                self._mongo_until = self._mongo_bound(workflow.now())
             # Taken before any await: a signal that lands while a transition is being
             # recorded must wake the wait below, not be slept through.
             seen = self._changes
@@ -303,6 +318,13 @@ class ServerWorkflow:
                         rt.termination = TerminationRequest(reason=reason)
                     return
                 await self._renew_quota()
+
+    def _mongo_bound(self, now: datetime) -> datetime:
+        """Until when a MongoDB call may hold the serving loop: a little before the
+        deadline, so that the loop still finds the deadline due rather than computing
+        the next one from a later now."""
+        slack = min(timedelta(seconds=5), self._pol.margin / 2)
+        return self._deadline(now) - slack
 
     async def _pool_keeps_me(self) -> bool:
         if self._input.pool is None:
@@ -747,13 +769,28 @@ class ServerWorkflow:
         )
 
     async def _renew_quota(self) -> None:
-        await workflow.execute_activity(
-            "take_quota_slot",
-            self._quota_slot(),
-            start_to_close_timeout=MONGO_CALL_TIMEOUT,
-            retry_policy=LEASE_WAIT_RETRY,
-            summary="renew the quota slot",
-        )
+        if self._mongo_until is None:
+            await workflow.execute_activity(
+                "take_quota_slot",
+                self._quota_slot(),
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                retry_policy=LEASE_WAIT_RETRY,
+                summary="renew the quota slot",
+            )
+            return
+        # At a deadline the server survives: the slot's TTL spans several periods, so a
+        # renew MongoDB does not answer in time is left to the next deadline.
+        try:
+            await workflow.execute_activity(
+                "take_quota_slot",
+                self._quota_slot(),
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                schedule_to_close_timeout=termination_slot_wait(self._pol.margin),
+                retry_policy=LEASE_WAIT_RETRY,
+                summary="renew the quota slot",
+            )
+        except ActivityError as err:
+            workflow.logger.warning("renewing the quota slot failed: %s", self._describe(err))
 
     async def _call_provider(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
         return await workflow.execute_activity(
@@ -836,13 +873,18 @@ class ServerWorkflow:
     async def _best_effort(
         self, activity: str, arg: Any, summary: str, result_type: Any = None
     ) -> Any:
-        """A delete-plan call; None when MongoDB does not answer in time."""
+        """A delete-plan call; None when MongoDB does not answer in time (by the next
+        deadline, while serving)."""
+        within = DELETE_PLAN_TIMEOUT
+        if self._mongo_until is not None:
+            left = self._mongo_until - workflow.now()
+            within = min(within, max(left, timedelta(seconds=1)))
         try:
             return await workflow.execute_activity(
                 activity,
                 arg,
                 start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                schedule_to_close_timeout=DELETE_PLAN_TIMEOUT,
+                schedule_to_close_timeout=within,
                 retry_policy=MONGO_RETRY,
                 result_type=result_type,
                 summary=summary,
@@ -927,7 +969,22 @@ class ServerWorkflow:
             retry_policy=MONGO_RETRY,
             summary=f"record {self._rt.state}",
         )
-        if wait:
+        if not wait:
+            self._unawaited.append(handle)
+            return
+        until = self._mongo_until
+        if until is None:
+            await handle
+            return
+        # Serving: wait for the write only until the deadline; one still running then
+        # finishes on its own (the version fences it).
+        left = until - workflow.now()
+        if left > timedelta(0):
+            try:
+                await workflow.wait_condition(handle.done, timeout=left)
+            except builtins.TimeoutError:
+                pass
+        if handle.done():
             await handle
         else:
             self._unawaited.append(handle)

@@ -173,13 +173,31 @@ class Recovery:
     failure: str
 
 
-async def recovered_activities(handle: WorkflowHandle[Any, Any]) -> list[Recovery]:
+async def chain_events(client: Client, handle: WorkflowHandle[Any, Any]) -> AsyncIterator[Any]:
+    """The history events of every run of the workflow, first to last: a server may
+    continue as new at any time (event ids restart with each run's STARTED event)."""
+    run_id: str | None = handle.first_execution_run_id or handle.run_id
+    while run_id:
+        following = None
+        async for event in client.get_workflow_handle(
+            handle.id, run_id=run_id
+        ).fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                attrs = event.workflow_execution_continued_as_new_event_attributes
+                following = attrs.new_execution_run_id
+            yield event
+        run_id = following
+
+
+async def recovered_activities(client: Client, handle: WorkflowHandle[Any, Any]) -> list[Recovery]:
     """Activities whose final attempt followed a failed one, with the last failure: a
-    timeout there is an attempt lost with a killed worker."""
+    timeout there is an attempt lost with a killed worker. Over every run."""
     scheduled: dict[int, str] = {}
     found: list[Recovery] = []
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+    async for event in chain_events(client, handle):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            scheduled = {}
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             scheduled[event.event_id] = name
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -245,8 +263,9 @@ class ActivitySpan:
         return (self.closed - self.scheduled).total_seconds()
 
 
-async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[ActivitySpan]:
-    """Each activity of the workflow from scheduling to its last attempt's end, in order."""
+async def activity_spans(client: Client, handle: WorkflowHandle[Any, Any]) -> list[ActivitySpan]:
+    """Each activity of the workflow from scheduling to its last attempt's end, in
+    order, over every run."""
     scheduled: dict[int, tuple[str, datetime]] = {}
     spans: list[ActivitySpan] = []
     closing = {
@@ -254,9 +273,11 @@ async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[ActivitySpan]
         EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
         EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
     }
-    async for event in handle.fetch_history_events():
+    async for event in chain_events(client, handle):
         at = event.event_time.ToDatetime(tzinfo=UTC)
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            scheduled = {}
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             scheduled[event.event_id] = (name, at)
         elif event.event_type in closing:

@@ -104,7 +104,7 @@ async def test_a_mongodb_outage_mid_run_grants_no_extra_slot_and_every_server_te
         retried = [
             r
             for h in handles
-            for r in await recovered_activities(h)
+            for r in await recovered_activities(fleet.client, h)
             if r.activity in MONGO_ACTIVITIES and r.failure != "timeout"
         ]
         records = await latest_records(restartable_mongo.uri, fleet.settings.mongo_db)
@@ -240,7 +240,9 @@ async def test_an_acquire_whose_connection_drops_twice_is_granted_exactly_once(
         holders = await LeaseStore(fleet.db).holders(QUOTA_RESOURCE)
         result = await handle.result()
         quota_attempts = [
-            r for r in await recovered_activities(handle) if r.activity == "take_quota_slot"
+            r
+            for r in await recovered_activities(fleet.client, handle)
+            if r.activity == "take_quota_slot"
         ]
 
     assert [(h.owner, h.resource) for h in holders] == [(handle.id, QUOTA_RESOURCE)]
@@ -299,7 +301,7 @@ async def test_a_stalled_read_model_write_does_not_delay_the_billing_timer(
         await arm({"skip": 4, "times": 1}, blockConnection=True, blockTimeMS=12_000)
         handle = await fleet.start("stalled-record")
         result = await handle.result()
-        spans = await activity_spans(handle)
+        spans = await activity_spans(fleet.client, handle)
     (row,) = fast_emulator.admin("GET", "/ledger").json()["ledger"]
     created = datetime.fromisoformat(row["created_at"])
     deleted = datetime.fromisoformat(row["deleted_at"])

@@ -271,7 +271,9 @@ async def test_killed_workers_leave_no_duplicate_no_leak_and_no_extra_billed_hou
         await chaos_task
     statuses = results[: len(run.handles)]
     verdict = ledger(emulator_120s, run.intended)
-    recoveries = [r for h in run.handles.values() for r in await recovered_activities(h)]
+    recoveries = [
+        r for h in run.handles.values() for r in await recovered_activities(run.client, h)
+    ]
     requests = emulator_120s.admin("GET", "/requests").json()["requests"]
     extra = sum(verdict.extra_hours.values())
     print(

@@ -28,6 +28,7 @@ from activities.payloads import (
     SpecInput,
 )
 from orchestrator.leases.models import Lease
+from orchestrator.lifecycle import ServerState
 from orchestrator.models import DeleteSlot
 
 
@@ -57,6 +58,10 @@ class FakeCloud:
     plan_calls: list[str] = field(default_factory=list)
     # The termination slot: "hang" never answers (MongoDB down), "taken" has none free.
     termination_slot: str = "free"
+    # MongoDB down for the read model once the server is provisioned: such records
+    # fail (and are retried) until `records_back` is set (by the delete, at the latest).
+    block_records: bool = False
+    records_back: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -113,6 +118,7 @@ class FakeCloud:
         if inst is None or inst.deleted is not None:
             return False
         inst.deleted = await self.now()
+        self.records_back.set()  # MongoDB (if it was down) answers again from here
         return True
 
     @activity.defn(name="confirm_deleted")
@@ -166,6 +172,10 @@ class FakeCloud:
 
     @activity.defn(name="record_server")
     async def record_server(self, request: RecordServerInput) -> None:
+        if self.block_records and request.status.state != ServerState.PROVISIONING:
+            if not self.records_back.is_set():
+                # As the real activity answers while MongoDB refuses connections.
+                raise ApplicationError("MongoDB is unavailable", type="MongoTransient")
         self.records.append(request)
 
     def provider_activities(self) -> list:
