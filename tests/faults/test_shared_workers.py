@@ -4,9 +4,9 @@ and the provider queue's rate limit, and one of them SIGKILLed loses nothing.
 Size: 6 servers, quota 3 (two waves), Vultr queue at 3 activities/s against a demand
 of ~15/s while servers boot (readiness polled every 0.2 s), one kill once the first wave
 is READY and settled (no activity of it in flight), at the worker that completed most
-of its latest workflow tasks. About 60 s.
+of its latest workflow tasks. About 60 s (50-70 s measured on a shared 2-core machine).
 
-Why a 14 s margin on a 24 s period: the killed worker's workflows stay sticky to it
+Why a 14 s margin on a 26 s period: the killed worker's workflows stay sticky to it
 until the server sees its sticky queue unpolled (up to ~10 s), so the first deadline
 after the kill can be acted on up to ~10 s late; the margin covers that and the delete.
 An activity lost with a killed worker waits out its start-to-close timeout instead (15 s
@@ -39,13 +39,14 @@ from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
 
-PERIOD, MARGIN, BOOT = 24, 14, 4
+PERIOD, MARGIN, BOOT = 26, 14, 6
 SERVERS, QUOTA = 6, 3
 RATE = 3.0  # VULTR_REQUESTS_PER_SECOND, set alike on both workers
-WINDOW = 5.0  # seconds: the rate is judged over sliding windows this long
-# Temporal's limiter lets one second's worth through at once after a quiet spell, and
-# a catalog load (the first quote on each worker) is one activity but three requests.
-ALLOWANCE = RATE + 2 * 2
+# Seconds: the rate is judged over sliding windows this long, as long as a wave's boot,
+# when readiness polls ask for 15 calls a second (twice RATE would show as 2 x RATE).
+WINDOW = float(BOOT)
+# Temporal's limiter lets one second's worth through at once after a quiet spell.
+ALLOWANCE = RATE + 1
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +163,8 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     await asyncio.wait_for(settled([h for h in handles if h.id in first_wave]), timeout=10)
     # Kill the worker that completed most of the first wave's latest workflow tasks:
     # those workflows are cached (sticky) there and must move to the other one.
-    last = Counter(
-        [pid_of((await task_workers(h))[-1]) for h in handles if h.id in first_wave]
-    ).most_common(1)[0][0]
+    latest = [await task_workers(h) for h in handles if h.id in first_wave]
+    last = Counter(pid_of(ids[-1]) for ids in latest if ids).most_common(1)[0][0]
     victim = next(w for w in workers if w.pid == last)
     survivor = next(w for w in workers if w is not victim)
     victim.kill()
@@ -177,7 +177,9 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
         raise AssertionError("servers did not finish:\n" + unfinished) from None
     verdict = ledger(booting_emulator, {h.id: 1 for h in handles})
     requests = booting_emulator.admin("GET", "/requests").json()["requests"]
-    peak = peak_in_window([r["time"] for r in requests], WINDOW)
+    # Instance calls only: a catalog load (each worker's first quote) is one activity
+    # but three listings, and the queue's limit counts activities.
+    peak = peak_in_window([r["time"] for r in requests if "/instances" in r["path"]], WINDOW)
     moved = [
         h.id
         for h in handles
@@ -186,7 +188,7 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     ]
     print(
         f"\nshared workers: peak overlap {verdict.peak_overlap()}/{QUOTA}, "
-        f"peak {peak} requests in {WINDOW:g} s (limit {RATE:g}/s), "
+        f"peak {peak} instance requests in {WINDOW:g} s (limit {RATE:g}/s), "
         f"{len(moved)} workflow(s) moved from the killed worker; {verdict.summary()}"
     )
 
