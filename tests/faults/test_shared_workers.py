@@ -163,8 +163,8 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     await asyncio.wait_for(settled([h for h in handles if h.id in first_wave]), timeout=10)
     # Kill the worker that completed most of the first wave's latest workflow tasks:
     # those workflows are cached (sticky) there and must move to the other one.
-    latest = [await task_workers(h) for h in handles if h.id in first_wave]
-    last = Counter(pid_of(ids[-1]) for ids in latest if ids).most_common(1)[0][0]
+    before = {h.id: await task_workers(h) for h in handles if h.id in first_wave}
+    last = Counter(pid_of(ids[-1]) for ids in before.values() if ids).most_common(1)[0][0]
     victim = next(w for w in workers if w.pid == last)
     survivor = next(w for w in workers if w is not victim)
     victim.kill()
@@ -180,12 +180,12 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     # Instance calls only: a catalog load (each worker's first quote) is one activity
     # but three listings, and the queue's limit counts activities.
     peak = peak_in_window([r["time"] for r in requests if "/instances" in r["path"]], WINDOW)
-    moved = [
-        h.id
+    # The workflows cached on the killed worker, and who ran their tasks after the kill.
+    moved = {
+        h.id: {pid_of(i) for i in (await task_workers(h))[len(before[h.id]) :]}
         for h in handles
-        if h.id in first_wave
-        and {pid_of(i) for i in await task_workers(h)} >= {victim.pid, survivor.pid}
-    ]
+        if before.get(h.id) and pid_of(before[h.id][-1]) == victim.pid
+    }
     print(
         f"\nshared workers: peak overlap {verdict.peak_overlap()}/{QUOTA}, "
         f"peak {peak} instance requests in {WINDOW:g} s (limit {RATE:g}/s), "
@@ -193,7 +193,7 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     )
 
     assert [r.state for r in results] == [ServerState.TERMINATED] * SERVERS
-    assert moved, "no workflow went on from the killed worker on the other one"
+    assert moved and all(after == {survivor.pid} for after in moved.values()), moved
     assert verdict.peak_overlap() <= QUOTA, verdict.rows
     assert verdict.missing == []
     assert verdict.duplicates == {}, verdict.summary()
