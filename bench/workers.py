@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/workers.py [--quick | --full] [--servers N] [--counts 1,3]
 
-For each worker count it starts its own stack (bench/harness.py) with that many
-worker processes on one task queue and one database, requests N servers at once,
-waits until all are READY, then terminates them all at once and waits until all are
-TERMINATED. Reports side by side: provision latency (workflow start to READY) p50/p99,
-time until all READY, time from the terminate request until all TERMINATED, and the
-busiest 1 s and 5 s windows of requests at the emulator against the Vultr queue's
-limit (VULTR_REQUESTS_PER_SECOND, set alike on every worker: the Temporal server
-enforces it for the queue, so more workers must not raise it). Instances left, servers
-not TERMINATED and duplicate instances are counted too.
+For each worker count it starts its own stack (bench/harness.py) with that many worker
+processes on one task queue and one database, starts N servers at the pace the Vultr
+queue serves (limit / 5 a second, `--start-rate`: 200 at once left every quota acquire
+timing out on SecantusDB, none READY after 4 minutes), waits until all are READY, then
+terminates them all at once and waits until all are TERMINATED. Reports side by side:
+provision latency (workflow start to READY) p50/p99, time until all READY, time from
+the terminate request until all TERMINATED, and the busiest 1 s and 5 s windows of
+requests at the emulator against the Vultr queue's limit (VULTR_REQUESTS_PER_SECOND,
+set alike on every worker: the Temporal server enforces it for the queue, so more
+workers must not raise it). Instances left, servers not TERMINATED and duplicate
+instances are counted too.
 
 The emulator boots in 2 s and never answers 429, so the queue's limit is what paces
 the fleet. The limit counts activities, not requests: a catalog load (each worker's
@@ -56,6 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 DAY = 86_400  # no deadline falls inside a run: termination is requested
 BOOT = 2.0
 CALLS_PER_SERVER = 7  # quote, look up, create, readiness (x1-2), delete, confirm
+PROVISION_CALLS = 5  # of which before READY (bench/scale.py measured ~4.7)
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,12 +68,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--counts", default="1,3", help="worker process counts to compare")
     parser.add_argument("--vultr-rps", type=float, default=25.0, help="Vultr queue limit (req/s)")
     parser.add_argument("--ready-poll", type=float, default=1.0, help="readiness poll (s)")
+    parser.add_argument(
+        "--start-rate",
+        type=float,
+        default=None,
+        help="servers started a second (default: the pace the Vultr queue serves)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
 
 
 def entered(status: ServerStatus, state: str) -> float | None:
     return next((e.at.timestamp() for e in status.timeline if e.state == state), None)
+
+
+def start_rate(args: argparse.Namespace) -> float:
+    return args.start_rate or args.vultr_rps / PROVISION_CALLS
 
 
 async def one_run(workers: int, n: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -91,7 +104,7 @@ async def one_run(workers: int, n: int, args: argparse.Namespace) -> dict[str, A
     async with BenchStack(options, f"workers-{workers}") as stack:
         log(f"{workers} worker(s): starting {n} servers")
         t0 = time.time()
-        await stack.start_servers(names, concurrency=64)
+        await stack.start_servers(names, per_second=start_rate(args))
         ready_after = {"READY", "EXECUTING", "IDLE", "TERMINATING", *FINAL_STATES}
         all_ready = await stack.wait_for_states(names, ready_after, bound, "provisioned")
         log(f"{workers} worker(s): all READY; terminating them all at once")
@@ -141,7 +154,7 @@ async def run() -> int:
     runs = [await one_run(count, n, args) for count in counts]
 
     print(
-        f"\nworkers — size {size}: {n} servers requested at once, {BOOT:g} s boot, "
+        f"\nworkers — size {size}: {n} servers started at {start_rate(args):g}/s, {BOOT:g} s boot, "
         f"Vultr queue limit {args.vultr_rps:g} req/s on every worker, quota {n}\n"
     )
     print_table(
