@@ -208,6 +208,16 @@ class EmulatorAdmin:
         return dict(await self._call("GET", "/admin/config"))
 
 
+def peak_in_window(times: Iterable[float], window: float = 1.0) -> int:
+    """Most requests that arrived within any `window` seconds."""
+    ordered, peak, first = sorted(times), 0, 0
+    for last, at in enumerate(ordered):
+        while at - ordered[first] >= window:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return peak
+
+
 def parse_time(text: str | None) -> float | None:
     """An ISO timestamp from the emulator or the read model as epoch seconds."""
     if text is None:
@@ -282,6 +292,8 @@ class StackOptions:
     # The embedded SecantusDB on disk (in the log directory), so that it can be stopped
     # and started again with its data; in memory otherwise.
     mongo_on_disk: bool = False
+    # `python worker.py` processes on the same queue and database (each its metrics port).
+    workers: int = 1
 
     def policy(self) -> ServerPolicy:
         return ServerPolicy(
@@ -302,7 +314,8 @@ class BenchStack:
         self.name = name
         self.log_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self._procs: list[ManagedProcess] = []
-        self.worker: ManagedProcess | None = None
+        self.worker: ManagedProcess | None = None  # the first of `workers`
+        self.workers: list[ManagedProcess] = []
         self.temporal: ManagedProcess | None = None
         self.mongo: ManagedProcess | None = None  # the embedded one (None with MONGO_URI)
         self.client: Client
@@ -402,10 +415,19 @@ class BenchStack:
             metrics_port=metrics_port,
             payload_encryption_key=None,
         )
-        self.worker = worker_process(self.log_dir / "worker.log", self.worker_env(), metrics_port)
-        self._procs.append(self.worker)
-        log("starting the worker (python worker.py)")
-        await asyncio.to_thread(self.worker.start, 60.0)
+        ports = [metrics_port] + [free_port() for _ in range(opts.workers - 1)]
+        self.workers = [
+            worker_process(
+                self.log_dir / ("worker.log" if i == 0 else f"worker-{i}.log"),
+                self.worker_env() | {"METRICS_PORT": str(port)},
+                port,
+            )
+            for i, port in enumerate(ports)
+        ]
+        self.worker = self.workers[0]
+        self._procs += self.workers
+        log(f"starting {opts.workers} worker process(es) (python worker.py)")
+        await asyncio.gather(*(asyncio.to_thread(w.start, 60.0) for w in self.workers))
         self.client = await self._connect()
         self._mongo = AsyncMongoClient(mongo_uri, tz_aware=True)
 
@@ -633,11 +655,14 @@ class BenchStack:
         return buckets
 
     def worker_log_counts(self) -> dict[str, int]:
-        """Lines the worker logged at WARNING and ERROR, and tracebacks."""
-        path = self.log_dir / "worker.log"
+        """Lines the workers logged at WARNING and ERROR, and tracebacks."""
         try:
-            text = path.read_text(errors="replace")
+            text = "".join(
+                w.log_path.read_text(errors="replace") for w in self.workers if w.log_path.exists()
+            )
         except OSError:
+            return {}
+        if not text:
             return {}
         return {
             "warning_lines": text.count(" WARNING "),

@@ -48,6 +48,7 @@ from bench.harness import (  # noqa: E402
     histogram_shares,
     log,
     parse_time,
+    peak_in_window,
     print_table,
     resolve_size,
     run_main,
@@ -78,17 +79,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ready-poll", type=float, default=5.0, help="policy readiness poll (s)")
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
-
-
-def peak_per_second(times: list[float]) -> int:
-    """Most requests in any one-second window."""
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - 1.0:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def entered(status: ServerStatus, state: str) -> float | None:
@@ -235,7 +225,7 @@ async def run() -> int:
         ),
         ("all READY / bound", f"{all_ready / bound:.2f}"),
         ("429 answers (whole run)", str(len(too_many))),
-        ("busiest 1 s window (admitted)", f"{peak_per_second([r.time for r in admitted])} req"),
+        ("busiest 1 s window (admitted)", f"{peak_in_window([r.time for r in admitted])} req"),
         ("failed workflows", str(len(failed))),
         (
             "instances created / duplicates",
@@ -295,7 +285,7 @@ async def run() -> int:
         "bound_at_queue_rate_seconds": queue_bound,
         "minimum_bound_seconds": min_bound,
         "responses_429": len(too_many),
-        "peak_requests_in_one_second": peak_per_second([r.time for r in admitted]),
+        "peak_requests_in_one_second": peak_in_window([r.time for r in admitted]),
         "failed_workflows": {k: str(v) for k, v in failed.items()},
         "instances_created": len(ledger),
         "duplicate_instances": sum(v - 1 for v in labels.values()),
