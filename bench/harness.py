@@ -438,6 +438,7 @@ class BenchStack:
         env = self.worker_env() | {"METRICS_PORT": str(port)}
         worker = worker_process(self.log_dir / f"{name}.log", env, port)
         self._procs.append(worker)
+        self.workers.append(worker)
         await asyncio.to_thread(worker.start, 60.0)
         return worker
 
