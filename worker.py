@@ -28,17 +28,17 @@ from activities.policy import PolicyActivities
 from activities.pools import PoolActivities
 from activities.provider import ProviderActivities, ProviderDirectory
 from activities.reconcile import ReconcileActivities, ReconcileRecords
-from fleet.connection import connect_temporal, mongo_client, write_concern
-from fleet.metrics import FleetGauges, LeaseMetricsToTemporal, publish_fleet_gauges
-from orchestrator.leases import LeaseStore
-from orchestrator.settings import Settings, SettingsError, load_settings
-from orchestrator.vultr import VultrClient
-from orchestrator.vultr.provider import VultrProvider
+from client.connection import connect_temporal, mongo_client, write_concern
+from client.metrics import FleetGauges, LeaseMetricsToTemporal, publish_fleet_gauges
+from core.settings import Settings, SettingsError, load_settings
+from leases import LeaseStore
 from providers.base import Provider
 from providers.digitalocean.client import DigitalOceanClient
 from providers.digitalocean.provider import DigitalOceanProvider
 from providers.hetzner.client import HetznerClient
 from providers.hetzner.provider import HetznerProvider
+from providers.vultr import VultrClient
+from providers.vultr.provider import VultrProvider
 from workflows.policies import provider_task_queue
 from workflows.pool import WarmPoolWorkflow
 from workflows.reconcile import ReconcileFleetWorkflow, ReconcileWorkflow

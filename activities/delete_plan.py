@@ -19,8 +19,8 @@ from temporalio import activity
 from activities.leases import mongo_errors
 from activities.metrics import count_delete_plan_full, observe_delete_advance
 from activities.payloads import ReserveDeleteInput
-from orchestrator.delete_plan import DeleteBudget, plan_slot, reservation_id, slot_time
-from orchestrator.models import DeleteSlot
+from core.delete_plan import DeleteBudget, plan_slot, reservation_id, slot_time
+from core.models import DeleteSlot
 
 __all__ = ["DELETE_PLAN_COLLECTION", "DeletePlanActivities", "ensure_delete_plan_indexes"]
 

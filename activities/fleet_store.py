@@ -19,8 +19,8 @@ from activities.delete_plan import DELETE_PLAN_COLLECTION
 from activities.leases import LEASE_UNAVAILABLE, mongo_errors
 from activities.metrics import observe_delete_lag
 from activities.payloads import RecordServerInput, SlotInput
-from orchestrator.leases import Lease, LeaseStore
-from orchestrator.lifecycle import ServerState
+from core.lifecycle import ServerState
+from leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
 
 __all__ = [

@@ -14,7 +14,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, Wr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from orchestrator.leases import (
+from leases import (
     AcquireLeaseInput,
     Lease,
     LeaseHoldersInput,

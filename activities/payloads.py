@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from orchestrator.models import ServerSpec, ServerStatus
+from core.models import ServerSpec, ServerStatus
 from providers.base import BillingModel
 
 __all__ = [

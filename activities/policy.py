@@ -7,8 +7,8 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from orchestrator.models import PolicyOverrides, ServerPolicy
-from orchestrator.settings import Settings
+from core.models import PolicyOverrides, ServerPolicy
+from core.settings import Settings
 
 __all__ = ["PolicyActivities"]
 

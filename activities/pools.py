@@ -12,8 +12,8 @@ from temporalio import activity
 from activities.fleet_store import SERVERS_COLLECTION
 from activities.leases import mongo_errors
 from activities.payloads import KeepWarmInput
-from orchestrator.leases import LeaseStore
-from orchestrator.lifecycle import ACTIVE_STATES, ServerState
+from core.lifecycle import ACTIVE_STATES, ServerState
+from leases import LeaseStore
 
 __all__ = ["PoolActivities", "PoolCensus", "PoolCensusInput"]
 

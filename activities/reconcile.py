@@ -16,8 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.failures import provider_failure
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from activities.leases import mongo_errors
-from orchestrator.lifecycle import ACTIVE_STATES
-from orchestrator.reconciliation import Finding, Record, findings, workflows_to_check
+from core.lifecycle import ACTIVE_STATES
+from core.reconciliation import Finding, Record, findings, workflows_to_check
 from providers import DEFAULT_PROVIDER
 from providers.base import Provider
 from providers.errors import ProviderError
@@ -44,7 +44,7 @@ class ScanInput(_Model):
 
 class FleetScan(_Model):
     instances_seen: int  # ours
-    # Listed but not ours (see orchestrator.naming): never deleted, adopted or signalled.
+    # Listed but not ours (see core.naming): never deleted, adopted or signalled.
     not_ours: int = 0
     not_ours_ids: list[str] = Field(default_factory=list)  # the first few, each once
     findings: list[Finding]

@@ -124,7 +124,7 @@ from bench.idle_windows import (  # noqa: E402
     label,
     replay,
 )
-from orchestrator.models import (  # noqa: E402
+from core.models import (  # noqa: E402
     ClaimRequest,
     ServerPolicy,
     ServerStatus,

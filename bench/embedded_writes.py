@@ -1,12 +1,12 @@
 """Embedded MongoDB write throughput as retryable-write records pile up: SecantusDB's
-own entry point beside the project's (orchestrator/secantusd.py), in one run.
+own entry point beside the project's (devstack/secantusd.py), in one run.
 
     .venv/bin/python bench/embedded_writes.py                # 11,000 writes each
     .venv/bin/python bench/embedded_writes.py --writes 4000  # quick run
 
 Two fresh on-disk servers in a temporary directory, started by `mongo_process` as
 the dev stack and the tests start it: `stock` (SecantusDB's `secantusd-py`) and
-`project` (orchestrator/secantusd.py). Each takes --writes sequential retryable writes
+`project` (devstack/secantusd.py). Each takes --writes sequential retryable writes
 from one AsyncMongoClient, alternating `find_one_and_update` and `update_one` with
 `$inc` on a few documents; every one leaves a retryable-write record, kept 30 minutes,
 at most 10,000. The servers take turns, --window writes each, so both see the same
@@ -32,8 +32,8 @@ from pymongo import AsyncMongoClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.components import mongo_process  # noqa: E402
-from orchestrator.procs import ManagedProcess, free_port  # noqa: E402
+from devstack.components import mongo_process  # noqa: E402
+from devstack.procs import ManagedProcess, free_port  # noqa: E402
 
 VARIANTS = {"stock": True, "project": False}  # name -> mongo_process(stock=...)
 

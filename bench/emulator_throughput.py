@@ -30,8 +30,8 @@ import httpx
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from orchestrator.components import emulator_process  # noqa: E402
-from orchestrator.procs import free_port  # noqa: E402
+from devstack.components import emulator_process  # noqa: E402
+from devstack.procs import free_port  # noqa: E402
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 CREATE_BODY = {"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": "bench"}

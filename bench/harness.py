@@ -44,14 +44,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from activities.fleet_store import SERVERS_COLLECTION  # noqa: E402
-from fleet.connection import connect_temporal  # noqa: E402
-from orchestrator.components import (  # noqa: E402
-    emulator_process,
-    mongo_process,
-    temporal_process,
-    worker_process,
-)
-from orchestrator.models import (  # noqa: E402
+from client.connection import connect_temporal  # noqa: E402
+from core.models import (  # noqa: E402
     ServerInput,
     ServerPolicy,
     ServerSpec,
@@ -59,8 +53,14 @@ from orchestrator.models import (  # noqa: E402
     TaskSignal,
     TerminationRequest,
 )
-from orchestrator.procs import ManagedProcess, free_port  # noqa: E402
-from orchestrator.settings import Settings, load_settings  # noqa: E402
+from core.settings import Settings, load_settings  # noqa: E402
+from devstack.components import (  # noqa: E402
+    emulator_process,
+    mongo_process,
+    temporal_process,
+    worker_process,
+)
+from devstack.procs import ManagedProcess, free_port  # noqa: E402
 from workflows.server import ServerWorkflow  # noqa: E402
 
 __all__ = [

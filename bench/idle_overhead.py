@@ -52,7 +52,7 @@ from bench.harness import (  # noqa: E402
     state_marks,
     write_results,
 )
-from orchestrator.models import ServerStatus  # noqa: E402
+from core.models import ServerStatus  # noqa: E402
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"servers": 10, "period": 30},

@@ -3,7 +3,7 @@ IO) on the cost benchmark's job traces (bench/cost_model.py).
 
 A policy decides when an idle server goes: `window` W seconds after it went idle
 (W = 0: delete at once; None: never, kept until the trace ends), or "billing-aware"
-(ours: orchestrator.billing.deadline_for, i.e. the margin before the next boundary on
+(ours: core.billing.deadline_for, i.e. the margin before the next boundary on
 hourly billing, and once the minimum is paid on per-second billing). The scheduler is
 the live benchmark's: a job takes the most recently idle server still alive; with none
 it creates one and waits `boot` seconds for it. Every server is billed from creation
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from orchestrator import billing
+from core import billing
 from providers.base import BillingModel
 from providers.digitalocean.provider import digitalocean_billing_model
 

@@ -7,7 +7,7 @@ count of double grants under contention.
 
 First, the quota-style semaphore at 10, 1,000 and 2,000 live holders: acquire p50/p99
 of the former one-document design (a bench-local copy in bench/legacy_leases) beside
-the slot documents now in orchestrator/leases, in the same run on the same server.
+the slot documents now in leases, in the same run on the same server.
 
 Starts an embedded SecantusDB (on-disk, in a temporary directory) unless MONGO_URI is
 set. For each client count, bare `find_one_and_update` rounds and lease acquire+release
@@ -19,7 +19,7 @@ token may repeat. Prints a table and writes JSON to bench/results/.
 SecantusDB 0.7.0b3 on its own scans every retryable-write record it keeps (30
 minutes' worth) on each write, and sorts them all once there are more than 10,000, so
 its throughput falls within a few thousand writes; `mongo_process` starts it through
-orchestrator/secantusd.py, which does not (bench/embedded_writes.py). --restart-every N
+devstack/secantusd.py, which does not (bench/embedded_writes.py). --restart-every N
 still restarts the embedded server (same port, same data) after every N writes,
 between rounds, with no lease held; against MONGO_URI nothing is restarted.
 """
@@ -44,9 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.legacy_leases import LeaseStore as ArrayLeaseStore  # noqa: E402
-from orchestrator.components import mongo_process  # noqa: E402
-from orchestrator.leases import DEFAULT_WRITE_CONCERN, LeaseStore  # noqa: E402
-from orchestrator.procs import free_port  # noqa: E402
+from devstack.components import mongo_process  # noqa: E402
+from devstack.procs import free_port  # noqa: E402
+from leases import DEFAULT_WRITE_CONCERN, LeaseStore  # noqa: E402
 
 TTL = timedelta(seconds=60)  # longer than any hold here: expiry is not what is measured
 DB = "bench_leases"

@@ -46,8 +46,8 @@ from bench.harness import (  # noqa: E402
     size_flags,
     write_results,
 )
-from orchestrator.models import ServerStatus  # noqa: E402
-from orchestrator.procs import ManagedProcess  # noqa: E402
+from core.models import ServerStatus  # noqa: E402
+from devstack.procs import ManagedProcess  # noqa: E402
 
 WAVES = 6
 NO_SLOT = "without a termination slot"

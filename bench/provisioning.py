@@ -55,7 +55,7 @@ from bench.harness import (  # noqa: E402
     size_flags,
     write_results,
 )
-from orchestrator.models import ServerStatus  # noqa: E402
+from core.models import ServerStatus  # noqa: E402
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"servers": 20, "boot_seconds": 5.0},

@@ -48,7 +48,7 @@ from bench.harness import (  # noqa: E402
     size_flags,
     write_results,
 )
-from orchestrator.models import TaskSignal  # noqa: E402
+from core.models import TaskSignal  # noqa: E402
 from workflows.server import ServerWorkflow  # noqa: E402
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -67,7 +67,7 @@ from bench.harness import (  # noqa: E402
     size_flags,
     write_results,
 )
-from orchestrator.models import ServerStatus  # noqa: E402
+from core.models import ServerStatus  # noqa: E402
 
 WFT_QUEUED = "temporal_workflow_task_schedule_to_start_latency"
 HISTORIES_KEPT = 8

@@ -51,7 +51,7 @@ from bench.harness import (  # noqa: E402
     size_flags,
     write_results,
 )
-from orchestrator.models import ServerSpec  # noqa: E402
+from core.models import ServerSpec  # noqa: E402
 
 HETZNER_DELETE_ROUTE = "DELETE /v1/servers/{id}"
 HETZNER_SPEC = ServerSpec(provider="hetzner", region="fsn1", plan="cx22", os_id=161547269)

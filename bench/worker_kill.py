@@ -52,7 +52,7 @@ from bench.harness import (  # noqa: E402
     size_flags,
     write_results,
 )
-from orchestrator.procs import ManagedProcess  # noqa: E402
+from devstack.procs import ManagedProcess  # noqa: E402
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"deletes": 5},

@@ -40,11 +40,11 @@ from cli.runtime import (
     out_console,
     run_with_fleet,
 )
-from fleet.client import ServerFleet, build_overrides, build_spec
-from fleet.errors import FleetError
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus
-from orchestrator.settings import SettingsError
+from client.errors import FleetError
+from client.fleet import ServerFleet, build_overrides, build_spec
+from core.lifecycle import ServerState
+from core.models import ServerStatus
+from core.settings import SettingsError
 from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 
 __all__ = ["app", "main"]
@@ -359,7 +359,7 @@ def list_servers(
 def dev() -> None:
     """Run the local stack (Temporal dev server + UI, embedded MongoDB, Vultr emulator,
     worker) in the foreground until Ctrl-C. DEVSTACK_* variables configure it."""
-    from orchestrator.devstack import DevStackOptions, run_devstack
+    from devstack.stack import DevStackOptions, run_devstack
 
     try:
         options = DevStackOptions.from_environment()

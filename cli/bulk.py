@@ -21,10 +21,10 @@ from cli.runtime import (
     load_cli_settings,
     run_with_fleet,
 )
-from fleet.client import ServerFleet, checked_request
-from fleet.errors import FleetError
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus, TerminationRequest
+from client.errors import FleetError
+from client.fleet import ServerFleet, checked_request
+from core.lifecycle import ServerState
+from core.models import ServerStatus, TerminationRequest
 
 __all__ = [
     "Selector",

@@ -40,11 +40,15 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.render import format_time, state_text
-from fleet.client import ServerFleet, build_overrides, build_spec
-from fleet.errors import FleetError
-from fleet.reports import load_cost_report
-from orchestrator.components import PROJECT_ROOT
-from orchestrator.devstack import (
+from client.errors import FleetError
+from client.fleet import ServerFleet, build_overrides, build_spec
+from client.reports import load_cost_report
+from core.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
+from core.models import ServerStatus
+from core.settings import Settings, SettingsError, load_settings
+from devstack.components import PROJECT_ROOT
+from devstack.procs import ComponentError
+from devstack.stack import (
     DIGITALOCEAN_STATE_FILE,
     EMULATOR_API_KEY,
     EMULATOR_STATE_FILE,
@@ -53,10 +57,6 @@ from orchestrator.devstack import (
     DevStackOptions,
     DevStackUrls,
 )
-from orchestrator.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
-from orchestrator.models import ServerStatus
-from orchestrator.procs import ComponentError
-from orchestrator.settings import Settings, SettingsError, load_settings
 
 __all__ = ["DEMO_DATA_DIR", "DEMO_PROVIDERS", "DemoProvider", "JobPlan", "job_plans", "run_demo"]
 

@@ -25,15 +25,15 @@ from cli.options import (
 )
 from cli.render import dump_json, format_cost, format_time
 from cli.runtime import EXIT_USAGE, fail, load_cli_settings, out_console, run_with_fleet
-from fleet.claims import Claim, ClaimBroker, ClaimError, claim_resource
-from fleet.client import ServerFleet, build_spec
-from fleet.connection import write_concern
-from fleet.errors import FleetError
-from fleet.reports import load_cost_report
-from orchestrator.cost import CostReport
-from orchestrator.leases import MAX_LIMIT, LeaseStore
-from orchestrator.lifecycle import FINAL_STATES
-from orchestrator.models import workflow_id_for
+from client.claims import Claim, ClaimBroker, ClaimError, claim_resource
+from client.connection import write_concern
+from client.errors import FleetError
+from client.fleet import ServerFleet, build_spec
+from client.reports import load_cost_report
+from core.cost import CostReport
+from core.lifecycle import FINAL_STATES
+from core.models import workflow_id_for
+from leases import MAX_LIMIT, LeaseStore
 from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 from workflows.pool import PoolInput, WarmPoolWorkflow, next_active_start
 from workflows.reconcile import ReconcileFleetWorkflow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from fleet.errors import InvalidRequest
-from orchestrator.models import MAX_CLOUD_INIT_BYTES, validate_server_name
+from client.errors import InvalidRequest
+from core.models import MAX_CLOUD_INIT_BYTES, validate_server_name
 
 __all__ = ["batch_names", "read_cloud_init"]
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fleet.errors import InvalidRequest
-from orchestrator.settings import Settings
+from client.errors import InvalidRequest
+from core.settings import Settings
 from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 
 __all__ = [

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.render import format_time, status_json
-from fleet.client import ServerFleet
-from fleet.errors import FleetError, InvalidRequest
-from orchestrator.lifecycle import SERVING_STATES, ServerState
-from orchestrator.models import PolicyOverrides, ServerSpec, ServerStatus, workflow_id_for
+from client.errors import FleetError, InvalidRequest
+from client.fleet import ServerFleet
+from core.lifecycle import SERVING_STATES, ServerState
+from core.models import PolicyOverrides, ServerSpec, ServerStatus, workflow_id_for
 
 __all__ = ["Outcome", "provision_batch"]
 

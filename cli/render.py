@@ -11,8 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus
+from core.lifecycle import ServerState
+from core.models import ServerStatus
 
 __all__ = [
     "DETAIL_FIELDS",

@@ -13,9 +13,9 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from fleet.client import ServerFleet
-from fleet.errors import FleetError
-from orchestrator.settings import Settings, SettingsError, load_settings
+from client.errors import FleetError
+from client.fleet import ServerFleet
+from core.settings import Settings, SettingsError, load_settings
 
 __all__ = [
     "EXIT_FAILURE",

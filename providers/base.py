@@ -4,7 +4,7 @@
 instance marked with our ownership tags, find a workflow's instances, get one, delete
 one with gone = done, list what we own). Its errors are the set in `providers.errors`.
 A `BillingModel` says how the provider turns a server's lifetime into money; the
-deadline and cost arithmetic in `orchestrator.billing` works from it alone, so the
+deadline and cost arithmetic in `core.billing` works from it alone, so the
 lifecycle logic never names a provider.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from orchestrator.models import ServerSpec
+    from core.models import ServerSpec
 
 __all__ = ["BillingModel", "Instance", "Owned", "Provider", "Quote"]
 
@@ -81,7 +81,7 @@ class Instance(BaseModel):
     created: datetime | None = None  # the provider's creation time: the billing start
     ip: str | None = None
     # Ownership marks as `key:value` strings whatever the provider stores (tags or
-    # labels), so `orchestrator.naming.owner_of` is the one ownership test.
+    # labels), so `core.naming.owner_of` is the one ownership test.
     tags: tuple[str, ...] = ()
 
 

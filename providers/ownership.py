@@ -1,12 +1,12 @@
 """What a listing holds, split by ownership: our instances, and a bounded account of the
 others, which are never touched. The same split for every provider, decided on each
-instance's own tags (`orchestrator.naming.owner_of`), whatever filter the listing used."""
+instance's own tags (`core.naming.owner_of`), whatever filter the listing used."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from orchestrator.naming import owner_of
+from core.naming import owner_of
 from providers.base import Instance, Owned
 
 __all__ = ["NOT_OURS_IDS_SHOWN", "split_owned"]

@@ -29,9 +29,9 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
-from orchestrator.components import SEARCH_ATTRIBUTES
-from orchestrator.procs import ManagedProcess, free_port, tcp_ready, venv_bin
-from orchestrator.settings import Settings
+from core.settings import Settings
+from devstack.components import SEARCH_ATTRIBUTES
+from devstack.procs import ManagedProcess, free_port, tcp_ready, venv_bin
 from tests.support.shared_specs import shared_spec
 
 REPO = Path(__file__).resolve().parents[1]

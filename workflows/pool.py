@@ -12,7 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.pools import PoolCensus, PoolCensusInput
-    from orchestrator.models import PolicyOverrides, ServerInput, ServerPolicy, ServerSpec
+    from core.models import PolicyOverrides, ServerInput, ServerPolicy, ServerSpec
     from workflows.policies import MONGO_RETRY
     from workflows.server import ServerWorkflow
 

@@ -16,9 +16,9 @@ from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedErro
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
     from activities.reconcile import FleetReconcileReport, FleetScan, ReconcileReport, ScanInput
-    from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
-    from orchestrator.naming import NAME_PATTERN, name_from_workflow_id
-    from orchestrator.reconciliation import Finding
+    from core.models import ServerInput, ServerPolicy, ServerSpec
+    from core.naming import NAME_PATTERN, name_from_workflow_id
+    from core.reconciliation import Finding
     from providers import DEFAULT_PROVIDER
     from workflows.policies import (
         DELETE_RETRY,

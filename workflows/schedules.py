@@ -17,7 +17,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from orchestrator.settings import Settings
+from core.settings import Settings
 from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileFleetWorkflow, ReconcileInput
 
 __all__ = ["ensure_reconcile_schedule", "reconcile_input"]

@@ -25,10 +25,9 @@ with workflow.unsafe.imports_passed_through():
         SlotInput,
         SpecInput,
     )
-    from orchestrator import billing
-    from orchestrator.leases.models import Lease, LeaseHoldersInput
-    from orchestrator.lifecycle import FINAL_STATES, TRANSITIONS, InvalidTransition, ServerState
-    from orchestrator.models import (
+    from core import billing
+    from core.lifecycle import FINAL_STATES, TRANSITIONS, InvalidTransition, ServerState
+    from core.models import (
         ClaimRequest,
         ClaimResult,
         DeleteSlot,
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TerminationRequest,
         TimelineEntry,
     )
+    from leases.models import Lease, LeaseHoldersInput
     from workflows.policies import (
         CONFIRM_RETRY,
         DELETE_PRIORITY,

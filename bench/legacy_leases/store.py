@@ -39,9 +39,9 @@ from bench.legacy_leases.pipelines import (
     renew_filter,
     renew_pipeline,
 )
-from orchestrator.leases.errors import LeaseOutcomeUnknown
-from orchestrator.leases.metrics import LeaseMetrics, LeaseOperation, LeaseOutcome, NoopLeaseMetrics
-from orchestrator.leases.models import Lease
+from leases.errors import LeaseOutcomeUnknown
+from leases.metrics import LeaseMetrics, LeaseOperation, LeaseOutcome, NoopLeaseMetrics
+from leases.models import Lease
 
 __all__ = ["DEFAULT_GC_GRACE", "DEFAULT_WRITE_CONCERN", "LeaseStore", "is_ambiguous"]
 

@@ -37,7 +37,7 @@ from providers.errors import (
 from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
 
 if TYPE_CHECKING:
-    from orchestrator.settings import Settings
+    from core.settings import Settings
 
 __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "DigitalOceanClient", "RateLimitState"]
 

@@ -3,8 +3,8 @@ ownership tags, the readiness rule (`status == active`) and the billing model.""
 
 from __future__ import annotations
 
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
 from providers.base import BillingModel, Instance, Owned, Quote
 from providers.digitalocean.catalog import check_create
 from providers.digitalocean.client import DigitalOceanClient

@@ -1,6 +1,6 @@
 """Hetzner labels for our ownership marks and the spec's tags.
 
-Labels are a map; the lifecycle thinks in `key:value` tags (`orchestrator.naming`). A tag
+Labels are a map; the lifecycle thinks in `key:value` tags (`core.naming`). A tag
 `key:value` becomes the label `key=value` (a tag without `:` a label with an empty value),
 and back, so `owner_of` decides ownership the same way for every provider. What does not
 fit Hetzner's charset or length limits is refused before anything is sent.

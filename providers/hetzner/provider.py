@@ -9,8 +9,8 @@ that meets its own earlier (lost) create is resolved by lookup, never by a secon
 
 from __future__ import annotations
 
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_tag, owner_of
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_tag, owner_of
 from providers.base import BillingModel, Instance, Owned, Quote
 from providers.hetzner.catalog import Catalog
 from providers.hetzner.client import HetznerClient

@@ -15,8 +15,8 @@ from temporalio.service import RPCError
 from typer.testing import CliRunner
 
 from cli.app import app
-from fleet.client import ServerFleet
-from orchestrator.models import workflow_id_for
+from client.fleet import ServerFleet
+from core.models import workflow_id_for
 from tests.integration.conftest import (  # noqa: F401 - fixtures used by the CLI tests
     MARGIN,
     PERIOD,

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from temporalio.service import RPCError
 
-from fleet.client import ServerFleet
-from fleet.errors import ServerNotFound
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import TaskSignal
+from client.errors import ServerNotFound
+from client.fleet import ServerFleet
+from core.lifecycle import ServerState
+from core.models import TaskSignal
 from tests.cli.conftest import Cli, CliResult, Fleet, unique
 from tests.cli.test_refusals import assert_never_started, one_error_line
 from tests.support.mongo import RestartableMongo

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fleet.client import billing_as_of
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus
+from client.fleet import billing_as_of
+from core.lifecycle import ServerState
+from core.models import ServerStatus
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PERIOD = timedelta(seconds=60)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from orchestrator.components import PROJECT_ROOT
+from devstack.components import PROJECT_ROOT
 from tests.devstack.helpers import descendants, still_alive
 
 pytestmark = [pytest.mark.slow]

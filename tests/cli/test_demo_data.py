@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli.demo import _wipe
-from orchestrator.devstack import EMULATOR_STATE_FILE
+from devstack.stack import EMULATOR_STATE_FILE
 
 
 def test_a_new_demo_forgets_the_previous_emulator_instances_history_and_logs(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.client import ServerFleet, build_spec
-from fleet.errors import RequestRefused, WaitTimeout
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerSpec, workflow_id_for
+from client.errors import RequestRefused, WaitTimeout
+from client.fleet import ServerFleet, build_spec
+from core.lifecycle import ServerState
+from core.models import ServerSpec, workflow_id_for
 from tests.cli.conftest import Fleet, unique
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from activities.fleet_store import QUOTA_RESOURCE
-from orchestrator.leases import LeaseStore
-from orchestrator.naming import MANAGED_TAG
+from core.naming import MANAGED_TAG
+from leases import LeaseStore
 from tests.cli.conftest import Cli, unique
 from tests.integration.conftest import Fleet
 from tests.integration.test_ownership import create_directly

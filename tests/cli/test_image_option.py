@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.lifecycle import ServerState
+from core.lifecycle import ServerState
 from tests.cli.conftest import Cli, Fleet, unique
 from tests.cli.test_refusals import one_error_line
 from tests.support.emulator import RunningEmulator

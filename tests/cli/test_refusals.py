@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fleet.client import ServerFleet
-from fleet.errors import ServerNotFound
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import MAX_CLOUD_INIT_BYTES
-from orchestrator.procs import free_port
+from client.errors import ServerNotFound
+from client.fleet import ServerFleet
+from core.lifecycle import ServerState
+from core.models import MAX_CLOUD_INIT_BYTES
+from devstack.procs import free_port
 from tests.cli.conftest import Cli, CliResult, Fleet, cli_env, unique
 
 pytestmark = [pytest.mark.integration]

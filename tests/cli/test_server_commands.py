@@ -8,10 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from fleet.client import ServerFleet
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput
-from orchestrator.procs import venv_bin
+from client.fleet import ServerFleet
+from core.lifecycle import ServerState
+from core.models import ServerInput
+from devstack.procs import venv_bin
 from tests.cli.conftest import Cli, Fleet, unique
 
 pytestmark = [pytest.mark.integration]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.procs import free_port
+from devstack.procs import free_port
 from tests.cli.conftest import Cli, unique
 from tests.cli.test_refusals import one_error_line
 

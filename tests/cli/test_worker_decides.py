@@ -12,9 +12,9 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from fleet.client import ServerFleet
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, workflow_id_for
+from client.fleet import ServerFleet
+from core.lifecycle import ServerState
+from core.models import ServerInput, workflow_id_for
 from tests.cli.conftest import Cli, CliResult, Fleet, cli_env, unique
 from workflows.search_attributes import TERMINATE_AT_KEY
 from workflows.server import ServerWorkflow

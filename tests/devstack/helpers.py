@@ -14,9 +14,9 @@ from typing import Any
 
 import psutil
 
-from orchestrator.components import PROJECT_ROOT
-from orchestrator.devstack import DevStackOptions
-from orchestrator.procs import free_port, venv_bin
+from devstack.components import PROJECT_ROOT
+from devstack.procs import free_port, venv_bin
+from devstack.stack import DevStackOptions
 
 HAVE_EMULATOR = (PROJECT_ROOT / "emulator" / "__main__.py").exists()
 NO_EMULATOR_REASON = "emulator/__main__.py does not exist yet, so the Vultr emulator cannot start"

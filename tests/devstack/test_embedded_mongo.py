@@ -1,5 +1,5 @@
 """The embedded MongoDB runs with its retryable-write records pruned oldest-first
-(orchestrator/secantusd.py), and a driver's retry is still answered, not re-applied."""
+(devstack/secantusd.py), and a driver's retry is still answered, not re-applied."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bson import Int64
 from pymongo import AsyncMongoClient
 from secantus import transactions
 
-from orchestrator import secantusd
+from devstack import secantusd
 from tests.support.mongo import start_embedded_mongo
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from orchestrator.devstack import DEFAULT_DATA_DIR, DevStackOptions
-from orchestrator.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
+from devstack.stack import DEFAULT_DATA_DIR, DevStackOptions
 
 DEVSTACK_VARS = (
     "DEVSTACK_DATA_DIR",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.procs import ManagedProcess
+from devstack.procs import ManagedProcess
 
 # Prints in colour the way the project's tools do when they think a terminal wants it.
 _COLOURFUL = (

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from orchestrator.components import SEARCH_ATTRIBUTES
-from orchestrator.devstack import EMULATOR_API_KEY, EMULATOR_STATE_FILE, DevStack, DevStackError
+from devstack.components import SEARCH_ATTRIBUTES
+from devstack.stack import EMULATOR_API_KEY, EMULATOR_STATE_FILE, DevStack, DevStackError
 from tests.devstack.helpers import (
     HAVE_EMULATOR,
     NO_EMULATOR_REASON,

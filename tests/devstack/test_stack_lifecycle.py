@@ -17,9 +17,9 @@ import psutil
 import pytest
 from pymongo import MongoClient
 
-from orchestrator.components import PROJECT_ROOT
-from orchestrator.devstack import DevStack, DevStackOptions, run_devstack
-from orchestrator.procs import PortInUseError, port_in_use, venv_bin
+from devstack.components import PROJECT_ROOT
+from devstack.procs import PortInUseError, port_in_use, venv_bin
+from devstack.stack import DevStack, DevStackOptions, run_devstack
 from tests.devstack.helpers import (
     HAVE_WORKER,
     NO_WORKER_REASON,
@@ -108,7 +108,7 @@ def test_run_devstack_exits_non_zero_on_a_taken_port(
 def _run_in_child(options: DevStackOptions) -> subprocess.Popen[bytes]:
     code = (
         "import sys\n"
-        "from orchestrator.devstack import DevStackOptions, run_devstack\n"
+        "from devstack.stack import DevStackOptions, run_devstack\n"
         f"options = DevStackOptions.model_validate_json({options.model_dump_json()!r})\n"
         "sys.exit(run_devstack(options))\n"
     )

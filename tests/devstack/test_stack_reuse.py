@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.components import SEARCH_ATTRIBUTES, mongo_process
-from orchestrator.devstack import DevStack
-from orchestrator.procs import ManagedProcess, free_port, port_in_use, tcp_ready, venv_bin
+from devstack.components import SEARCH_ATTRIBUTES, mongo_process
+from devstack.procs import ManagedProcess, free_port, port_in_use, tcp_ready, venv_bin
+from devstack.stack import DevStack
 from tests.devstack.helpers import custom_search_attributes, processes_mentioning, stack_options
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(60)]

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.procs import free_port
 from emulator import create_app
 from emulator.digitalocean.config import DigitalOceanConfig
-from orchestrator.procs import free_port
 from providers.digitalocean import DigitalOceanClient
 from providers.errors import (
     ProviderAuthError,

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from orchestrator import billing
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_tag
-from orchestrator.settings import load_settings
+from core import billing
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_tag
+from core.settings import load_settings
 from providers.base import Provider
 from providers.digitalocean import DigitalOceanClient, DigitalOceanProvider
 from providers.errors import ProviderTransportError, ProviderValidationError

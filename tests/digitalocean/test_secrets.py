@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from orchestrator.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from providers.digitalocean import DigitalOceanClient
 from providers.errors import ProviderBadRequest
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.components import PROJECT_ROOT
+from devstack.components import PROJECT_ROOT
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
 
 SERVER_BODY = {"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284}

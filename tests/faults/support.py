@@ -17,8 +17,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from activities.fleet_store import ensure_read_model_indexes
-from orchestrator.leases import LeaseStore
-from orchestrator.settings import Settings, load_settings
+from core.settings import Settings, load_settings
+from leases import LeaseStore
 from tests.integration.conftest import Fleet
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from worker import build_workers, open_providers

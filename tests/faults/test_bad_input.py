@@ -22,18 +22,18 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from fleet.client import ServerFleet
-from fleet.errors import InvalidRequest
-from orchestrator.components import PROJECT_ROOT
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import (
+from client.errors import InvalidRequest
+from client.fleet import ServerFleet
+from core.lifecycle import ServerState
+from core.models import (
     MAX_CLOUD_INIT_BYTES,
     ServerInput,
     ServerSpec,
     TaskSignal,
     TerminationRequest,
 )
-from orchestrator.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
+from devstack.components import PROJECT_ROOT
 from tests.faults.stub import Canned, ProviderStub
 from tests.faults.support import ledger
 from tests.integration.conftest import BOOT, PERIOD, Fleet

@@ -23,9 +23,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.fleet_store import QUOTA_RESOURCE, SERVERS_COLLECTION
-from orchestrator.leases import LeaseStore
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import TerminationRequest
+from core.lifecycle import ServerState
+from core.models import TerminationRequest
+from leases import LeaseStore
 from tests.faults.support import (
     activity_spans,
     explain_unfinished,

@@ -29,10 +29,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from bench.harness import peak_in_window
-from orchestrator.components import worker_process
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
-from orchestrator.procs import ManagedProcess, free_port
+from core.lifecycle import ServerState
+from core.models import ServerInput, ServerPolicy, ServerSpec
+from devstack.components import worker_process
+from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import explain_extra_hours, explain_unfinished, ledger, unique
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 from workflows.server import ServerWorkflow

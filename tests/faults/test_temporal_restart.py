@@ -20,9 +20,9 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from orchestrator.components import temporal_process
-from orchestrator.lifecycle import ServerState
-from orchestrator.procs import ManagedProcess, free_port
+from core.lifecycle import ServerState
+from devstack.components import temporal_process
+from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import explain_unfinished, fleet_in_process, ledger
 from tests.integration.conftest import Fleet
 from tests.support.emulator import RunningEmulator, running_emulator

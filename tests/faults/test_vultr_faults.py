@@ -23,8 +23,8 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, TaskSignal
+from core.lifecycle import ServerState
+from core.models import ServerInput, TaskSignal
 from tests.faults.support import (
     explain_extra_hours,
     explain_unfinished,

@@ -32,10 +32,10 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.components import worker_process
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec, TaskSignal
-from orchestrator.procs import ManagedProcess, free_port
+from core.lifecycle import ServerState
+from core.models import ServerInput, ServerPolicy, ServerSpec, TaskSignal
+from devstack.components import worker_process
+from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import (
     count_by,
     explain_extra_hours,

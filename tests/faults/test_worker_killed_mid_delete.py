@@ -22,10 +22,10 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.components import worker_process
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
-from orchestrator.procs import ManagedProcess, free_port
+from core.lifecycle import ServerState
+from core.models import ServerInput, ServerPolicy, ServerSpec
+from devstack.components import worker_process
+from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import ledger, unique
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 from workflows.server import ServerWorkflow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.procs import free_port
+from devstack.procs import free_port
 from providers.errors import ProviderValidationError
 from providers.hetzner import HetznerClient
 from providers.hetzner.errors import (

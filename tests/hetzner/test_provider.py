@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_tag
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_tag
 from providers.base import Provider
 from providers.errors import ProviderBadRequest, ProviderValidationError
 from providers.hetzner import HetznerClient, HetznerProvider

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 from providers.hetzner import DEFAULT_BASE_URL, HetznerClient
 
 

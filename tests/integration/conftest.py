@@ -16,9 +16,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.fleet_store import ensure_read_model_indexes
-from orchestrator.leases import LeaseStore
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
-from orchestrator.settings import Settings, load_settings
+from core.models import ServerInput, ServerPolicy, ServerSpec
+from core.settings import Settings, load_settings
+from leases import LeaseStore
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow

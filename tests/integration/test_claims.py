@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from fleet.claims import ClaimBroker
-from orchestrator.leases import LeaseStore
-from orchestrator.lifecycle import ServerState
+from client.claims import ClaimBroker
+from core.lifecycle import ServerState
+from leases import LeaseStore
 from tests.integration.conftest import Fleet
 from tests.integration.test_reconcile import wait_until_ready
 from workflows.server import ServerWorkflow

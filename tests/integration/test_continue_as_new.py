@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, TaskSignal
+from core.lifecycle import ServerState
+from core.models import ServerInput, TaskSignal
 from tests.integration.conftest import Fleet
 from tests.integration.test_reconcile import wait_until_ready
 from workflows.server import ServerWorkflow

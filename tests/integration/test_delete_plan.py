@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 
 from cli.render import status_view
-from orchestrator.lifecycle import FINAL_STATES, ServerState
-from orchestrator.models import ServerStatus
+from core.lifecycle import FINAL_STATES, ServerState
+from core.models import ServerStatus
 from tests.integration.conftest import MARGIN, PERIOD
 from tests.integration.test_lifecycle import _parse
 from workflows.server import ServerWorkflow

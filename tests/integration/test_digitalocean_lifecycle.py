@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import PolicyOverrides, ServerInput, ServerSpec, TaskSignal
-from orchestrator.naming import MANAGED_TAG, instance_tag
+from core.lifecycle import ServerState
+from core.models import PolicyOverrides, ServerInput, ServerSpec, TaskSignal
+from core.naming import MANAGED_TAG, instance_tag
 from tests.integration.conftest import BOOT, Fleet
 from tests.integration.test_reconcile import wait_until_ready
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
@@ -183,8 +183,8 @@ async def test_a_wrong_token_fails_the_server_with_a_clear_auth_error(
 
 
 async def test_a_claim_takes_the_most_recently_idle_droplet(do_fleet: Fleet):
-    from fleet.claims import ClaimBroker
-    from orchestrator.leases import LeaseStore
+    from client.claims import ClaimBroker
+    from leases import LeaseStore
 
     # The stale one has the later deadline (a longer window): by paid time left, the
     # hourly rule, it would be taken; per second the freshest idle one is.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fleet.metrics import FleetGauges, overrun_periods
-from orchestrator.leases import LeaseStore
+from client.metrics import FleetGauges, overrun_periods
+from leases import LeaseStore
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, ServerSpec, TaskSignal
+from core.lifecycle import ServerState
+from core.models import ServerInput, ServerSpec, TaskSignal
 from tests.integration.conftest import MARGIN, PERIOD, Fleet
 from tests.integration.test_reconcile import wait_until_ready
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
@@ -95,8 +95,8 @@ async def test_hetzner_calls_go_through_their_own_rate_limited_queue(both: Fleet
 async def test_a_provider_the_workers_do_not_serve_is_refused_before_anything_starts(
     fleet: Fleet,
 ):
-    from fleet.client import ServerFleet
-    from fleet.errors import InvalidRequest
+    from client.errors import InvalidRequest
+    from client.fleet import ServerFleet
 
     servers = ServerFleet(fleet.client, fleet.settings, fleet.db)
     with pytest.raises(InvalidRequest, match="provider 'hetzner' is not served by the workers"):
@@ -119,7 +119,7 @@ async def test_each_provider_account_has_its_own_quota(
     fleet_factory: Any, fast_hetzner: RunningEmulator
 ):
     from activities.fleet_store import QUOTA_RESOURCE
-    from orchestrator.leases import LeaseStore
+    from leases import LeaseStore
 
     fast_hetzner.reset()
     fleet: Fleet = await fleet_factory(

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.naming import MANAGED_TAG, instance_tag
+from core.lifecycle import ServerState
+from core.naming import MANAGED_TAG, instance_tag
 from providers.hetzner.labels import labels_from_tags
 from tests.integration.conftest import Fleet
 from tests.integration.test_hetzner_lifecycle import UBUNTU

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import TaskSignal
+from core.lifecycle import ServerState
+from core.models import TaskSignal
 from tests.integration.conftest import MARGIN, PERIOD, Fleet
 from workflows.server import ServerWorkflow
 
@@ -72,7 +72,7 @@ async def test_read_model_shows_the_final_state(fleet: Fleet):
 async def test_the_cost_report_equals_the_emulator_ledger(fleet: Fleet):
     from datetime import timedelta
 
-    from fleet.reports import load_cost_report
+    from client.reports import load_cost_report
 
     idle = await fleet.start("cost-idle")
     busy = await fleet.start("cost-busy")

@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.naming import MANAGED_TAG, WORKFLOW_TAG_PREFIX, instance_tag
+from core.naming import MANAGED_TAG, WORKFLOW_TAG_PREFIX, instance_tag
 from providers.hetzner.labels import labels_from_tags
 from tests.integration.conftest import Fleet
 from tests.integration.test_digitalocean_lifecycle import UBUNTU as DO_UBUNTU

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.naming import MANAGED_TAG, instance_tag
+from core.lifecycle import ServerState
+from core.naming import MANAGED_TAG, instance_tag
 from tests.integration.conftest import Fleet
 from tests.integration.test_reconcile import reconcile, wait_until_ready
 from tests.support.emulator import TEST_API_KEY

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from fleet.claims import ClaimBroker
-from orchestrator.leases import LeaseStore
+from client.claims import ClaimBroker
+from leases import LeaseStore
 from tests.integration.conftest import PERIOD, Fleet
 from workflows.pool import PoolInput, WarmPoolWorkflow
 

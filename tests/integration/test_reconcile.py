@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.naming import MANAGED_TAG, instance_tag
+from core.lifecycle import ServerState
+from core.naming import MANAGED_TAG, instance_tag
 from tests.integration.conftest import Fleet
 from tests.support.emulator import TEST_API_KEY
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.leases import LeaseStore
+from leases import LeaseStore
 
 
 @pytest.fixture

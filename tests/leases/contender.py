@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from pymongo import AsyncMongoClient
 
-from orchestrator.leases import LeaseStore
+from leases import LeaseStore
 from tests.leases.support import ms, server_now
 
 TTL = timedelta(seconds=10)

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.leases import LeaseActivities
-from orchestrator.leases import (
+from leases import (
     AcquireLeaseInput,
     Lease,
     LeaseHoldersInput,

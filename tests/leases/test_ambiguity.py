@@ -17,7 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect, OperationFailure
 
-from orchestrator.leases import LeaseOutcomeUnknown, LeaseStore
+from leases import LeaseOutcomeUnknown, LeaseStore
 
 LONG = timedelta(seconds=30)
 FailPoint = Callable[..., Awaitable[None]]

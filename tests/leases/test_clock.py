@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import orchestrator.leases.models
-import orchestrator.leases.store
-from orchestrator.leases import LeaseStore
+import leases.models
+import leases.store
+from leases import LeaseStore
 from tests.leases.support import server_now
 
 TTL = timedelta(milliseconds=800)
@@ -34,7 +34,7 @@ def skew_client_clock(monkeypatch: pytest.MonkeyPatch, offset: timedelta) -> Non
         def utcnow(cls) -> SkewedDatetime:  # type: ignore[override]
             return super().now(dt.UTC).replace(tzinfo=None) + offset  # type: ignore[return-value]
 
-    for module in (orchestrator.leases.store, orchestrator.leases.models):
+    for module in (leases.store, leases.models):
         if hasattr(module, "datetime"):
             monkeypatch.setattr(module, "datetime", SkewedDatetime)
 

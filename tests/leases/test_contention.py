@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from orchestrator.leases import Lease, LeaseStore
+from leases import Lease, LeaseStore
 from tests.leases.support import Hold, max_concurrent, ms, overlapping_pairs, server_now
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from activities.delete_plan import (
     ensure_delete_plan_indexes,
 )
 from activities.payloads import ReserveDeleteInput
-from orchestrator.delete_plan import DeleteBudget
+from core.delete_plan import DeleteBudget
 
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
 DEADLINE = NOW + timedelta(seconds=60)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.leases import LeaseStore
+from leases import LeaseStore
 
 
 async def test_fenced_write_creates_the_document_with_its_fence(

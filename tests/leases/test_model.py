@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 from pymongo import AsyncMongoClient
 
-from orchestrator.leases import Lease, LeaseStore
+from leases import Lease, LeaseStore
 
 T = TypeVar("T")
 OWNERS = st.sampled_from(["a", "b", "c", "d"])

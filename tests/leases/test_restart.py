@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from orchestrator.leases import LeaseStore
+from leases import LeaseStore
 from tests.support.mongo import RestartableMongo
 
 LONG = timedelta(seconds=60)

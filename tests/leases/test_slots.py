@@ -13,7 +13,7 @@ import pytest
 from bson import Int64
 from pymongo import AsyncMongoClient
 
-from orchestrator.leases import LeaseStore
+from leases import LeaseStore
 from tests.leases.support import ms, server_now
 
 SHORT = timedelta(milliseconds=300)

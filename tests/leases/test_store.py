@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.leases import Lease, LeaseStore
+from leases import Lease, LeaseStore
 from tests.leases.support import server_now
 
 SHORT = timedelta(milliseconds=300)

@@ -22,9 +22,9 @@ import pytest
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.components import worker_process
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec
-from orchestrator.procs import ManagedProcess, free_port, tcp_ready
+from core.models import ServerInput, ServerPolicy, ServerSpec
+from devstack.components import worker_process
+from devstack.procs import ManagedProcess, free_port, tcp_ready
 from tests.integration.conftest import BOOT, PERIOD
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from tests.support.prometheus import prometheus_tool

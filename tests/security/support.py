@@ -17,8 +17,8 @@ import httpx
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 
-from orchestrator.components import PROJECT_ROOT
-from orchestrator.procs import ManagedProcess, free_port
+from devstack.components import PROJECT_ROOT
+from devstack.procs import ManagedProcess, free_port
 
 __all__ = [
     "API_KEY",
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 # Loggers that set their own level somewhere; forced to DEBUG while capturing.
-CHATTY_LOGGERS = ("httpx", "httpcore", "temporalio", "pymongo", "orchestrator", "activities")
+CHATTY_LOGGERS = ("httpx", "httpcore", "temporalio", "pymongo", "providers", "leases", "activities")
 
 
 def _b64_inner(value: bytes, offset: int, encode: Callable[[bytes], bytes]) -> bytes:
@@ -150,7 +150,7 @@ def start_codec_server(log_dir: Path, key_hex: str, *args: str) -> RunningCodecS
     base = f"http://127.0.0.1:{port}"
     process = ManagedProcess(
         "codec server",
-        [sys.executable, "-m", "fleet.codec_server", "--port", str(port), *args],
+        [sys.executable, "-m", "client.codec_server", "--port", str(port), *args],
         log_dir / f"codec-server-{port}.log",
         lambda: httpx.get(f"{base}/health", timeout=0.5).status_code == 200,
         env={"PAYLOAD_ENCRYPTION_KEY": key_hex},

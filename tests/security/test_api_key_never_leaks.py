@@ -33,13 +33,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.failures import provider_failure
 from activities.fleet_store import ensure_read_model_indexes
-from orchestrator.components import worker_process
-from orchestrator.leases import LeaseStore
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
-from orchestrator.procs import free_port
-from orchestrator.settings import Settings, load_settings
-from orchestrator.vultr import CreateInstanceRequest, VultrAuthError, VultrClient, VultrError
+from core.lifecycle import ServerState
+from core.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
+from core.settings import Settings, load_settings
+from devstack.components import worker_process
+from devstack.procs import free_port
+from leases import LeaseStore
+from providers.vultr import CreateInstanceRequest, VultrAuthError, VultrClient, VultrError
 from tests.security.conftest import MARGIN, PERIOD
 from tests.security.support import (
     API_KEY,
@@ -284,7 +284,7 @@ async def test_no_mongodb_document_contains_the_key(leak_run: LeakRun) -> None:
 async def test_no_log_record_at_debug_contains_the_key(leak_run: LeakRun) -> None:
     records = leak_run.records
     loggers = {r.name.split(".")[0] for r in records}
-    assert {"httpx", "httpcore", "orchestrator", "pymongo"} <= loggers, loggers
+    assert {"httpx", "httpcore", "providers", "pymongo"} <= loggers, loggers
     assert any("HTTP Request: POST" in r.getMessage() for r in records)
 
     for secret in SECRETS:

@@ -8,16 +8,16 @@ import os
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from fleet.codec import (
+from client.codec import (
     ENCODING,
     KEY_ID_METADATA,
     EncryptionCodec,
     PayloadKeyMismatch,
     PayloadTampered,
 )
-from fleet.connection import data_converter
-from orchestrator.models import ServerSpec
-from orchestrator.settings import load_settings
+from client.connection import data_converter
+from core.models import ServerSpec
+from core.settings import load_settings
 
 KEY = bytes.fromhex("11" * 32)
 OTHER_KEY = bytes.fromhex("22" * 32)

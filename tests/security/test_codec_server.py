@@ -14,9 +14,9 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from fleet.codec import EncryptionCodec
-from orchestrator.components import PROJECT_ROOT
-from orchestrator.procs import free_port
+from client.codec import EncryptionCodec
+from devstack.components import PROJECT_ROOT
+from devstack.procs import free_port
 from tests.security.support import RunningCodecServer, start_codec_server
 
 KEY = bytes.fromhex("5a" * 32)
@@ -191,7 +191,7 @@ def test_the_server_log_never_shows_the_key(base: str, codec_server: RunningCode
 
 def test_the_server_refuses_to_start_without_a_key() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "fleet.codec_server", "--port", str(free_port())],
+        [sys.executable, "-m", "client.codec_server", "--port", str(free_port())],
         env={**os.environ, "PAYLOAD_ENCRYPTION_KEY": ""},
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -204,7 +204,7 @@ def test_the_server_refuses_to_start_without_a_key() -> None:
 
 def test_the_server_refuses_a_key_that_is_not_hex() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "fleet.codec_server", "--port", str(free_port())],
+        [sys.executable, "-m", "client.codec_server", "--port", str(free_port())],
         env={**os.environ, "PAYLOAD_ENCRYPTION_KEY": "not-hex"},
         cwd=PROJECT_ROOT,
         capture_output=True,

@@ -19,13 +19,13 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.fleet_store import ensure_read_model_indexes
-from fleet.codec import ENCODING, EncryptionCodec, PayloadKeyMismatch
-from fleet.connection import data_converter
-from orchestrator.leases import LeaseStore
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
-from orchestrator.procs import venv_bin
-from orchestrator.settings import Settings, load_settings
+from client.codec import ENCODING, EncryptionCodec, PayloadKeyMismatch
+from client.connection import data_converter
+from core.lifecycle import ServerState
+from core.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
+from core.settings import Settings, load_settings
+from devstack.procs import venv_bin
+from leases import LeaseStore
 from tests.security.conftest import MARGIN, PERIOD
 from tests.security.support import API_KEY, Secret, iter_payloads, start_codec_server
 from tests.support.emulator import RunningEmulator

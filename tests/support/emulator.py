@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestrator.components import emulator_process
-from orchestrator.procs import ManagedProcess, free_port
+from devstack.components import emulator_process
+from devstack.procs import ManagedProcess, free_port
 
 TEST_API_KEY = "test-key-not-a-secret"
 

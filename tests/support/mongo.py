@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
-from orchestrator.components import mongo_process
-from orchestrator.procs import ManagedProcess, free_port
+from devstack.components import mongo_process
+from devstack.procs import ManagedProcess, free_port
 
 
 def start_embedded_mongo(

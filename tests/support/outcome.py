@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus
+from core.lifecycle import ServerState
+from core.models import ServerStatus
 from workflows.server import ServerWorkflow
 
 

@@ -18,8 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.components import SEARCH_ATTRIBUTES
-from orchestrator.procs import venv_bin
+from devstack.components import SEARCH_ATTRIBUTES
+from devstack.procs import venv_bin
 from workflows.search_attributes import ALL_KEYS
 
 _INDEXED = {

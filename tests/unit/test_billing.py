@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator import billing
+from core import billing
 
 HOUR = timedelta(hours=1)
 MARGIN = timedelta(seconds=60)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator import billing
+from core import billing
 from providers.base import BillingModel
 
 HOURLY = BillingModel.hourly(monthly_cap_hours=672)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.cost import busy_intervals, cost_report, idle_timeout_units
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus, TimelineEntry
+from core.cost import busy_intervals, cost_report, idle_timeout_units
+from core.lifecycle import ServerState
+from core.models import ServerStatus, TimelineEntry
 from providers.base import BillingModel
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)

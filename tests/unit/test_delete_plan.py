@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.delete_plan import DeleteBudget, plan_slot, slot_time
-from orchestrator.settings import load_settings
+from core.delete_plan import DeleteBudget, plan_slot, slot_time
+from core.settings import load_settings
 
 T0 = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
 EPOCH0 = int(T0.timestamp())

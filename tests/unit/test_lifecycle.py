@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.lifecycle import (
+from core.lifecycle import (
     FINAL_STATES,
     TRANSITIONS,
     InvalidTransition,

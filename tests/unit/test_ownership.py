@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_tag, owner_of
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_tag, owner_of
 
 
 def test_an_instance_with_both_of_our_tags_belongs_to_its_workflow():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.naming import MANAGED_TAG, instance_tag
-from orchestrator.reconciliation import Record, findings, workflows_to_check
+from core.lifecycle import ServerState
+from core.naming import MANAGED_TAG, instance_tag
+from core.reconciliation import Record, findings, workflows_to_check
 from providers.base import Instance
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

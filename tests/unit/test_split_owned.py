@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.naming import MANAGED_TAG, instance_tag
+from core.naming import MANAGED_TAG, instance_tag
 from providers.base import Instance
 from providers.ownership import NOT_OURS_IDS_SHOWN, split_owned
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.vultr import VultrClient
+from providers.vultr import VultrClient
 
 SECRET_KEY = "sk-live-0123456789abcdef-DO-NOT-LEAK"
 BASE_URL = "https://api.example.test/v2"

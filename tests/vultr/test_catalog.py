@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.vultr import (
+from providers.vultr import (
     Catalog,
     CreateInstanceRequest,
     OperatingSystem,

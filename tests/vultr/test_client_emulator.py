@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.vultr import (
+from providers.vultr import (
     CreateInstanceRequest,
     Instance,
     VultrAuthError,
@@ -371,7 +371,7 @@ async def test_no_log_line_over_real_http_shows_the_key(
         with pytest.raises(VultrServerError):
             await vultr.get_instance(created.id)
         await vultr.delete_instance(created.id)
-    vultr_lines = [r for r in caplog.records if r.name == "orchestrator.vultr"]
+    vultr_lines = [r for r in caplog.records if r.name == "providers.vultr"]
     assert len(vultr_lines) == 3
     for record in caplog.records:
         assert key not in record.getMessage()

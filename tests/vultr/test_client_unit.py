@@ -17,8 +17,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from orchestrator.settings import Settings
-from orchestrator.vultr import (
+from core.settings import Settings
+from providers.vultr import (
     Catalog,
     CreateInstanceRequest,
     OperatingSystem,
@@ -499,9 +499,9 @@ async def test_the_context_manager_closes_the_connection_pool() -> None:
 async def test_each_request_is_logged_at_debug_with_method_path_status_and_duration(
     mock_client: MakeClient, scripted: MakeScripted, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="orchestrator.vultr")
+    caplog.set_level(logging.DEBUG, logger="providers.vultr")
     await mock_client(scripted(reply(204))).halt_instance("i-1")
-    records = [r for r in caplog.records if r.name == "orchestrator.vultr"]
+    records = [r for r in caplog.records if r.name == "providers.vultr"]
     assert len(records) == 1
     assert records[0].levelno == logging.DEBUG
     assert records[0].getMessage().startswith("POST /instances/i-1/halt -> 204 in ")
@@ -511,10 +511,10 @@ async def test_each_request_is_logged_at_debug_with_method_path_status_and_durat
 async def test_a_transport_failure_is_logged_with_its_kind(
     mock_client: MakeClient, scripted: MakeScripted, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="orchestrator.vultr")
+    caplog.set_level(logging.DEBUG, logger="providers.vultr")
     with pytest.raises(VultrTransportError):
         await mock_client(scripted(raising(httpx.ConnectError))).get_instance("i-1")
-    messages = [r.getMessage() for r in caplog.records if r.name == "orchestrator.vultr"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "providers.vultr"]
     assert messages and messages[0].startswith("GET /instances/i-1 -> ConnectError after ")
 
 

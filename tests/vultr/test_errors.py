@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestrator.vultr import (
+from providers.errors import NON_RETRYABLE_ERROR_TYPES
+from providers.vultr import (
     VultrAuthError,
     VultrBadRequest,
     VultrError,
@@ -19,7 +20,6 @@ from orchestrator.vultr import (
     VultrValidationError,
     parse_retry_after,
 )
-from providers.errors import NON_RETRYABLE_ERROR_TYPES
 
 NOW = datetime(2025, 1, 6, 12, 0, 0, tzinfo=UTC)
 
@@ -131,8 +131,8 @@ def test_retry_after_that_cannot_be_read_is_none(header: str | None) -> None:
 
 
 def test_every_vultr_error_is_its_provider_neutral_kind():
-    from orchestrator import vultr
     from providers import errors as common
+    from providers import vultr
 
     kinds = {
         vultr.VultrValidationError: common.ProviderValidationError,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.vultr import (
+from providers.vultr import (
     MAX_LABEL_LENGTH,
     MAX_USER_DATA_BYTES,
     Account,

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_tag
-from orchestrator.vultr import VultrClient
-from orchestrator.vultr.provider import VultrProvider
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_tag
 from providers.base import Provider
 from providers.errors import ProviderValidationError
+from providers.vultr import VultrClient
+from providers.vultr.provider import VultrProvider
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 
 SPEC = ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284, tags=["team:ci"])

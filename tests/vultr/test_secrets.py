@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from orchestrator.vultr import (
+from providers.vultr import (
     CreateInstanceRequest,
     VultrClient,
     VultrError,

@@ -27,9 +27,9 @@ from activities.payloads import (
     SlotInput,
     SpecInput,
 )
-from orchestrator.leases.models import Lease
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import DeleteSlot
+from core.lifecycle import ServerState
+from core.models import DeleteSlot
+from leases.models import Lease
 
 
 @dataclass

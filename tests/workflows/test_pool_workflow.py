@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.pools import PoolCensus, PoolCensusInput
-from orchestrator.models import ServerSpec
+from core.models import ServerSpec
 from workflows.pool import PoolInput, WarmPoolWorkflow
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus, TaskSignal
+from core.lifecycle import ServerState
+from core.models import ServerStatus, TaskSignal
 from tests.workflows.fake_activities import FakeCloud
 from tests.workflows.test_server_workflow import (
     MARGIN,

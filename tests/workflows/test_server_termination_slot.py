@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.lifecycle import ServerState
+from core.lifecycle import ServerState
 from tests.workflows.fake_activities import FakeCloud
 from tests.workflows.test_server_workflow import (
     MARGIN,

@@ -13,9 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.policy import PolicyActivities
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import PolicyOverrides, ServerInput, TaskSignal, TerminationRequest
-from orchestrator.settings import load_settings
+from core.lifecycle import ServerState
+from core.models import PolicyOverrides, ServerInput, TaskSignal, TerminationRequest
+from core.settings import load_settings
 from tests.workflows.fake_activities import FakeCloud
 from tests.workflows.test_server_workflow import (
     MARGIN,

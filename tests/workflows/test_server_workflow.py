@@ -13,8 +13,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import (
+from core.lifecycle import ServerState
+from core.models import (
     ServerInput,
     ServerPolicy,
     ServerSpec,
@@ -293,7 +293,7 @@ async def test_mark_idle_for_a_task_that_is_not_running_is_refused_by_update(env
 
 
 async def test_claim_is_exclusive(env):
-    from orchestrator.models import ClaimRequest
+    from core.models import ClaimRequest
 
     cloud = FakeCloud(env)
     async with workers(env, cloud) as queue:

@@ -12,7 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
-from orchestrator.settings import Settings
+from core.settings import Settings
 
 __all__ = ["connect_temporal", "data_converter", "mongo_client", "write_concern"]
 
@@ -22,7 +22,7 @@ def data_converter(settings: Settings) -> DataConverter:
     key = settings.payload_encryption_key
     if key is None:
         return pydantic_data_converter
-    from fleet.codec import EncryptionCodec
+    from client.codec import EncryptionCodec
 
     return DataConverter(
         payload_converter_class=pydantic_data_converter.payload_converter_class,

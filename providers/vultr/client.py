@@ -19,8 +19,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.vultr.catalog import Catalog, validate_create_request
-from orchestrator.vultr.errors import (
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
+from providers.vultr.catalog import Catalog, validate_create_request
+from providers.vultr.errors import (
     VultrAuthError,
     VultrBadRequest,
     VultrError,
@@ -32,7 +33,7 @@ from orchestrator.vultr.errors import (
     VultrValidationError,
     parse_retry_after,
 )
-from orchestrator.vultr.models import (
+from providers.vultr.models import (
     Account,
     CreateInstanceRequest,
     Instance,
@@ -41,10 +42,9 @@ from orchestrator.vultr.models import (
     Plan,
     Region,
 )
-from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
 
 if TYPE_CHECKING:
-    from orchestrator.settings import Settings
+    from core.settings import Settings
 
 __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "VultrClient"]
 
@@ -52,7 +52,7 @@ DEFAULT_BASE_URL = "https://api.vultr.com/v2"
 MAX_PER_PAGE = 500  # the API's maximum page size
 _EXCERPT = 200  # characters of a non-JSON body quoted in an error
 
-logger = logging.getLogger("orchestrator.vultr")
+logger = logging.getLogger("providers.vultr")
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,8 +1,8 @@
 """Async Vultr API v2 client: typed models, classified errors, pre-send validation."""
 
-from orchestrator.vultr.catalog import Catalog, validate_create_request
-from orchestrator.vultr.client import DEFAULT_BASE_URL, MAX_PER_PAGE, VultrClient
-from orchestrator.vultr.errors import (
+from providers.vultr.catalog import Catalog, validate_create_request
+from providers.vultr.client import DEFAULT_BASE_URL, MAX_PER_PAGE, VultrClient
+from providers.vultr.errors import (
     VultrAuthError,
     VultrBadRequest,
     VultrError,
@@ -14,7 +14,7 @@ from orchestrator.vultr.errors import (
     VultrValidationError,
     parse_retry_after,
 )
-from orchestrator.vultr.models import (
+from providers.vultr.models import (
     MAX_LABEL_LENGTH,
     MAX_TAG_LENGTH,
     MAX_USER_DATA_BYTES,

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator import billing
-from orchestrator.lifecycle import ServerState
-from orchestrator.models import ServerStatus, billing_cost
+from core import billing
+from core.lifecycle import ServerState
+from core.models import ServerStatus, billing_cost
 from providers.base import BillingModel
 
 __all__ = ["CostLine", "CostReport", "busy_intervals", "cost_report", "idle_timeout_units"]

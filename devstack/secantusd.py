@@ -46,7 +46,7 @@ def install() -> bool:
 
 
 # Written to the server's log at start, so that a log (or a test) shows which ran.
-STARTED_LINE = "retryable-write records pruned oldest-first (orchestrator/secantusd.py)"
+STARTED_LINE = "retryable-write records pruned oldest-first (devstack/secantusd.py)"
 
 if __name__ == "__main__":
     if install():

@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.delete_plan import DeleteBudget
+from core.delete_plan import DeleteBudget
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 

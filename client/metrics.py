@@ -13,9 +13,9 @@ from temporalio.common import MetricMeter
 
 from activities.fleet_store import SERVERS_COLLECTION, quota_resource
 from activities.reconcile import RECONCILIATIONS_COLLECTION
-from orchestrator.leases import LeaseOperation, LeaseOutcome, LeaseStore
-from orchestrator.lifecycle import ServerState
-from orchestrator.reconciliation import Finding
+from core.lifecycle import ServerState
+from core.reconciliation import Finding
+from leases import LeaseOperation, LeaseOutcome, LeaseStore
 from providers import DEFAULT_PROVIDER
 
 __all__ = ["FleetGauges", "LeaseMetricsToTemporal", "overrun_periods", "publish_fleet_gauges"]

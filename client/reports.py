@@ -8,8 +8,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from activities.fleet_store import SERVERS_COLLECTION
-from orchestrator.cost import CostReport, cost_report
-from orchestrator.models import ServerStatus
+from core.cost import CostReport, cost_report
+from core.models import ServerStatus
 
 __all__ = ["load_cost_report", "load_statuses"]
 

@@ -20,11 +20,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
-from fleet.client import checked_request
-from orchestrator.leases import Lease, LeaseStore
-from orchestrator.lifecycle import AVAILABLE_STATES, ServerState
-from orchestrator.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
-from orchestrator.settings import Settings
+from client.fleet import checked_request
+from core.lifecycle import AVAILABLE_STATES, ServerState
+from core.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
+from core.settings import Settings
+from leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
 from providers.base import BillingModel
 from workflows.server import ServerWorkflow

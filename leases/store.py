@@ -35,10 +35,10 @@ from pymongo.errors import (
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from orchestrator.leases.errors import LeaseOutcomeUnknown
-from orchestrator.leases.metrics import LeaseMetrics, LeaseOperation, LeaseOutcome, NoopLeaseMetrics
-from orchestrator.leases.models import Lease
-from orchestrator.leases.pipelines import (
+from leases.errors import LeaseOutcomeUnknown
+from leases.metrics import LeaseMetrics, LeaseOperation, LeaseOutcome, NoopLeaseMetrics
+from leases.models import Lease
+from leases.pipelines import (
     SLOT_SPACE,
     expired_expr,
     fenced_write_pipeline,

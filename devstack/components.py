@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.procs import ManagedProcess, free_port, tcp_ready, venv_bin
+from devstack.procs import ManagedProcess, free_port, tcp_ready, venv_bin
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 __all__ = [
@@ -34,12 +34,10 @@ def mongo_process(
 ) -> ManagedProcess:
     """SecantusDB speaking the MongoDB wire protocol; `storage` may be ':memory:'.
 
-    Runs through orchestrator/secantusd.py, which keeps its writes from slowing down as
+    Runs through devstack/secantusd.py, which keeps its writes from slowing down as
     retryable-write records pile up; `stock` runs SecantusDB's own entry point instead
     (bench/embedded_writes.py compares the two)."""
-    entry = (
-        [venv_bin("secantusd-py")] if stock else [sys.executable, "-m", "orchestrator.secantusd"]
-    )
+    entry = [venv_bin("secantusd-py")] if stock else [sys.executable, "-m", "devstack.secantusd"]
     argv = [*entry, "--host", host, "--port", str(port)]
     argv += ["--storage-path", str(storage), "--log-level", "WARNING"]
     if test_commands:

@@ -39,8 +39,8 @@ from starlette.routing import Route
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
-from fleet.codec import EncryptionCodec, PayloadDecryptionError
-from orchestrator.settings import SettingsError, load_settings
+from client.codec import EncryptionCodec, PayloadDecryptionError
+from core.settings import SettingsError, load_settings
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_UI_ORIGINS", "create_app", "main"]
 
@@ -49,7 +49,7 @@ DEFAULT_UI_ORIGINS: tuple[str, ...] = ("http://localhost:8233", "http://127.0.0.
 # What the UI sends: JSON bodies, the namespace, and a bearer token when it is told to.
 ALLOWED_HEADERS = ("content-type", "x-namespace", "authorization")
 
-log = logging.getLogger("fleet.codec_server")
+log = logging.getLogger("client.codec_server")
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator.vultr.errors import VultrValidationError
-from orchestrator.vultr.models import CreateInstanceRequest, OperatingSystem, Plan, Region
+from providers.vultr.errors import VultrValidationError
+from providers.vultr.models import CreateInstanceRequest, OperatingSystem, Plan, Region
 
 __all__ = ["Catalog", "validate_create_request"]
 

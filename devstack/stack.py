@@ -69,7 +69,8 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
-from orchestrator.components import (
+from core.settings import DEFAULT_VULTR_API_URL, Settings, SettingsError, load_settings
+from devstack.components import (
     PROJECT_ROOT,
     SEARCH_ATTRIBUTES,
     emulator_process,
@@ -77,7 +78,7 @@ from orchestrator.components import (
     temporal_process,
     worker_process,
 )
-from orchestrator.procs import (
+from devstack.procs import (
     ComponentError,
     ManagedProcess,
     PortInUseError,
@@ -86,7 +87,6 @@ from orchestrator.procs import (
     port_in_use,
     venv_bin,
 )
-from orchestrator.settings import DEFAULT_VULTR_API_URL, Settings, SettingsError, load_settings
 
 __all__ = [
     "DEFAULT_DATA_DIR",

@@ -1,13 +1,13 @@
 """MongoDB leases and semaphores with fencing tokens; no Temporal imports."""
 
-from orchestrator.leases.errors import LeaseError, LeaseOutcomeUnknown
-from orchestrator.leases.metrics import (
+from leases.errors import LeaseError, LeaseOutcomeUnknown
+from leases.metrics import (
     LeaseMetrics,
     LeaseOperation,
     LeaseOutcome,
     NoopLeaseMetrics,
 )
-from orchestrator.leases.models import (
+from leases.models import (
     AcquireLeaseInput,
     Lease,
     LeaseHoldersInput,
@@ -15,7 +15,7 @@ from orchestrator.leases.models import (
     ReleaseLeaseInput,
     RenewLeaseInput,
 )
-from orchestrator.leases.store import (
+from leases.store import (
     DEFAULT_GC_GRACE,
     DEFAULT_OP_TIMEOUT,
     DEFAULT_WRITE_CONCERN,

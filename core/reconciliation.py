@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.lifecycle import SERVING_STATES, ServerState
-from orchestrator.naming import owner_of
+from core.lifecycle import SERVING_STATES, ServerState
+from core.naming import owner_of
 from providers.base import Instance
 
 __all__ = ["Finding", "Record", "findings", "workflows_to_check"]

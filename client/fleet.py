@@ -3,7 +3,7 @@ systems that embed it.
 
 Writes go to the workflows (start, updates); live detail comes from the workflow's
 query; listings and servers whose workflow has ended come from the MongoDB read
-model the workflows keep. Every failure is one of the `fleet.errors` classes.
+model the workflows keep. Every failure is one of the `client.errors` classes.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fleet_store import SERVERS_COLLECTION
 from activities.payloads import SpecInput
-from fleet.connection import connect_temporal, mongo_client
-from fleet.errors import (
+from client.connection import connect_temporal, mongo_client
+from client.errors import (
     FleetError,
     FleetUnavailable,
     InvalidRequest,
@@ -58,9 +58,9 @@ from fleet.errors import (
     ServerNotFound,
     WaitTimeout,
 )
-from orchestrator import billing
-from orchestrator.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
-from orchestrator.models import (
+from core import billing
+from core.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
+from core.models import (
     ClaimRequest,
     ClaimResult,
     PolicyOverrides,
@@ -73,7 +73,7 @@ from orchestrator.models import (
     validate_server_name,
     workflow_id_for,
 )
-from orchestrator.settings import Settings
+from core.settings import Settings
 from providers import DEFAULT_PROVIDER
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, PROVIDER_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow

@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orchestrator import billing
-from orchestrator.leases.models import Lease
-from orchestrator.lifecycle import ServerState
-from orchestrator.naming import (
+from core import billing
+from core.lifecycle import ServerState
+from core.naming import (
     RESERVED_TAG_PREFIXES,
     validate_server_name,
     workflow_id_for,
 )
+from leases.models import Lease
 from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 from providers.base import BillingModel
 
 if TYPE_CHECKING:
-    from orchestrator.settings import Settings
+    from core.settings import Settings
 
 __all__ = [
     "MAX_CLOUD_INIT_BYTES",

@@ -3,17 +3,17 @@ ownership tags, the readiness rule and the billing model in one adapter."""
 
 from __future__ import annotations
 
-from orchestrator import billing
-from orchestrator.models import ServerSpec
-from orchestrator.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
-from orchestrator.settings import Settings
-from orchestrator.vultr.catalog import validate_create_request
-from orchestrator.vultr.client import VultrClient
-from orchestrator.vultr.errors import VultrNotFound, VultrValidationError
-from orchestrator.vultr.models import CreateInstanceRequest
-from orchestrator.vultr.models import Instance as VultrInstance
+from core import billing
+from core.models import ServerSpec
+from core.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
+from core.settings import Settings
 from providers.base import BillingModel, Instance, Owned, Quote
 from providers.ownership import split_owned
+from providers.vultr.catalog import validate_create_request
+from providers.vultr.client import VultrClient
+from providers.vultr.errors import VultrNotFound, VultrValidationError
+from providers.vultr.models import CreateInstanceRequest
+from providers.vultr.models import Instance as VultrInstance
 
 __all__ = ["VultrProvider", "vultr_billing_model"]
 

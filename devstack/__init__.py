@@ -1,0 +1,1 @@
+"""The embedded local stack: its processes, ports and logs (tests, benchmarks, the demo)."""
