@@ -275,8 +275,7 @@ class StackOptions:
     boot_seconds: float
     rate_limit: int = 30  # emulator: requests/s per client before 429 (0: off)
     vultr_requests_per_second: float = 25.0  # the worker's Vultr task-queue rate limit
-    # The account quota: one slot document each, created on first use, so near the
-    # benchmark's size rather than far above it (a benchmark may pass more).
+    # The account quota (its slot documents are created only as holders need them).
     max_servers: int = 2_000
     max_concurrent_terminations: int = 30
     ready_poll_seconds: float = 5.0  # policy: readiness polling pace
