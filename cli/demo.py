@@ -284,7 +284,7 @@ async def _tour(
     names = [name for group in groups.values() for name in group]
     # Each hourly provider's last server runs its job across the first boundary.
     plans = [plan for p in providers for plan in plans_for(p, groups[p.provider])]
-    _explain(console, plans, urls, providers)
+    _explain(console, plans, urls, providers, settings)
     fleet = await ServerFleet.connect(settings)
     async with fleet:
         for provider in providers:
@@ -333,8 +333,19 @@ async def _tour(
     return 0 if ok and not failures else 1
 
 
+def plan_spread_seconds(settings: Settings, provider: str) -> int:
+    """How much earlier than its margin a delete may go when the delete plan moves it
+    into the previous bucket of the provider's rate budget (0 with the planner off)."""
+    budget = settings.delete_budget(provider)
+    return 0 if budget is None else budget.bucket_seconds
+
+
 def _explain(
-    console: Console, plans: list[JobPlan], urls: DevStackUrls, providers: list[DemoProvider]
+    console: Console,
+    plans: list[JobPlan],
+    urls: DevStackUrls,
+    providers: list[DemoProvider],
+    settings: Settings,
 ) -> None:
     where = ", ".join(f"{p.provider} ({p.region})" for p in providers)
     per_second = {p.provider for p in providers if p.idle_window}
@@ -358,6 +369,10 @@ def _explain(
             )
         else:
             note = f"done early: deleted at +{PERIOD - MARGIN} s, billed 1 period"
+            spread = plan_spread_seconds(settings, plan.server.split("-")[1])
+            if spread > 1:
+                # Two deletes due in one bucket of a slow API: one goes a bucket earlier.
+                note += f" (or up to {spread} s earlier, when the delete plan spreads deletes)"
         console.print(
             f"  {plan.server}: {plan.task_id} busy from +{plan.start:g} s to +{plan.end:g} s "
             f"after creation; {note}"

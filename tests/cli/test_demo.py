@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from cli.demo import MARGIN, plan_spread_seconds
+from core.settings import load_settings
 from devstack.components import PROJECT_ROOT
 from tests.devstack.helpers import descendants, still_alive
 
@@ -82,11 +84,15 @@ def test_the_demo_terminates_every_server_and_leaves_no_process_behind():
     assert {name: row[6] for name, row in hourly.items()} == {
         name: "2 h" if name.endswith("-3") else "1 h" for name in hourly
     }
+    settings = load_settings()
     for name, row in hourly.items():
         if name.endswith("-3"):
             continue  # released with terminate --now
         before = float(row[5].split(" s before boundary")[0])
-        assert 0 < before <= 6, (name, row)
+        # The margin, a second more for deadlines kept to whole seconds, and at a slow
+        # API the delete plan may move one of two deletes due together a bucket earlier.
+        spread = plan_spread_seconds(settings, row[1])
+        assert 0 < before <= MARGIN + 1 + spread, (name, row)
     # Per-second Droplets: deleted after their idle window, billed in seconds (60 s at
     # least), the one that served a burst of two jobs no less than the others.
     droplets = {name: row for name, row in rows.items() if row[1] == "digitalocean"}
