@@ -327,20 +327,45 @@ class ServerWorkflow:
         return self._deadline(now) - slack
 
     async def _pool_keeps_me(self) -> bool:
-        if self._input.pool is None:
+        """At its deadline, whether the pool keeps this member warm one more period. A
+        MongoDB that does not answer within the termination slot's wait lets it go: a
+        period nobody asked for is not bought on a guess (the pool refills on demand)."""
+        pool = self._input.pool
+        if pool is None:
             return False
-        return await workflow.execute_activity(
-            "keep_warm",
-            KeepWarmInput(
-                pool=self._input.pool,
-                owner=self._wf_id,
-                ttl_seconds=float(self._pol.billing_period_seconds),
-            ),
-            start_to_close_timeout=MONGO_CALL_TIMEOUT,
-            retry_policy=MONGO_RETRY,
-            result_type=bool,
-            summary=f"does pool {self._input.pool} still need this server?",
+        request = KeepWarmInput(
+            pool=pool, owner=self._wf_id, ttl_seconds=float(self._pol.billing_period_seconds)
         )
+        summary = f"does pool {pool} still need this server?"
+        # Patched: older histories waited for the answer however long it took.
+        if self._mongo_until is None or not workflow.patched("keep-warm-bounded"):
+            return await workflow.execute_activity(
+                "keep_warm",
+                request,
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                retry_policy=MONGO_RETRY,
+                result_type=bool,
+                summary=summary,
+            )
+        wait = termination_slot_wait(self._pol.margin)
+        try:
+            return await workflow.execute_activity(
+                "keep_warm",
+                request,
+                start_to_close_timeout=MONGO_CALL_TIMEOUT,
+                schedule_to_close_timeout=wait,
+                retry_policy=MONGO_RETRY,
+                result_type=bool,
+                summary=summary,
+            )
+        except ActivityError as err:
+            self._rt.termination = TerminationRequest(
+                reason=(
+                    f"idle at billing deadline; pool {pool} did not answer whether to keep "
+                    f"it warm within {wait.total_seconds():g} s: {self._describe(err)}"
+                )
+            )
+            return False
 
     async def _settle_busy_state(self) -> None:
         rt = self._rt

@@ -21,6 +21,7 @@ from activities.payloads import (
     FindInstanceInput,
     InstanceInfo,
     InstanceRef,
+    KeepWarmInput,
     PlanQuote,
     RecordServerInput,
     ReserveDeleteInput,
@@ -62,6 +63,8 @@ class FakeCloud:
     # fail (and are retried) until `records_back` is set (by the delete, at the latest).
     block_records: bool = False
     records_back: asyncio.Event = field(default_factory=asyncio.Event)
+    # A pool member's keep-warm check: "keep" it, "release" it, or "hang" (MongoDB down).
+    warm: str = "release"
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -170,6 +173,13 @@ class FakeCloud:
         self.plan_calls.append("release_delete_slot")
         return int(self.delete_slots.pop(owner, None) is not None)
 
+    @activity.defn(name="keep_warm")
+    async def keep_warm(self, request: KeepWarmInput) -> bool:
+        self.calls.append("keep_warm")
+        if self.warm == "hang":
+            await asyncio.Event().wait()
+        return self.warm == "keep"
+
     @activity.defn(name="record_server")
     async def record_server(self, request: RecordServerInput) -> None:
         if self.block_records and request.status.state != ServerState.PROVISIONING:
@@ -197,4 +207,5 @@ class FakeCloud:
             self.record_server,
             self.reserve_delete_slot,
             self.release_delete_slot,
+            self.keep_warm,
         ]
