@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
@@ -111,13 +112,11 @@ class ServerWorkflow:
         self._publish()
         try:
             if self._policy is None:
-                self._policy = await workflow.execute_activity(
+                self._policy = await self._mongo(
                     "resolve_policy",
                     input.overrides,
-                    start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                    retry_policy=MONGO_RETRY,
+                    "the worker's billing policy with the requested overrides",
                     result_type=ServerPolicy,
-                    summary="the worker's billing policy with the requested overrides",
                 )
             if rt.version == 0:
                 await self._record()  # visible in `list` from the start
@@ -162,12 +161,11 @@ class ServerWorkflow:
         account = rt.quota_provider or "the"
         self._details(f"waiting for a slot of {account} account quota")
         await self._until_done_or_terminated(
-            workflow.start_activity(
+            self._start_mongo(
                 "take_quota_slot",
                 self._quota_slot(),
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                retry_policy=LEASE_WAIT_RETRY,
-                summary=f"take a slot of {account} account quota",
+                f"take a slot of {account} account quota",
+                retry=LEASE_WAIT_RETRY,
             )
         )
         if rt.instance_id is None:
@@ -339,25 +337,10 @@ class ServerWorkflow:
         summary = f"does pool {pool} still need this server?"
         # Patched: older histories waited for the answer however long it took.
         if self._mongo_until is None or not workflow.patched("keep-warm-bounded"):
-            return await workflow.execute_activity(
-                "keep_warm",
-                request,
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                retry_policy=MONGO_RETRY,
-                result_type=bool,
-                summary=summary,
-            )
+            return await self._mongo("keep_warm", request, summary, result_type=bool)
         wait = termination_slot_wait(self._pol.margin)
         try:
-            return await workflow.execute_activity(
-                "keep_warm",
-                request,
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                schedule_to_close_timeout=wait,
-                retry_policy=MONGO_RETRY,
-                result_type=bool,
-                summary=summary,
-            )
+            return await self._mongo("keep_warm", request, summary, within=wait, result_type=bool)
         except ActivityError as err:
             self._rt.termination = TerminationRequest(
                 reason=(
@@ -396,13 +379,11 @@ class ServerWorkflow:
         renewed claims carry on, lapsed ones free the server."""
         due = [lease for lease in self._rt.claims.values() if lease.expires_at <= now]
         for lease in due:
-            holders: list[Lease] = await workflow.execute_activity(
+            holders: list[Lease] = await self._mongo(
                 "lease_holders",
                 LeaseHoldersInput(resource=lease.resource),
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                retry_policy=MONGO_RETRY,
+                f"is the claim of {lease.owner} still renewed?",
                 result_type=list[Lease],
-                summary=f"is the claim of {lease.owner} still renewed?",
             )
             current = next((h for h in holders if h.token == lease.token), None)
             if lease.owner not in self._rt.claims:
@@ -506,12 +487,10 @@ class ServerWorkflow:
                         "instance %s survived a delete; deleting again", rt.instance_id
                     )
             rt.deleted_at = deleted_at
-        release = workflow.start_activity(
+        release = self._start_mongo(
             "release_server_leases",
             SlotInput(owner=self._wf_id, ttl_seconds=0),
-            start_to_close_timeout=MONGO_CALL_TIMEOUT,
-            retry_policy=MONGO_RETRY,
-            summary="release quota and termination slots",
+            "release quota and termination slots",
         )
         if bounded:
             # The instance is gone: the final state need not wait for MongoDB. The run
@@ -526,14 +505,13 @@ class ServerWorkflow:
         lost) is freed by release_server_leases, or by its TTL at the latest."""
         wait = termination_slot_wait(self._pol.margin)
         try:
-            return await workflow.execute_activity(
+            return await self._mongo(
                 "take_termination_slot",
                 SlotInput(owner=self._wf_id, ttl_seconds=300),
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                schedule_to_close_timeout=wait if bounded else None,
-                retry_policy=TERMINATION_SLOT_RETRY,
+                "take a termination slot",
+                within=wait if bounded else None,
+                retry=TERMINATION_SLOT_RETRY,
                 result_type=Lease,
-                summary="take a termination slot",
             )
         except ActivityError as err:
             if not bounded:
@@ -563,15 +541,11 @@ class ServerWorkflow:
         """Give the slot back once the DELETE is accepted; bounded in patched histories,
         since release_server_leases frees it too and it expires by its TTL anyway."""
         try:
-            await workflow.execute_activity(
+            await self._mongo(
                 "release_termination_slot",
                 slot,
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                schedule_to_close_timeout=(
-                    termination_slot_wait(self._pol.margin) if bounded else None
-                ),
-                retry_policy=MONGO_RETRY,
-                summary="release the termination slot",
+                "release the termination slot",
+                within=termination_slot_wait(self._pol.margin) if bounded else None,
             )
         except ActivityError as err:
             if not bounded:
@@ -794,28 +768,57 @@ class ServerWorkflow:
         )
 
     async def _renew_quota(self) -> None:
-        if self._mongo_until is None:
-            await workflow.execute_activity(
-                "take_quota_slot",
-                self._quota_slot(),
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                retry_policy=LEASE_WAIT_RETRY,
-                summary="renew the quota slot",
-            )
-            return
         # At a deadline the server survives: the slot's TTL spans several periods, so a
         # renew MongoDB does not answer in time is left to the next deadline.
+        bounded = self._mongo_until is not None
         try:
-            await workflow.execute_activity(
+            await self._mongo(
                 "take_quota_slot",
                 self._quota_slot(),
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                schedule_to_close_timeout=termination_slot_wait(self._pol.margin),
-                retry_policy=LEASE_WAIT_RETRY,
-                summary="renew the quota slot",
+                "renew the quota slot",
+                within=termination_slot_wait(self._pol.margin) if bounded else None,
+                retry=LEASE_WAIT_RETRY,
             )
         except ActivityError as err:
+            if not bounded:
+                raise
             workflow.logger.warning("renewing the quota slot failed: %s", self._describe(err))
+
+    def _start_mongo(
+        self,
+        activity: str,
+        arg: Any,
+        summary: str,
+        *,
+        within: timedelta | None = None,
+        retry: RetryPolicy = MONGO_RETRY,
+        result_type: Any = None,
+    ) -> workflow.ActivityHandle[Any]:
+        """A MongoDB activity (leases, read model): its call timeout and retries, with
+        `within` bounding all its attempts when given."""
+        return workflow.start_activity(
+            activity,
+            arg,
+            start_to_close_timeout=MONGO_CALL_TIMEOUT,
+            schedule_to_close_timeout=within,
+            retry_policy=retry,
+            result_type=result_type,
+            summary=summary,
+        )
+
+    async def _mongo(
+        self,
+        activity: str,
+        arg: Any,
+        summary: str,
+        *,
+        within: timedelta | None = None,
+        retry: RetryPolicy = MONGO_RETRY,
+        result_type: Any = None,
+    ) -> Any:
+        return await self._start_mongo(
+            activity, arg, summary, within=within, retry=retry, result_type=result_type
+        )
 
     async def _call_provider(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
         return await workflow.execute_activity(
@@ -905,15 +908,7 @@ class ServerWorkflow:
             left = self._mongo_until - workflow.now()
             within = min(within, max(left, timedelta(seconds=1)))
         try:
-            return await workflow.execute_activity(
-                activity,
-                arg,
-                start_to_close_timeout=MONGO_CALL_TIMEOUT,
-                schedule_to_close_timeout=within,
-                retry_policy=MONGO_RETRY,
-                result_type=result_type,
-                summary=summary,
-            )
+            return await self._mongo(activity, arg, summary, within=within, result_type=result_type)
         except ActivityError as err:
             workflow.logger.warning("%s failed: %s", summary, self._describe(err))
             return None
@@ -987,12 +982,10 @@ class ServerWorkflow:
         self._rt.version += 1
         status = self._status()
         self._billed_recorded = status.billed_hours
-        handle = workflow.start_activity(
+        handle = self._start_mongo(
             "record_server",
             RecordServerInput(status=status, fence=self._rt.version),
-            start_to_close_timeout=MONGO_CALL_TIMEOUT,
-            retry_policy=MONGO_RETRY,
-            summary=f"record {self._rt.state}",
+            f"record {self._rt.state}",
         )
         if not wait:
             self._unawaited.append(handle)
