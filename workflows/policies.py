@@ -10,6 +10,7 @@ from providers.errors import NON_RETRYABLE_ERROR_TYPES
 
 __all__ = [
     "CONFIRM_RETRY",
+    "DEADLINE_MONGO_WAIT",
     "DELETE_PRIORITY",
     "DELETE_RETRY",
     "LEASE_WAIT_RETRY",
@@ -18,10 +19,9 @@ __all__ = [
     "PROVIDER_RETRY",
     "READY_POLL_PRIORITY",
     "TERMINATION_SLOT_RETRY",
-    "TERMINATION_SLOT_WAIT",
-    "ready_poll_retry",
-    "termination_slot_wait",
+    "deadline_mongo_wait",
     "provider_task_queue",
+    "ready_poll_retry",
 ]
 
 # Provider activities heartbeat about every second while their call is in flight
@@ -62,16 +62,19 @@ TERMINATION_SLOT_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=2),
 )
 
-# The slot is best effort: the provider's queue already enforces its rate limit, so a
-# delete that waited past this bound goes without one rather than start a new period.
-TERMINATION_SLOT_WAIT = timedelta(seconds=10)
+# MongoDB is best effort at a deadline: the provider's queue already enforces its rate
+# limit, so a delete whose termination slot (or a pool's keep-warm answer) did not come
+# within this bound goes without it rather than start a new period.
+DEADLINE_MONGO_WAIT = timedelta(seconds=10)
 
 
-def termination_slot_wait(margin: timedelta) -> timedelta:
-    """How long a delete waits for its slot: a quarter of the margin before the boundary
-    (the rest is for the provider's queue and the DELETE itself), at most
-    TERMINATION_SLOT_WAIT and at least a second (a margin of 0 still gets one ask)."""
-    return max(timedelta(seconds=1), min(TERMINATION_SLOT_WAIT, margin / 4))
+def deadline_mongo_wait(margin: timedelta) -> timedelta:
+    """How long each MongoDB call on the way from a deadline to its delete may take (the
+    keep-warm check, the termination slot, a kept server's quota renewal): a quarter of
+    the margin before the boundary, so that two of them still leave half of it for the
+    provider's queue and the DELETE; at most DEADLINE_MONGO_WAIT and at least a second
+    (a margin of 0 still gets one ask)."""
+    return max(timedelta(seconds=1), min(DEADLINE_MONGO_WAIT, margin / 4))
 
 
 # After a delete: a few looks, then the workflow deletes again.

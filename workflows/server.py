@@ -51,9 +51,9 @@ with workflow.unsafe.imports_passed_through():
         PROVIDER_RETRY,
         READY_POLL_PRIORITY,
         TERMINATION_SLOT_RETRY,
+        deadline_mongo_wait,
         provider_task_queue,
         ready_poll_retry,
-        termination_slot_wait,
     )
     from workflows.search_attributes import (
         INSTANCE_KEY,
@@ -338,7 +338,7 @@ class ServerWorkflow:
         # Patched: older histories waited for the answer however long it took.
         if self._mongo_until is None or not workflow.patched("keep-warm-bounded"):
             return await self._mongo("keep_warm", request, summary, result_type=bool)
-        wait = termination_slot_wait(self._pol.margin)
+        wait = deadline_mongo_wait(self._pol.margin)
         try:
             return await self._mongo("keep_warm", request, summary, within=wait, result_type=bool)
         except ActivityError as err:
@@ -503,7 +503,7 @@ class ServerWorkflow:
         """The slot, or (patched histories) None when it did not come within its bound:
         the delete then goes without one. A slot granted after the bound (the answer
         lost) is freed by release_server_leases, or by its TTL at the latest."""
-        wait = termination_slot_wait(self._pol.margin)
+        wait = deadline_mongo_wait(self._pol.margin)
         try:
             return await self._mongo(
                 "take_termination_slot",
@@ -545,7 +545,7 @@ class ServerWorkflow:
                 "release_termination_slot",
                 slot,
                 "release the termination slot",
-                within=termination_slot_wait(self._pol.margin) if bounded else None,
+                within=deadline_mongo_wait(self._pol.margin) if bounded else None,
             )
         except ActivityError as err:
             if not bounded:
@@ -776,7 +776,7 @@ class ServerWorkflow:
                 "take_quota_slot",
                 self._quota_slot(),
                 "renew the quota slot",
-                within=termination_slot_wait(self._pol.margin) if bounded else None,
+                within=deadline_mongo_wait(self._pol.margin) if bounded else None,
                 retry=LEASE_WAIT_RETRY,
             )
         except ActivityError as err:

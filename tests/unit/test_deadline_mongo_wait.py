@@ -1,4 +1,4 @@
-"""How long a delete waits for its termination slot, from the margin before the boundary."""
+"""How long a MongoDB call between a deadline and its delete may wait, from the margin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from workflows.policies import termination_slot_wait
+from workflows.policies import deadline_mongo_wait
 
 
 @pytest.mark.parametrize(
@@ -19,5 +19,5 @@ from workflows.policies import termination_slot_wait
         (0, 1.0),  # no margin: still one ask
     ],
 )
-def test_the_slot_wait_is_a_quarter_of_the_margin_within_1_to_10_s(margin, wait):
-    assert termination_slot_wait(timedelta(seconds=margin)) == timedelta(seconds=wait)
+def test_the_wait_is_a_quarter_of_the_margin_within_1_to_10_s(margin, wait):
+    assert deadline_mongo_wait(timedelta(seconds=margin)) == timedelta(seconds=wait)
