@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.components import mongo_process  # noqa: E402
-from devstack.procs import ManagedProcess, free_port  # noqa: E402
+from devstack.procs import ManagedProcess, free_port, interrupted_by_termination  # noqa: E402
 
 VARIANTS = {"stock": True, "project": False}  # name -> mongo_process(stock=...)
 
@@ -89,7 +89,8 @@ def main() -> None:
                 procs.append(mongo_process(port, data, log, stock=stock))
                 procs[-1].start()
                 uris[name] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-            rates = asyncio.run(measure(uris, args.writes, args.window))
+            with interrupted_by_termination():
+                rates = asyncio.run(measure(uris, args.writes, args.window))
         finally:
             for proc in procs:
                 proc.stop()

@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from devstack.components import emulator_process  # noqa: E402
-from devstack.procs import free_port  # noqa: E402
+from devstack.procs import free_port, interrupted_by_termination  # noqa: E402
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 CREATE_BODY = {"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": "bench"}
@@ -141,7 +141,8 @@ def main() -> None:
     process = emulator_process(port, log_dir / "emulator.log", boot_seconds=0, rate_limit=0, seed=1)
     process.start(timeout=30)
     try:
-        results = asyncio.run(run(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+        with interrupted_by_termination():
+            results = asyncio.run(run(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
     finally:
         process.stop()
 

@@ -60,7 +60,7 @@ from devstack.components import (  # noqa: E402
     temporal_process,
     worker_process,
 )
-from devstack.procs import ManagedProcess, free_port  # noqa: E402
+from devstack.procs import ManagedProcess, free_port, interrupted_by_termination  # noqa: E402
 from workflows.server import ServerWorkflow  # noqa: E402
 
 __all__ = [
@@ -828,10 +828,12 @@ def _json_default(value: Any) -> Any:
 
 
 def run_main(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
-    """Run a benchmark's async main; Ctrl-C still stops every process it started."""
+    """Run a benchmark's async main; Ctrl-C (or SIGTERM, from `timeout`) still stops
+    every process it started."""
     code: int
     try:
-        code = asyncio.run(main())
+        with interrupted_by_termination():
+            code = asyncio.run(main())
     except KeyboardInterrupt:
         log("interrupted; everything started was stopped")
         code = 130

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.legacy_leases import LeaseStore as ArrayLeaseStore  # noqa: E402
 from devstack.components import mongo_process  # noqa: E402
-from devstack.procs import free_port  # noqa: E402
+from devstack.procs import free_port, interrupted_by_termination  # noqa: E402
 from leases import DEFAULT_WRITE_CONCERN, LeaseStore  # noqa: E402
 
 TTL = timedelta(seconds=60)  # longer than any hold here: expiry is not what is measured
@@ -396,7 +396,8 @@ def main() -> None:
             os.environ.get("MONGO_URI"), storage, Path(tmp) / "mongo.log", args.restart_every
         )
         try:
-            result = asyncio.run(run(args, server))
+            with interrupted_by_termination():  # `timeout` stops the server too
+                result = asyncio.run(run(args, server))
         finally:
             server.stop()
     result["server"] = (

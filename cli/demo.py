@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
@@ -47,7 +45,7 @@ from core.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
 from core.models import ServerStatus
 from core.settings import Settings, SettingsError, load_settings
 from devstack.components import PROJECT_ROOT
-from devstack.procs import ComponentError
+from devstack.procs import ComponentError, interrupted_by_termination
 from devstack.stack import (
     DIGITALOCEAN_STATE_FILE,
     EMULATOR_API_KEY,
@@ -219,10 +217,6 @@ def _wipe(data_dir: Path) -> None:
         shutil.rmtree(data_dir / sub, ignore_errors=True)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run_demo(*, servers: int = 3, keep_stack: bool = False, console: Console | None = None) -> int:
     """Run the demo; returns the exit code (0: every server TERMINATED and the bill
     matches the emulator's ledger)."""
@@ -235,11 +229,8 @@ def run_demo(*, servers: int = 3, keep_stack: bool = False, console: Console | N
         console.print(Text(f"error: {exc}", style="red"))
         return 2
     # SIGTERM and SIGHUP stop the demo like Ctrl-C: the stack is always stopped.
-    previous = {
-        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
-    }
     try:
-        with _demo_lock(DEMO_DATA_DIR):
+        with interrupted_by_termination(), _demo_lock(DEMO_DATA_DIR):
             _wipe(DEMO_DATA_DIR)
             stack = DevStack(demo_options(), out=sys.stdout)
             try:
@@ -262,9 +253,6 @@ def run_demo(*, servers: int = 3, keep_stack: bool = False, console: Console | N
     except KeyboardInterrupt:
         console.print("interrupted; the stack is stopped")
         return 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class _Clock:

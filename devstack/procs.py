@@ -13,9 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 __all__ = [
     "ComponentError",
@@ -23,10 +25,33 @@ __all__ = [
     "PortInUseError",
     "StartCancelled",
     "free_port",
+    "interrupted_by_termination",
     "port_in_use",
     "tcp_ready",
     "venv_bin",
 ]
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def interrupted_by_termination() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise KeyboardInterrupt as Ctrl-C does, so that the
+    `finally` blocks stop what was started: the children run in sessions of their own,
+    and `timeout`, `kill` or a closed terminal would otherwise leave them running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = {
+        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class ComponentError(RuntimeError):
