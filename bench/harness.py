@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -60,7 +61,7 @@ from devstack.components import (  # noqa: E402
     temporal_process,
     worker_process,
 )
-from devstack.procs import ManagedProcess, free_port, interrupted_by_termination  # noqa: E402
+from devstack.procs import ManagedProcess, free_port  # noqa: E402
 from workflows.server import ServerWorkflow  # noqa: E402
 
 __all__ = [
@@ -827,13 +828,30 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+async def _cancelled_on_termination(main: Coroutine[Any, Any, int]) -> int:
+    """SIGTERM and SIGHUP cancel the benchmark as asyncio.run does on Ctrl-C: its
+    `async with` blocks unwind in the loop and stop what they started."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    for sig in signals:
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await main
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
 def run_main(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
-    """Run a benchmark's async main; Ctrl-C (or SIGTERM, from `timeout`) still stops
-    every process it started."""
+    """Run a benchmark's async main; Ctrl-C, SIGTERM (from `timeout`) and SIGHUP still
+    stop every process it started."""
     code: int
     try:
-        with interrupted_by_termination():
-            code = asyncio.run(main())
+        code = asyncio.run(_cancelled_on_termination(main()))
     except KeyboardInterrupt:
         log("interrupted; everything started was stopped")
         code = 130
