@@ -494,56 +494,67 @@ class DevStack:
             mongo.ready = _mongo_ready(host, ports["mongo_port"], mongo_uri)
             planned.append(_Planned(mongo, ("mongo_port",)))
 
-        if opts.use_emulator:
-            vultr_api_url = f"http://{host}:{ports['emulator_port']}/v2"
-            emulator = emulator_process(
-                ports["emulator_port"],
-                self._log("emulator"),
+        def emulator(
+            provider: str,
+            port_key: str,
+            log: str,
+            prefix: str,
+            state: str,
+            *,
+            billing_period_seconds: float,
+            rate_limit: int,
+        ) -> str:
+            """Plan one provider's emulator; its API URL."""
+            proc = emulator_process(
+                ports[port_key],
+                self._log(log),
+                provider=provider,
                 host=host,
-                billing_period_seconds=opts.billing_period_seconds,
                 boot_seconds=opts.emulator_boot_seconds,
-                rate_limit=opts.emulator_rate_limit,
                 # Workflows resumed after a restart still find their instances.
-                state_file=self.data_dir / EMULATOR_STATE_FILE,
+                state_file=self.data_dir / state,
+                billing_period_seconds=billing_period_seconds,
+                rate_limit=rate_limit,
             )
-            emulator.env = {"PYTHONUNBUFFERED": "1"}
-            planned.append(_Planned(emulator, ("emulator_port",)))
-        else:
-            vultr_api_url = opts.vultr_api_url
+            proc.env = {"PYTHONUNBUFFERED": "1"}
+            planned.append(_Planned(proc, (port_key,)))
+            return f"http://{host}:{ports[port_key]}{prefix}"
 
+        vultr_api_url = opts.vultr_api_url
+        if opts.use_emulator:
+            vultr_api_url = emulator(
+                "vultr",
+                "emulator_port",
+                "emulator",
+                "/v2",
+                EMULATOR_STATE_FILE,
+                billing_period_seconds=opts.billing_period_seconds,
+                rate_limit=opts.emulator_rate_limit,
+            )
         hetzner_api_url: str | None = None
         if opts.runs_hetzner_emulator:
-            hetzner_api_url = f"http://{host}:{ports['hetzner_port']}/v1"
-            hetzner = emulator_process(
-                ports["hetzner_port"],
-                self._log("hetzner-emulator"),
-                provider="hetzner",
-                host=host,
+            hetzner_api_url = emulator(
+                "hetzner",
+                "hetzner_port",
+                "hetzner-emulator",
+                "/v1",
+                HETZNER_STATE_FILE,
                 billing_period_seconds=opts.billing_period_seconds,
-                boot_seconds=opts.emulator_boot_seconds,
                 rate_limit=3600,  # Hetzner's own: 3,600 an hour, refilled one a second
-                state_file=self.data_dir / HETZNER_STATE_FILE,
             )
-            hetzner.env = {"PYTHONUNBUFFERED": "1"}
-            planned.append(_Planned(hetzner, ("hetzner_port",)))
-
         digitalocean_api_url: str | None = None
         if opts.runs_digitalocean_emulator:
-            digitalocean_api_url = f"http://{host}:{ports['digitalocean_port']}/v2"
-            do = emulator_process(
-                ports["digitalocean_port"],
-                self._log("digitalocean-emulator"),
-                provider="digitalocean",
-                host=host,
+            digitalocean_api_url = emulator(
+                "digitalocean",
+                "digitalocean_port",
+                "digitalocean-emulator",
+                "/v2",
+                DIGITALOCEAN_STATE_FILE,
                 # Per-second billing is not compressed: a billed second is a real second,
                 # so the ledger's seconds are the idle windows the workflows wait out.
                 billing_period_seconds=3600,
-                boot_seconds=opts.emulator_boot_seconds,
                 rate_limit=250,  # DigitalOcean's own: 250 a minute (and 5,000 an hour)
-                state_file=self.data_dir / DIGITALOCEAN_STATE_FILE,
             )
-            do.env = {"PYTHONUNBUFFERED": "1"}
-            planned.append(_Planned(do, ("digitalocean_port",)))
 
         urls = DevStackUrls(
             temporal_address=temporal_address,
