@@ -179,6 +179,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             store=store,
             quotas={p: settings.max_servers_for(p) for p in providers},
             default_period=settings.billing_period_seconds,
+            reconcile_interval=settings.reconcile_interval_seconds,
         )
         gauges = asyncio.create_task(publish_fleet_gauges(fleet, settings.metrics_interval_seconds))
         served = ", ".join(

@@ -105,6 +105,7 @@ class FleetGauges:
         store: LeaseStore | None = None,
         quotas: Mapping[str, int] | None = None,
         default_period: int = 3600,
+        reconcile_interval: float | None = None,
     ) -> None:
         self._db, self._store = db, store
         self._quotas, self._default_period = dict(quotas or {}), default_period
@@ -131,6 +132,13 @@ class FleetGauges:
             meter,
             "fleet_reconcile_last_run_timestamp_seconds",
             "Start of the last recorded reconciliation",
+            "s",
+        )
+        # The alert on a stalled reconciliation compares with the configured pace.
+        self._reconcile_interval = reconcile_interval
+        self._interval = meter.create_gauge_float(
+            "fleet_reconcile_interval_seconds",
+            "Seconds between reconciliations (RECONCILE_INTERVAL_SECONDS)",
             "s",
         )
         self._findings = _Gauge(
@@ -193,6 +201,8 @@ class FleetGauges:
             self._quota_max.set(limit, labels)
 
     async def _refresh_reconciliation(self) -> None:
+        if self._reconcile_interval:  # 0: the schedule is off
+            self._interval.set(self._reconcile_interval, {})
         latest = await self._db[RECONCILIATIONS_COLLECTION].aggregate(
             [
                 {"$sort": {"started_at": -1}},

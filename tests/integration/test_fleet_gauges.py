@@ -125,6 +125,15 @@ async def test_the_last_reconciliation_per_provider_is_published_by_kind(mongo_d
     assert stamp[(("provider", "vultr"),)] == at(-5).timestamp()
 
 
+async def test_the_reconcile_interval_is_published_unless_the_schedule_is_off(mongo_db):
+    meter = Meter()
+    await FleetGauges(mongo_db, meter, reconcile_interval=60).refresh(NOW)  # type: ignore[arg-type]
+    assert meter.made["fleet_reconcile_interval_seconds"].values == {(): 60}
+    off = Meter()
+    await FleetGauges(mongo_db, off, reconcile_interval=0).refresh(NOW)  # type: ignore[arg-type]
+    assert off.made["fleet_reconcile_interval_seconds"].values == {}
+
+
 async def test_quota_gauges_count_each_provider_accounts_slots(mongo_db):
     store = LeaseStore(mongo_db)
     for owner in ("server-v1", "server-v2"):
