@@ -199,6 +199,10 @@ class EmulatorAdmin:
     async def set_faults(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return dict(await self._call("POST", "/admin/faults", json=dict(config)))
 
+    async def faults(self) -> dict[str, Any]:
+        """The fault configuration in force; counts show what remains of each."""
+        return dict(await self._call("GET", "/admin/faults"))
+
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/admin/faults")
 
@@ -565,6 +569,12 @@ class BenchStack:
         for proc in reversed(self._procs):
             await asyncio.to_thread(proc.stop, 10.0)
         self._procs.clear()
+
+    @property
+    def db(self) -> Any:
+        """The benchmark's database (the workers' MONGO_DB), for lease stores and reads."""
+        assert self._mongo is not None
+        return self._mongo[self.mongo_db]
 
     # ---- faults to the stack's own processes
 

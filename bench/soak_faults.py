@@ -1,0 +1,199 @@
+"""The soak's fault injector: one fault at a time, chosen from a seeded RNG, each undone
+before the next begins, so that a deadline meets at most one fault's delay.
+
+Kinds: a worker SIGKILLed (restarted 1-10 s later), MongoDB frozen (SIGSTOP/SIGCONT),
+MongoDB restarted, the Temporal dev server restarted, and, at one provider's emulator,
+a 5xx burst, a 429 storm, dropped create responses, locked deletes or DELETE latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.harness import BenchStack, EmulatorAdmin, log
+
+__all__ = ["FAULT_KINDS", "FaultLimits", "FaultRecord", "Injector"]
+
+FAULT_KINDS = (
+    "worker_sigkill",
+    "mongo_sigstop",
+    "mongo_restart",
+    "temporal_restart",
+    "provider_5xx_burst",
+    "provider_429_storm",
+    "dropped_create_response",
+    "locked_delete",
+    "delete_latency",
+)
+DELETE_ROUTES = {
+    "vultr": "DELETE /v2/instances/{instance-id}",
+    "hetzner": "DELETE /v1/servers/{id}",
+    "digitalocean": "DELETE /v2/droplets/{droplet_id}",
+}
+
+
+@dataclass(frozen=True)
+class FaultLimits:
+    """How long each fault lasts (uniform in the range, seconds) and the pause between
+    one fault's end and the next one's start."""
+
+    gap: tuple[float, float]
+    worker_restart_after: tuple[float, float] = (1.0, 10.0)
+    mongo_frozen: tuple[float, float] = (2.0, 5.0)
+    mongo_down: tuple[float, float] = (1.0, 3.0)
+    temporal_down: tuple[float, float] = (1.0, 3.0)
+    provider_burst: tuple[float, float] = (3.0, 8.0)
+    provider_armed: tuple[float, float] = (10.0, 20.0)  # dropped creates, locked deletes
+    delete_latency_ms: tuple[float, float] = (1000.0, 3000.0)
+
+
+@dataclass
+class FaultRecord:
+    kind: str
+    target: str
+    started: float
+    ended: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Injector:
+    stack: BenchStack
+    emulators: dict[str, EmulatorAdmin]
+    limits: FaultLimits
+    rng: random.Random
+    records: list[FaultRecord] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _restarts: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def counts(self) -> Counter[str]:
+        return Counter(r.kind for r in self.records)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Inject until stop(): every kind once in a shuffled order, then at random."""
+        order = list(FAULT_KINDS)
+        self.rng.shuffle(order)
+        while not self._stop.is_set():
+            if await self._pause(self.rng.uniform(*self.limits.gap)):
+                return
+            kind = order.pop(0) if order else self.rng.choice(FAULT_KINDS)
+            await self._inject(kind)
+
+    async def settle(self) -> None:
+        """Undo whatever is still in force: provider faults cleared, every worker up."""
+        await asyncio.gather(*(e.clear_faults() for e in self.emulators.values()))
+        await asyncio.gather(*self._restarts, return_exceptions=True)
+        for worker in self.stack.workers:
+            if not worker.running():
+                await self.stack.restart_worker(worker)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep; True if stop() came first."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _inject(self, kind: str) -> None:
+        limits = self.limits
+        if kind == "worker_sigkill":
+            await self._kill_worker()
+            return
+        if kind == "mongo_sigstop":
+            record = self._begin(kind, "mongodb")
+            self.stack.freeze_mongo(True)
+            try:
+                await asyncio.sleep(self.rng.uniform(*limits.mongo_frozen))
+            finally:
+                self.stack.freeze_mongo(False)
+            self._end(record)
+            return
+        if kind == "mongo_restart":
+            record = self._begin(kind, "mongodb")
+            await self.stack.restart_mongo(self.rng.uniform(*limits.mongo_down))
+            self._end(record)
+            return
+        if kind == "temporal_restart":
+            record = self._begin(kind, "temporal")
+            await self.stack.restart_temporal(self.rng.uniform(*limits.temporal_down))
+            self._end(record)
+            return
+        await self._provider_fault(kind)
+
+    async def _kill_worker(self) -> None:
+        alive = [w for w in self.stack.workers if w.running()]
+        if len(alive) < 2:
+            return  # never the last one: the fleet would wait for a restart alone
+        victim = self.rng.choice(alive)
+        after = self.rng.uniform(*self.limits.worker_restart_after)
+        record = self._begin("worker_sigkill", f"pid {victim.pid}")
+        record.detail["restart_after_seconds"] = round(after, 1)
+        self.stack.kill_worker(victim)
+        log(f"fault: worker pid {victim.pid} SIGKILLed; restart in {after:.1f} s")
+
+        async def restart() -> None:
+            await self.stack.restart_worker(victim, after)
+            self._end(record)
+
+        self._restarts.append(asyncio.create_task(restart()))
+
+    async def _provider_fault(self, kind: str) -> None:
+        provider = self.rng.choice(sorted(self.emulators))
+        emulator = self.emulators[provider]
+        limits = self.limits
+        config: dict[str, Any]
+        lasts = self.rng.uniform(*limits.provider_burst)
+        if kind == "provider_5xx_burst":
+            status = self.rng.choice((500, 503))
+            config = {"rules": [{"route": "*", "status": status, "rate": 0.5}]}
+        elif kind == "provider_429_storm":
+            config = {"rules": [{"route": "*", "status": 429, "rate": 0.7, "retry_after": 1}]}
+        elif kind == "dropped_create_response":
+            config = {"drop_create_response": {"count": self.rng.randint(1, 2)}}
+            lasts = self.rng.uniform(*limits.provider_armed)
+        elif kind == "locked_delete":
+            config = {"locked_delete": {"count": self.rng.randint(1, 2)}}
+            lasts = self.rng.uniform(*limits.provider_armed)
+        else:
+            ms = round(self.rng.uniform(*limits.delete_latency_ms))
+            config = {"route_latency_ms": {DELETE_ROUTES[provider]: ms}}
+            lasts = self.rng.uniform(*limits.provider_armed)
+        record = self._begin(kind, provider)
+        record.detail = config
+        await emulator.set_faults(config)
+        try:
+            await asyncio.sleep(lasts)
+        finally:
+            left = await emulator.faults()
+            await emulator.clear_faults()
+        record.detail = {**config, "left_unused": _unused(left)}
+        self._end(record)
+
+    def _begin(self, kind: str, target: str) -> FaultRecord:
+        record = FaultRecord(kind, target, time.time())
+        self.records.append(record)
+        if kind != "worker_sigkill":
+            log(f"fault: {kind} at {target}")
+        return record
+
+    def _end(self, record: FaultRecord) -> None:
+        record.ended = time.time()
+
+
+def _unused(config: dict[str, Any]) -> dict[str, int]:
+    """What remained of count-limited triggers when the fault was lifted."""
+    out = {}
+    for key in ("drop_create_response", "locked_delete"):
+        trigger = config.get(key) or {}
+        if trigger.get("count"):
+            out[key] = int(trigger["count"])
+    return out
