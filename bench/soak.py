@@ -25,7 +25,7 @@ written to bench/results/soak-<time>.json, and the exit code is 1 on a violation
 each offending server's timeline and history excerpt.
 
 Sizes: default --minutes 30 (period 120 s, margin 60 s); --quick 2 minutes of traffic
-(period 80 s, margin 40 s), about 3 1/2 minutes with start-up and drain; the suite's
+(period 80 s, margin 40 s), about 3 minutes with start-up and drain; the suite's
 tests/faults/test_soak.py runs the quick size.
 """
 
@@ -102,7 +102,7 @@ def preset(
 ) -> SoakConfig:
     if quick:
         config = SoakConfig(
-            minutes=1.75,
+            minutes=2.0,
             period=80,
             margin=40,
             idle_window=20,

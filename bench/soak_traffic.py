@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.fleet_store import SERVERS_COLLECTION
 from activities.pools import POOLS_COLLECTION
 from bench.harness import BenchStack, log
 from client.claims import Claim, ClaimBroker, ClaimError
@@ -111,7 +114,7 @@ class Traffic:
         names, weights = zip(*self.plan.weights.items(), strict=True)
         while not self._stop.is_set():
             try:
-                self._docs = await asyncio.wait_for(self.stack.read_model(), 10)
+                self._docs = await asyncio.wait_for(self._read_docs(), 10)
             except Exception:  # noqa: BLE001 - MongoDB down: act on the last view
                 self._count("read_model")
             action = self.rng.choices(names, weights)[0]
@@ -135,6 +138,13 @@ class Traffic:
         await self._retry("pool stop", self._stop_pool)
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _read_docs(self) -> dict[str, dict[str, Any]]:
+        projection = {"name": 1, "state": 1, "provider": 1, "updated_at": 1}
+        docs: dict[str, dict[str, Any]] = {}
+        async for doc in self.stack.db[SERVERS_COLLECTION].find({}, projection):
+            docs[doc["name"]] = doc
+        return docs
 
     def live_names(self) -> list[str]:
         return [n for n, d in self._docs.items() if d.get("state") not in ("TERMINATED", "ERROR")]
@@ -306,8 +316,16 @@ class Traffic:
             except Exception as exc:  # noqa: BLE001 - faults make calls fail for a while
                 if already_ok and "already" in str(exc).lower():
                     return True
+                if _server_gone(exc):
+                    return False  # it ended meanwhile (a deadline, a terminate): nothing to do
                 if time.monotonic() > give_up:
                     self._count(what)
                     log(f"traffic: {what} failed for {RETRY_FOR:.0f} s: {exc!r}")
                     return False
                 await asyncio.sleep(1.0)
+
+
+def _server_gone(exc: BaseException) -> bool:
+    if isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND:
+        return True
+    return "already completed" in str(exc).lower()
