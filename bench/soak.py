@@ -24,7 +24,7 @@ of faults (kind, count) and of invariants (measured value) is printed, the JSON 
 written to bench/results/soak-<time>.json, and the exit code is 1 on a violation, after
 each offending server's timeline and history excerpt.
 
-Sizes: default --minutes 30 (period 120 s, margin 60 s); --quick 2 minutes of traffic
+Sizes: default --minutes 30 (period 120 s, margin 60 s); --quick 1 3/4 minutes of traffic
 (period 80 s, margin 40 s), about 3 minutes with start-up and drain; the suite's
 tests/faults/test_soak.py runs the quick size.
 """
@@ -102,7 +102,7 @@ def preset(
 ) -> SoakConfig:
     if quick:
         config = SoakConfig(
-            minutes=2.0,
+            minutes=1.75,
             period=80,
             margin=40,
             idle_window=20,
@@ -110,8 +110,8 @@ def preset(
             max_servers=4,
             task_seconds=(3, 40),
             claim_seconds=(3, 30),
-            faults=FaultLimits(gap=(3.0, 5.0), provider_armed=(6.0, 12.0)),
-            drain_natural=20,
+            faults=FaultLimits(gap=(2.0, 4.0), provider_armed=(6.0, 12.0)),
+            drain_natural=15,
             drain_bound=90,
             reconcile_interval=30,
         )
