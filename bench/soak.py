@@ -110,7 +110,7 @@ def preset(
             max_servers=4,
             task_seconds=(3, 40),
             claim_seconds=(3, 30),
-            faults=FaultLimits(gap=(2.0, 4.0), provider_armed=(6.0, 12.0)),
+            faults=FaultLimits(gap=(2.0, 4.0), provider_armed=(10.0, 20.0)),
             drain_natural=15,
             drain_bound=90,
             reconcile_interval=30,
@@ -145,6 +145,7 @@ def preset(
 class SoakResult:
     config: SoakConfig
     faults: Counter[str]
+    fired: dict[str, str]  # armed kinds: how many of the armed triggers fired
     verdict: Verdict
     traffic: dict[str, Any]
     records: list[dict[str, Any]]
@@ -389,6 +390,7 @@ async def run_soak(config: SoakConfig) -> SoakResult:
         return SoakResult(
             config=config,
             faults=injector.counts(),
+            fired=injector.fired(),
             verdict=verdict,
             traffic={
                 "servers_started": len(traffic.started),
@@ -414,7 +416,10 @@ def print_report(result: SoakResult) -> None:
         f"period {config.period} s, margin {config.margin} s, quota {config.max_servers} "
         f"per provider; {result.wall_seconds:.0f} s wall\n"
     )
-    print_table(("fault", "count"), [(k, result.faults.get(k, 0)) for k in FAULT_KINDS])
+    print_table(
+        ("fault", "count", "note"),
+        [(k, result.faults.get(k, 0), result.fired.get(k, "")) for k in FAULT_KINDS],
+    )
     measured = result.verdict.measured
     rows = [
         (name, measured.get(name, "-"), "VIOLATED" if result.verdict.violations.get(name) else "ok")
@@ -472,6 +477,7 @@ async def run() -> int:
         {
             "config": asdict(config),
             "faults": dict(result.faults),
+            "armed_fired": result.fired,
             "fault_records": result.records,
             "measured": result.verdict.measured,
             "violations": result.verdict.violations,

@@ -30,6 +30,8 @@ FAULT_KINDS = (
     "locked_delete",
     "delete_latency",
 )
+# Count-limited faults: armed, then lifted once they fired (or when their time is up).
+ARMED_KINDS = ("dropped_create_response", "locked_delete")
 DELETE_ROUTES = {
     "vultr": "DELETE /v2/instances/{instance-id}",
     "hetzner": "DELETE /v1/servers/{id}",
@@ -48,7 +50,7 @@ class FaultLimits:
     mongo_down: tuple[float, float] = (1.0, 3.0)
     temporal_down: tuple[float, float] = (1.0, 3.0)
     provider_burst: tuple[float, float] = (3.0, 8.0)
-    provider_armed: tuple[float, float] = (10.0, 20.0)  # dropped creates, locked deletes
+    provider_armed: tuple[float, float] = (10.0, 20.0)  # at most; lifted once they fired
     delete_latency_ms: tuple[float, float] = (1000.0, 3000.0)
 
 
@@ -170,13 +172,32 @@ class Injector:
         record = self._begin(kind, provider)
         record.detail = config
         await emulator.set_faults(config)
+        armed = kind in ARMED_KINDS
         try:
-            await asyncio.sleep(lasts)
+            # An armed fault is lifted once spent (or when its time is up).
+            give_up = time.monotonic() + lasts
+            while time.monotonic() < give_up:
+                await asyncio.sleep(min(1.0, max(0.0, give_up - time.monotonic())))
+                if armed and not _unused(await emulator.faults()):
+                    break
         finally:
             left = await emulator.faults()
             await emulator.clear_faults()
         record.detail = {**config, "left_unused": _unused(left)}
         self._end(record)
+
+    def fired(self) -> dict[str, str]:
+        """For the armed kinds: how many of the armed triggers fired, as `n of m`."""
+        out = {}
+        for kind in ARMED_KINDS:
+            armed = fired = 0
+            for r in self.records:
+                if r.kind == kind:
+                    count = int(r.detail.get(kind, {}).get("count", 0))
+                    armed += count
+                    fired += count - int(r.detail.get("left_unused", {}).get(kind, 0))
+            out[kind] = f"{fired} of {armed} armed fired"
+        return out
 
     def _begin(self, kind: str, target: str) -> FaultRecord:
         record = FaultRecord(kind, target, time.time())
