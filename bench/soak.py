@@ -123,8 +123,8 @@ def preset(
             idle_window=30,
             live_per_provider=4,
             max_servers=5,
-            task_seconds=(5, 100),
-            claim_seconds=(5, 60),
+            task_seconds=(5, 40),
+            claim_seconds=(5, 40),
             faults=FaultLimits(
                 gap=(10.0, 30.0),
                 mongo_frozen=(3.0, 10.0),
