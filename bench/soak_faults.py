@@ -30,8 +30,9 @@ FAULT_KINDS = (
     "locked_delete",
     "delete_latency",
 )
-# Count-limited faults: armed, then lifted once they fired (or when their time is up).
-ARMED_KINDS = ("dropped_create_response", "locked_delete")
+# Count-limited faults (kind -> the emulator's trigger): armed, then lifted once they
+# fired (or when their time is up).
+ARMED_KINDS = {"dropped_create_response": "drop_create_response", "locked_delete": "locked_delete"}
 DELETE_ROUTES = {
     "vultr": "DELETE /v2/instances/{instance-id}",
     "hetzner": "DELETE /v1/servers/{id}",
@@ -189,13 +190,13 @@ class Injector:
     def fired(self) -> dict[str, str]:
         """For the armed kinds: how many of the armed triggers fired, as `n of m`."""
         out = {}
-        for kind in ARMED_KINDS:
+        for kind, trigger in ARMED_KINDS.items():
             armed = fired = 0
             for r in self.records:
                 if r.kind == kind:
-                    count = int(r.detail.get(kind, {}).get("count", 0))
+                    count = int(r.detail.get(trigger, {}).get("count", 0))
                     armed += count
-                    fired += count - int(r.detail.get("left_unused", {}).get(kind, 0))
+                    fired += count - int(r.detail.get("left_unused", {}).get(trigger, 0))
             out[kind] = f"{fired} of {armed} armed fired"
         return out
 
@@ -213,7 +214,7 @@ class Injector:
 def _unused(config: dict[str, Any]) -> dict[str, int]:
     """What remained of count-limited triggers when the fault was lifted."""
     out = {}
-    for key in ("drop_create_response", "locked_delete"):
+    for key in ARMED_KINDS.values():
         trigger = config.get(key) or {}
         if trigger.get("count"):
             out[key] = int(trigger["count"])
