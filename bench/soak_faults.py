@@ -150,42 +150,43 @@ class Injector:
         self._restarts.append(asyncio.create_task(restart()))
 
     async def _provider_fault(self, kind: str) -> None:
-        provider = self.rng.choice(sorted(self.emulators))
-        emulator = self.emulators[provider]
-        limits = self.limits
-        config: dict[str, Any]
-        lasts = self.rng.uniform(*limits.provider_burst)
-        if kind == "provider_5xx_burst":
-            status = self.rng.choice((500, 503))
-            config = {"rules": [{"route": "*", "status": status, "rate": 0.5}]}
-        elif kind == "provider_429_storm":
-            config = {"rules": [{"route": "*", "status": 429, "rate": 0.7, "retry_after": 1}]}
-        elif kind == "dropped_create_response":
-            config = {"drop_create_response": {"count": self.rng.randint(1, 2)}}
-            lasts = self.rng.uniform(*limits.provider_armed)
-        elif kind == "locked_delete":
-            config = {"locked_delete": {"count": self.rng.randint(1, 2)}}
-            lasts = self.rng.uniform(*limits.provider_armed)
-        else:
-            ms = round(self.rng.uniform(*limits.delete_latency_ms))
-            config = {"route_latency_ms": {DELETE_ROUTES[provider]: ms}}
-            lasts = self.rng.uniform(*limits.provider_armed)
-        record = self._begin(kind, provider)
-        record.detail = config
-        await emulator.set_faults(config)
+        """At one provider; an armed kind (dropped creates, locked deletes) at all three
+        at once, since each fires only on its provider's next create or delete."""
         armed = kind in ARMED_KINDS
+        targets = sorted(self.emulators) if armed else [self.rng.choice(sorted(self.emulators))]
+        limits = self.limits
+        lasts = self.rng.uniform(*limits.provider_burst)
+        if armed or kind == "delete_latency":
+            lasts = self.rng.uniform(*limits.provider_armed)
+        configs = {p: self._config_for(kind, p) for p in targets}
+        record = self._begin(kind, ",".join(targets))
+        record.detail = {"config": configs}
+        await asyncio.gather(*(self.emulators[p].set_faults(c) for p, c in configs.items()))
+        left: dict[str, dict[str, int]] = {}
         try:
-            # An armed fault is lifted once spent (or when its time is up).
+            # An armed fault is lifted once spent everywhere (or when its time is up).
             give_up = time.monotonic() + lasts
             while time.monotonic() < give_up:
                 await asyncio.sleep(min(1.0, max(0.0, give_up - time.monotonic())))
-                if armed and not _unused(await emulator.faults()):
+                if armed and not any([_unused(await self.emulators[p].faults()) for p in targets]):
                     break
         finally:
-            left = await emulator.faults()
-            await emulator.clear_faults()
-        record.detail = {**config, "left_unused": _unused(left)}
+            for p in targets:
+                left[p] = _unused(await self.emulators[p].faults())
+                await self.emulators[p].clear_faults()
+        record.detail["left_unused"] = left
         self._end(record)
+
+    def _config_for(self, kind: str, provider: str) -> dict[str, Any]:
+        if kind == "provider_5xx_burst":
+            status = self.rng.choice((500, 503))
+            return {"rules": [{"route": "*", "status": status, "rate": 0.5}]}
+        if kind == "provider_429_storm":
+            return {"rules": [{"route": "*", "status": 429, "rate": 0.7, "retry_after": 1}]}
+        if kind in ARMED_KINDS:
+            return {ARMED_KINDS[kind]: {"count": self.rng.randint(1, 2)}}
+        ms = round(self.rng.uniform(*self.limits.delete_latency_ms))
+        return {"route_latency_ms": {DELETE_ROUTES[provider]: ms}}
 
     def fired(self) -> dict[str, str]:
         """For the armed kinds: how many of the armed triggers fired, as `n of m`."""
@@ -193,10 +194,13 @@ class Injector:
         for kind, trigger in ARMED_KINDS.items():
             armed = fired = 0
             for r in self.records:
-                if r.kind == kind:
-                    count = int(r.detail.get(trigger, {}).get("count", 0))
+                if r.kind != kind:
+                    continue
+                for provider, config in r.detail.get("config", {}).items():
+                    count = int(config.get(trigger, {}).get("count", 0))
+                    unused = r.detail.get("left_unused", {}).get(provider, {})
                     armed += count
-                    fired += count - int(r.detail.get("left_unused", {}).get(trigger, 0))
+                    fired += count - int(unused.get(trigger, 0))
             out[kind] = f"{fired} of {armed} armed fired"
         return out
 
