@@ -199,6 +199,10 @@ class EmulatorAdmin:
     async def set_faults(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return dict(await self._call("POST", "/admin/faults", json=dict(config)))
 
+    async def faults(self) -> dict[str, Any]:
+        """The fault configuration in force; counts show what remains of each."""
+        return dict(await self._call("GET", "/admin/faults"))
+
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/admin/faults")
 
@@ -287,6 +291,10 @@ class StackOptions:
     hetzner_requests_per_second: float = 0.9  # the worker's Hetzner task-queue rate limit
     hetzner_rate_limit: int = 3600  # emulator: the project's bucket of requests
     hetzner_refill_per_second: float = 1.0  # emulator: what the bucket regains a second
+    # A DigitalOcean emulator too (it bills real seconds), on `<queue>-digitalocean`.
+    digitalocean: bool = False
+    digitalocean_requests_per_second: float = 3.0  # the worker's DigitalOcean queue limit
+    digitalocean_rate_limit: int = 0  # emulator: requests a minute before 429 (0: off)
     temporal_dynamic_config: dict[str, str] = field(default_factory=dict)
     delete_planner: bool = True  # DELETE_PLANNER: clustered deletes moved within budget
     # The embedded SecantusDB on disk (in the log directory), so that it can be stopped
@@ -294,6 +302,11 @@ class StackOptions:
     mongo_on_disk: bool = False
     # `python worker.py` processes on the same queue and database (each its metrics port).
     workers: int = 1
+    # The dev server's state in a SQLite file, so that it can be restarted with it.
+    temporal_on_disk: bool = False
+    # Worker settings left at the worker's defaults when None.
+    idle_window_seconds: int | None = None  # IDLE_WINDOW_SECONDS (per-second servers)
+    reconcile_interval_seconds: int | None = None  # RECONCILE_INTERVAL_SECONDS
 
     def policy(self) -> ServerPolicy:
         return ServerPolicy(
@@ -322,6 +335,8 @@ class BenchStack:
         self.settings: Settings
         self.emulator: EmulatorAdmin
         self.hetzner: EmulatorAdmin | None = None
+        self.digitalocean: EmulatorAdmin | None = None
+        self._mongo_frozen = False
         self._mongo: AsyncMongoClient[Any] | None = None
         self.mongo_db = "bench"
 
@@ -355,6 +370,7 @@ class BenchStack:
             self.log_dir / "temporal.log",
             headless=True,
             dynamic_config=opts.temporal_dynamic_config,
+            db_filename=self.log_dir / "temporal.db" if opts.temporal_on_disk else None,
         )
         self._procs += [emulator, self.temporal]
         hetzner_port = free_port()
@@ -372,6 +388,19 @@ class BenchStack:
                         "--rate-limit-refill-per-second",
                         str(opts.hetzner_refill_per_second),
                     ],
+                )
+            )
+        digitalocean_port = free_port()
+        if opts.digitalocean:
+            self._procs.append(
+                emulator_process(
+                    digitalocean_port,
+                    self.log_dir / "digitalocean-emulator.log",
+                    provider="digitalocean",
+                    boot_seconds=opts.boot_seconds,
+                    rate_limit=opts.digitalocean_rate_limit,
+                    seed=opts.seed,
+                    extra_args=["--rate-limit-hourly", "0"],
                 )
             )
         mongo_uri = os.environ.get("MONGO_URI")
@@ -396,9 +425,24 @@ class BenchStack:
                 "hcloud_api_url": self.hetzner.api_url,
                 "hetzner_requests_per_second": opts.hetzner_requests_per_second,
             }
+        digitalocean: dict[str, Any] = {}
+        if opts.digitalocean:
+            self.digitalocean = EmulatorAdmin(f"http://127.0.0.1:{digitalocean_port}", "/v2")
+            digitalocean = {
+                "digitalocean_token": API_KEY,
+                "digitalocean_api_url": self.digitalocean.api_url,
+                "digitalocean_requests_per_second": opts.digitalocean_requests_per_second,
+            }
+        optional: dict[str, Any] = {}
+        if opts.idle_window_seconds is not None:
+            optional["idle_window_seconds"] = opts.idle_window_seconds
+        if opts.reconcile_interval_seconds is not None:
+            optional["reconcile_interval_seconds"] = opts.reconcile_interval_seconds
         metrics_port = free_port()
         self.settings = load_settings(
             **hetzner,
+            **digitalocean,
+            **optional,
             vultr_api_key=API_KEY,
             vultr_api_url=self.emulator.api_url,
             vultr_requests_per_second=opts.vultr_requests_per_second,
@@ -445,31 +489,52 @@ class BenchStack:
     def worker_env(self) -> dict[str, str]:
         """The worker's configuration, as environment variables (how operators set it)."""
         s = self.settings
-        return {
-            "VULTR_API_KEY": API_KEY,
-            "VULTR_API_URL": s.vultr_api_url,
-            "VULTR_REQUESTS_PER_SECOND": str(s.vultr_requests_per_second),
-            "TEMPORAL_ADDRESS": s.temporal_address,
-            "TEMPORAL_NAMESPACE": s.temporal_namespace,
-            "TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
-            "MONGO_URI": s.mongo_uri,
-            "MONGO_DB": s.mongo_db,
-            "BILLING_PERIOD_SECONDS": str(s.billing_period_seconds),
-            "TERMINATE_BEFORE_SECONDS": str(s.terminate_before_seconds),
-            "MAX_SERVERS": str(s.max_servers),
-            "MAX_CONCURRENT_TERMINATIONS": str(s.max_concurrent_terminations),
-            "DELETE_PLANNER": s.delete_planner,
-            "METRICS_PORT": str(s.metrics_port),
-            "PAYLOAD_ENCRYPTION_KEY": "",
-        } | (
+        return (
             {
-                "HCLOUD_TOKEN": API_KEY,
-                "HCLOUD_API_URL": s.hcloud_api_url,
-                "HETZNER_REQUESTS_PER_SECOND": str(s.hetzner_requests_per_second),
+                "VULTR_API_KEY": API_KEY,
+                "VULTR_API_URL": s.vultr_api_url,
+                "VULTR_REQUESTS_PER_SECOND": str(s.vultr_requests_per_second),
+                "TEMPORAL_ADDRESS": s.temporal_address,
+                "TEMPORAL_NAMESPACE": s.temporal_namespace,
+                "TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
+                "MONGO_URI": s.mongo_uri,
+                "MONGO_DB": s.mongo_db,
+                "BILLING_PERIOD_SECONDS": str(s.billing_period_seconds),
+                "TERMINATE_BEFORE_SECONDS": str(s.terminate_before_seconds),
+                "MAX_SERVERS": str(s.max_servers),
+                "MAX_CONCURRENT_TERMINATIONS": str(s.max_concurrent_terminations),
+                "DELETE_PLANNER": s.delete_planner,
+                "METRICS_PORT": str(s.metrics_port),
+                "PAYLOAD_ENCRYPTION_KEY": "",
             }
-            if s.hetzner_configured
-            else {}
+            | (
+                {
+                    "HCLOUD_TOKEN": API_KEY,
+                    "HCLOUD_API_URL": s.hcloud_api_url,
+                    "HETZNER_REQUESTS_PER_SECOND": str(s.hetzner_requests_per_second),
+                }
+                if s.hetzner_configured
+                else {}
+            )
+            | (
+                {
+                    "DIGITALOCEAN_TOKEN": API_KEY,
+                    "DIGITALOCEAN_API_URL": s.digitalocean_api_url,
+                    "DIGITALOCEAN_REQUESTS_PER_SECOND": str(s.digitalocean_requests_per_second),
+                }
+                if s.digitalocean_configured
+                else {}
+            )
+            | self._optional_env()
         )
+
+    def _optional_env(self) -> dict[str, str]:
+        opts, env = self.options, {}
+        if opts.idle_window_seconds is not None:
+            env["IDLE_WINDOW_SECONDS"] = str(opts.idle_window_seconds)
+        if opts.reconcile_interval_seconds is not None:
+            env["RECONCILE_INTERVAL_SECONDS"] = str(opts.reconcile_interval_seconds)
+        return env
 
     async def _connect(self) -> Client:
         last: Exception | None = None
@@ -496,10 +561,59 @@ class BenchStack:
             await self.emulator.aclose()
         if self.hetzner is not None:
             await self.hetzner.aclose()
+        if self.digitalocean is not None:
+            await self.digitalocean.aclose()
+        if self._mongo_frozen:
+            self.freeze_mongo(False)  # a stopped process would not see SIGTERM
         # The worker first, so it does not log a storm of connection errors.
         for proc in reversed(self._procs):
             await asyncio.to_thread(proc.stop, 10.0)
         self._procs.clear()
+
+    @property
+    def db(self) -> Any:
+        """The benchmark's database (the workers' MONGO_DB), for lease stores and reads."""
+        assert self._mongo is not None
+        return self._mongo[self.mongo_db]
+
+    # ---- faults to the stack's own processes
+
+    async def restart_temporal(self, down_for: float) -> None:
+        """Stop the dev server, wait, start it again on the same port and SQLite file
+        (StackOptions.temporal_on_disk), with every workflow and timer intact."""
+        if self.temporal is None or not self.options.temporal_on_disk:
+            raise RuntimeError("restart_temporal needs StackOptions(temporal_on_disk=True)")
+        await asyncio.to_thread(self.temporal.stop)
+        await asyncio.sleep(down_for)
+        await asyncio.to_thread(self.temporal.start, 60.0)
+
+    async def restart_mongo(self, down_for: float) -> None:
+        """Stop the embedded MongoDB, wait, start it again on its on-disk data."""
+        if self.mongo is None or not self.options.mongo_on_disk:
+            raise RuntimeError("restart_mongo needs StackOptions(mongo_on_disk=True)")
+        await asyncio.to_thread(self.mongo.stop)
+        await asyncio.sleep(down_for)
+        await asyncio.to_thread(self.mongo.start, 60.0)
+
+    def freeze_mongo(self, frozen: bool) -> None:
+        """SIGSTOP (SIGCONT) the embedded MongoDB's process group: its connections hang,
+        as on a network partition."""
+        if self.mongo is None or self.mongo.pid is None:
+            raise RuntimeError("freeze_mongo needs the embedded MongoDB")
+        try:
+            os.killpg(self.mongo.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        self._mongo_frozen = frozen
+
+    def kill_worker(self, worker: ManagedProcess) -> None:
+        """SIGKILL one worker process (and its children), as a crash would."""
+        worker.kill()
+
+    async def restart_worker(self, worker: ManagedProcess, after: float = 0.0) -> None:
+        """Start a killed worker again (same environment and metrics port)."""
+        await asyncio.sleep(after)
+        await asyncio.to_thread(worker.start, 120.0)
 
     # ---- servers
 
