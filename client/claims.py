@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
 from client.fleet import checked_request
 from core.lifecycle import AVAILABLE_STATES, ServerState
-from core.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal
+from core.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal, TerminationRequest
 from core.settings import Settings
 from leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
@@ -238,7 +238,27 @@ class ClaimBroker:
                 raise ClaimError(f"server {claim.server} ended {status.state}: {status.error}")
             claim = await self.heartbeat(claim, ttl)
             await asyncio.sleep(1)
-        raise ClaimError(f"server {claim.server} not ready within {wait}")
+        cancelled = await self._abandon(claim, handle)
+        raise ClaimError(
+            f"server {claim.server} not ready within {wait}"
+            + ("; it was still waiting for a quota slot and is cancelled" if cancelled else "")
+        )
+
+    async def _abandon(self, claim: Claim, handle: Any) -> bool:
+        """Give up a server started for this claim. One still waiting for a quota slot
+        (no instance, nothing billed) is cancelled rather than left to boot for nobody;
+        one already booting is paid for, and stays for the next claim. True if cancelled."""
+        await self._store.release(claim.lease)
+        status = await handle.query(ServerWorkflow.status)
+        if status.state != ServerState.PROVISIONING or status.instance_id is not None:
+            return False
+        await handle.signal(
+            ServerWorkflow.request_termination,
+            TerminationRequest(
+                reason=f"claim {claim.task_id} gave up waiting for it", immediately=True
+            ),
+        )
+        return True
 
     async def heartbeat(self, claim: Claim, ttl: timedelta = timedelta(minutes=5)) -> Claim:
         lease = await self._store.renew(claim.lease, ttl)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from client.claims import ClaimBroker
+from client.claims import ClaimBroker, ClaimError
 from core.lifecycle import ServerState
 from leases import LeaseStore
 from tests.integration.conftest import Fleet
@@ -88,3 +88,22 @@ async def test_release_marks_the_server_idle_and_frees_the_lease(fleet_factory):
     again = await b.claim("job-next", ttl=timedelta(seconds=60))
     assert again.server == "released"
     await stop_all(fleet, [handle])
+
+
+async def test_a_claim_that_gives_up_cancels_the_server_still_waiting_for_quota(fleet_factory):
+    fleet: Fleet = await fleet_factory(max_servers=1, billing_period_seconds=300)
+    holder = await started_ready(fleet, "holder")
+    b = broker(fleet)
+    busy = await b.claim("job-a", ttl=timedelta(seconds=60))  # the one slot, now busy
+    assert busy.server == "holder"
+    with pytest.raises(ClaimError, match="waiting for a quota slot and is cancelled"):
+        await b.claim("job-b", ttl=timedelta(seconds=60), wait=timedelta(seconds=3))
+    (waiting,) = [doc async for doc in fleet.db["servers"].find({"name": {"$regex": "^claim-"}})]
+    handle = fleet.client.get_workflow_handle_for(ServerWorkflow.run, waiting["workflow_id"])
+    result = await handle.result()
+    # Cancelled before it had an instance: nothing created, nothing billed.
+    assert result.state == ServerState.TERMINATED
+    assert result.instance_id is None and result.billed_hours == 0
+    assert not any(waiting["name"] in str(row) for row in fleet.ledger())
+    await b.release(busy)
+    await stop_all(fleet, [holder])
