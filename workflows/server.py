@@ -161,7 +161,7 @@ class ServerWorkflow:
         account = rt.quota_provider or "the"
         self._details(f"waiting for a slot of {account} account quota")
         await self._until_done_or_terminated(
-            self._start_mongo(
+            self._mongo(
                 "take_quota_slot",
                 self._quota_slot(),
                 f"take a slot of {account} account quota",
@@ -487,7 +487,7 @@ class ServerWorkflow:
                         "instance %s survived a delete; deleting again", rt.instance_id
                     )
             rt.deleted_at = deleted_at
-        release = self._start_mongo(
+        release = self._mongo(
             "release_server_leases",
             SlotInput(owner=self._wf_id, ttl_seconds=0),
             "release quota and termination slots",
@@ -784,7 +784,7 @@ class ServerWorkflow:
                 raise
             workflow.logger.warning("renewing the quota slot failed: %s", self._describe(err))
 
-    def _start_mongo(
+    def _mongo(
         self,
         activity: str,
         arg: Any,
@@ -795,7 +795,7 @@ class ServerWorkflow:
         result_type: Any = None,
     ) -> workflow.ActivityHandle[Any]:
         """A MongoDB activity (leases, read model): its call timeout and retries, with
-        `within` bounding all its attempts when given."""
+        `within` bounding all its attempts when given. Await the handle for its result."""
         return workflow.start_activity(
             activity,
             arg,
@@ -804,20 +804,6 @@ class ServerWorkflow:
             retry_policy=retry,
             result_type=result_type,
             summary=summary,
-        )
-
-    async def _mongo(
-        self,
-        activity: str,
-        arg: Any,
-        summary: str,
-        *,
-        within: timedelta | None = None,
-        retry: RetryPolicy = MONGO_RETRY,
-        result_type: Any = None,
-    ) -> Any:
-        return await self._start_mongo(
-            activity, arg, summary, within=within, retry=retry, result_type=result_type
         )
 
     async def _call_provider(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
@@ -982,7 +968,7 @@ class ServerWorkflow:
         self._rt.version += 1
         status = self._status()
         self._billed_recorded = status.billed_hours
-        handle = self._start_mongo(
+        handle = self._mongo(
             "record_server",
             RecordServerInput(status=status, fence=self._rt.version),
             f"record {self._rt.state}",
