@@ -11,9 +11,7 @@ is bounded on the server and the client by `op_timeout` (pymongo's `timeoutMS`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -460,38 +458,6 @@ class LeaseStore:
                 return None, op
         return None, op
 
-    async def acquire_wait(
-        self,
-        resource: str,
-        owner: str,
-        ttl: timedelta,
-        limit: int = 1,
-        *,
-        # Not asyncio.timeout: cancelling an acquire in flight could leave a slot taken
-        # that the caller never learns about; the deadline is checked between attempts.
-        timeout: timedelta,  # noqa: ASYNC109
-        initial_delay: timedelta = timedelta(milliseconds=50),
-        max_delay: timedelta = timedelta(milliseconds=500),
-    ) -> Lease | None:
-        """Like `acquire`, retrying with jittered exponential backoff until `timeout`.
-
-        Each wait is between half and all of the current delay, which doubles up to
-        `max_delay` (the longest gap between two attempts). Returns None at the timeout.
-        """
-        deadline = time.monotonic() + timeout.total_seconds()
-        delay = initial_delay.total_seconds()
-        cap = max(max_delay.total_seconds(), delay)
-        while True:
-            lease = await self.acquire(resource, owner, ttl, limit)
-            if lease is not None:
-                return lease
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            # Half fixed, half random: spreads contenders without near-zero waits.
-            await asyncio.sleep(min(remaining, delay / 2 + random.uniform(0, delay / 2)))
-            delay = min(cap, delay * 2)
-
     async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
         """The same holding with expiry `now + ttl` (server time), or None if it is no
         longer live: released, expired (even if nobody took it yet) or taken over.
@@ -569,15 +535,6 @@ class LeaseStore:
             docs = await cursor.to_list()
         return [_lease(doc) for doc in docs]
 
-    async def is_current(self, lease: Lease) -> bool:
-        """Whether `lease` (owner and token) is live right now by the server's clock."""
-        with self._bounded():
-            cursor = await self._leases.aggregate(
-                [*live_stages(lease.resource, lease.owner, lease.token), {"$project": {"_id": 1}}]
-            )
-            docs = await cursor.to_list(1)
-        return bool(docs)
-
     # -- fenced writes to other collections ---------------------------------------------
 
     async def fenced_write(
@@ -611,27 +568,6 @@ class LeaseStore:
                 projection={fence_field: 1},
             )
         return bool(doc.get(fence_field) == fence)
-
-    async def write_if_current(
-        self,
-        lease: Lease,
-        collection: AsyncCollection[Any] | str,
-        doc_id: Any,
-        fields: Mapping[str, Any],
-        *,
-        fence_field: str = "fence",
-    ) -> bool:
-        """`fenced_write` with `lease.token`, only if `lease` is still live.
-
-        Two round trips: the check, then the fenced write. A lease that expires between
-        them may still write once, but never over a document already written with a newer
-        token: the fence on the document, not the check, is what protects it.
-        """
-        if not await self.is_current(lease):
-            return False
-        return await self.fenced_write(
-            collection, doc_id, fields, lease.token, fence_field=fence_field
-        )
 
     # -- internals ------------------------------------------------------------------------
 

@@ -1,12 +1,18 @@
-"""Helpers for the lease tests: the server's clock and overlap counting."""
+"""Helpers for the lease tests: the server's clock, overlap counting, and waiting for a
+lease (the product never waits in-process: a workflow retries `acquire` as an activity)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["Hold", "max_concurrent", "overlapping_pairs", "server_now"]
+from leases.models import Lease
+from leases.store import LeaseStore
+
+__all__ = ["Hold", "acquire_within", "max_concurrent", "overlapping_pairs", "server_now"]
 
 
 async def server_now(db: Any) -> datetime:
@@ -52,3 +58,25 @@ def max_concurrent(holds: list[Hold]) -> int:
         open_now += delta
         peak = max(peak, open_now)
     return peak
+
+
+async def acquire_within(
+    store: LeaseStore,
+    resource: str,
+    owner: str,
+    ttl: timedelta,
+    *,
+    within: timedelta,
+    poll: timedelta = timedelta(milliseconds=50),
+) -> Lease | None:
+    """`store.acquire` asked every `poll` until it grants the lease or `within` passes
+    (then None). Each attempt runs to its end, so no slot is taken unseen."""
+    give_up = time.monotonic() + within.total_seconds()
+    while True:
+        lease = await store.acquire(resource, owner, ttl)
+        if lease is not None:
+            return lease
+        remaining = give_up - time.monotonic()
+        if remaining <= 0:
+            return None
+        await asyncio.sleep(min(remaining, poll.total_seconds()))

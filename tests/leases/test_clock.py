@@ -13,7 +13,7 @@ import pytest
 import leases.models
 import leases.store
 from leases import LeaseStore
-from tests.leases.support import server_now
+from tests.leases.support import acquire_within, server_now
 
 TTL = timedelta(milliseconds=800)
 
@@ -79,8 +79,8 @@ async def test_a_holder_that_stops_renewing_loses_the_lease_within_ttl_plus_one_
     silent = await store.acquire("quota", "wf-a", TTL)
     assert silent is not None
 
-    lease = await store.acquire_wait(
-        "quota", "wf-b", timedelta(seconds=5), timeout=timedelta(seconds=5), max_delay=poll
+    lease = await acquire_within(
+        store, "quota", "wf-b", timedelta(seconds=5), within=timedelta(seconds=5), poll=poll
     )
 
     assert lease is not None

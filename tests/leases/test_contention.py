@@ -14,7 +14,14 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from leases import Lease, LeaseStore
-from tests.leases.support import Hold, max_concurrent, ms, overlapping_pairs, server_now
+from tests.leases.support import (
+    Hold,
+    acquire_within,
+    max_concurrent,
+    ms,
+    overlapping_pairs,
+    server_now,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = timedelta(seconds=10)
@@ -173,8 +180,8 @@ async def test_a_killed_holder_is_reclaimed_within_ttl_plus_one_poll(
         holder.kill()
         holder.wait(timeout=10)
 
-    lease = await store.acquire_wait(
-        "quota", "rescuer", TTL, timeout=timedelta(seconds=5), max_delay=poll
+    lease = await acquire_within(
+        store, "quota", "rescuer", TTL, within=timedelta(seconds=5), poll=poll
     )
 
     assert lease is not None and lease.token > held.token

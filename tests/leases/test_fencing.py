@@ -77,30 +77,9 @@ async def test_a_paused_holders_write_is_rejected_after_a_takeover(
     await asyncio.sleep(0.3)
     current = await store.acquire("claim:srv-1", "job-b", timedelta(seconds=30))
     assert current is not None
-    assert await store.write_if_current(current, "servers", "srv-1", {"job": "job-b"}) is True
+    assert await store.fenced_write("servers", "srv-1", {"job": "job-b"}, current.token) is True
 
-    # The paused holder wakes up and writes with its old token: the fence refuses it,
-    # whether or not it checks its lease first.
-    assert await store.write_if_current(paused, "servers", "srv-1", {"job": "job-a"}) is False
+    # The paused holder wakes up and writes with its old token: the fence refuses it.
     assert await store.fenced_write("servers", "srv-1", {"job": "job-a"}, paused.token) is False
     doc = await mongo_db.servers.find_one({"_id": "srv-1"})
     assert (doc["job"], doc["fence"]) == ("job-b", current.token)
-
-
-async def test_write_if_current_refuses_an_expired_lease_before_anyone_wrote(
-    store: LeaseStore, mongo_db: Any
-) -> None:
-    lease = await store.acquire("claim:srv-1", "job-a", timedelta(milliseconds=200))
-    assert lease is not None
-    await asyncio.sleep(0.3)
-
-    assert await store.write_if_current(lease, "servers", "srv-1", {"job": "job-a"}) is False
-    assert await mongo_db.servers.find_one({"_id": "srv-1"}) is None
-
-
-async def test_write_if_current_refuses_a_released_lease(store: LeaseStore, mongo_db: Any) -> None:
-    lease = await store.acquire("claim:srv-1", "job-a", timedelta(seconds=30))
-    assert lease is not None
-    await store.release(lease)
-
-    assert await store.write_if_current(lease, "servers", "srv-1", {"job": "job-a"}) is False
