@@ -1,28 +1,21 @@
-"""Temporal activities over the MongoDB lease store.
-
-Activities run at least once: acquire is idempotent per owner, so a retried attempt
-returns the slot the first attempt took instead of taking a second one.
-"""
+"""How the MongoDB lease store's errors reach Temporal, and the one lease read a
+workflow makes (who holds a resource). Taking and giving back slots are the fleet
+store's activities (activities/fleet_store.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
 from leases import (
-    AcquireLeaseInput,
     Lease,
     LeaseHoldersInput,
     LeaseOutcomeUnknown,
     LeaseStore,
-    ReleaseAllInput,
-    ReleaseLeaseInput,
-    RenewLeaseInput,
     is_ambiguous,
 )
 
@@ -79,50 +72,10 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 
 
 class LeaseActivities:
-    """Lease activities sharing one store (and its MongoDB client)."""
+    """Lease reads sharing one store (and its MongoDB client)."""
 
     def __init__(self, store: LeaseStore) -> None:
         self._store = store
-
-    @activity.defn
-    async def acquire_lease(self, input: AcquireLeaseInput) -> Lease:
-        """A slot of `input.resource`; raises a retryable LeaseUnavailable when all
-        slots (the stored limit) are held, so the workflow's retry policy does the waiting."""
-        doing = f"acquire lease {input.resource!r} for {input.owner!r}"
-        with mongo_errors(doing):
-            lease = await self._store.acquire(
-                input.resource, input.owner, timedelta(seconds=input.ttl_seconds), input.limit
-            )
-        if lease is None:
-            with mongo_errors(f"read the limit of lease {input.resource!r}"):
-                limit = await self._store.get_limit(input.resource) or input.limit
-            raise ApplicationError(
-                f"lease {input.resource!r} is unavailable: all {limit} slot(s) are held "
-                f"by other owners; the activity retries until one is released or expires",
-                {"resource": input.resource, "limit": limit},
-                type=LEASE_UNAVAILABLE,
-                category=ApplicationErrorCategory.BENIGN,
-            )
-        return lease
-
-    @activity.defn
-    async def renew_lease(self, input: RenewLeaseInput) -> Lease | None:
-        """The renewed lease, or None when it is no longer held (stop using it)."""
-        with mongo_errors(f"renew lease {input.lease.resource!r} for {input.lease.owner!r}"):
-            return await self._store.renew(input.lease, timedelta(seconds=input.ttl_seconds))
-
-    @activity.defn
-    async def release_lease(self, input: ReleaseLeaseInput) -> bool:
-        """True if the lease was held and is now released; False if it was not held."""
-        with mongo_errors(f"release lease {input.lease.resource!r} for {input.lease.owner!r}"):
-            return await self._store.release(input.lease)
-
-    @activity.defn
-    async def release_all_leases(self, input: ReleaseAllInput) -> int:
-        """Release every lease `input.owner` holds; safe to repeat. Returns how many
-        resources changed."""
-        with mongo_errors(f"release all leases of {input.owner!r}"):
-            return await self._store.release_all(input.owner)
 
     @activity.defn
     async def lease_holders(self, input: LeaseHoldersInput) -> list[Lease]:

@@ -8,12 +8,8 @@ from leases.metrics import (
     NoopLeaseMetrics,
 )
 from leases.models import (
-    AcquireLeaseInput,
     Lease,
     LeaseHoldersInput,
-    ReleaseAllInput,
-    ReleaseLeaseInput,
-    RenewLeaseInput,
 )
 from leases.store import (
     DEFAULT_GC_GRACE,
@@ -29,7 +25,6 @@ __all__ = [
     "DEFAULT_OP_TIMEOUT",
     "DEFAULT_WRITE_CONCERN",
     "MAX_LIMIT",
-    "AcquireLeaseInput",
     "Lease",
     "LeaseError",
     "LeaseHoldersInput",
@@ -39,8 +34,5 @@ __all__ = [
     "LeaseOutcomeUnknown",
     "LeaseStore",
     "NoopLeaseMetrics",
-    "ReleaseAllInput",
-    "ReleaseLeaseInput",
-    "RenewLeaseInput",
     "is_ambiguous",
 ]

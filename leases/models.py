@@ -11,12 +11,8 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
-    "AcquireLeaseInput",
     "Lease",
     "LeaseHoldersInput",
-    "ReleaseAllInput",
-    "ReleaseLeaseInput",
-    "RenewLeaseInput",
 ]
 
 
@@ -39,28 +35,6 @@ class Lease(BaseModel):
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
         return value.astimezone(UTC)
-
-
-class AcquireLeaseInput(BaseModel):
-    resource: str = Field(min_length=1)
-    owner: str = Field(min_length=1, description="stable across retries, e.g. the workflow id")
-    ttl_seconds: float = Field(gt=0)
-    limit: int = Field(
-        default=1, ge=1, description="slots stored for the resource if none are stored yet"
-    )
-
-
-class RenewLeaseInput(BaseModel):
-    lease: Lease
-    ttl_seconds: float = Field(gt=0)
-
-
-class ReleaseLeaseInput(BaseModel):
-    lease: Lease
-
-
-class ReleaseAllInput(BaseModel):
-    owner: str = Field(min_length=1)
 
 
 class LeaseHoldersInput(BaseModel):

@@ -1,4 +1,5 @@
-"""The lease activities, run with temporalio's ActivityEnvironment."""
+"""The lease activities the worker registers (taking and giving back slots, reading
+holders), run with temporalio's ActivityEnvironment over the real lease store."""
 
 from __future__ import annotations
 
@@ -11,17 +12,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
+from activities.fleet_store import FleetStoreActivities, quota_resource
 from activities.leases import LeaseActivities
-from leases import (
-    AcquireLeaseInput,
-    Lease,
-    LeaseHoldersInput,
-    LeaseOutcomeUnknown,
-    LeaseStore,
-    ReleaseAllInput,
-    ReleaseLeaseInput,
-    RenewLeaseInput,
-)
+from activities.payloads import SlotInput
+from leases import Lease, LeaseHoldersInput, LeaseOutcomeUnknown, LeaseStore
 
 
 @pytest.fixture
@@ -29,83 +23,57 @@ def env() -> ActivityEnvironment:
     return ActivityEnvironment()
 
 
-@pytest.fixture
-def acts(store: LeaseStore) -> LeaseActivities:
-    return LeaseActivities(store)
+def fleet(store: Any, db: Any = None, max_servers: int = 2) -> FleetStoreActivities:
+    return FleetStoreActivities(
+        store, db, max_servers=lambda _provider: max_servers, max_terminations=30
+    )
 
 
-def acquire_input(owner: str, limit: int = 1, resource: str = "quota") -> AcquireLeaseInput:
-    return AcquireLeaseInput(resource=resource, owner=owner, ttl_seconds=30, limit=limit)
+def slot(owner: str) -> SlotInput:
+    return SlotInput(owner=owner, ttl_seconds=30, provider="hetzner")
 
 
-async def test_acquire_lease_returns_the_lease(
-    env: ActivityEnvironment, acts: LeaseActivities
+async def test_a_retried_take_returns_the_same_slot(
+    env: ActivityEnvironment, store: LeaseStore, mongo_db: Any
 ) -> None:
-    lease = await env.run(acts.acquire_lease, acquire_input("wf-a"))
+    acts = fleet(store, mongo_db)
+    first = await env.run(acts.take_quota_slot, slot("wf-a"))
+    retry = await env.run(acts.take_quota_slot, slot("wf-a"))
 
-    assert (lease.resource, lease.owner) == ("quota", "wf-a")
-    assert lease.expires_at > datetime.now(UTC)
-
-
-async def test_a_retried_acquire_activity_returns_the_same_slot(
-    env: ActivityEnvironment, acts: LeaseActivities
-) -> None:
-    first = await env.run(acts.acquire_lease, acquire_input("wf-a", limit=2))
-    retry = await env.run(acts.acquire_lease, acquire_input("wf-a", limit=2))
-
+    assert (first.resource, first.owner) == (quota_resource("hetzner"), "wf-a")
+    assert first.expires_at > datetime.now(UTC)
     assert retry.token == first.token
-    holders = await env.run(acts.lease_holders, LeaseHoldersInput(resource="quota"))
+    holders = await env.run(
+        LeaseActivities(store).lease_holders, LeaseHoldersInput(resource=first.resource)
+    )
     assert [h.owner for h in holders] == ["wf-a"]
 
 
-async def test_denied_acquire_raises_retryable_lease_unavailable_naming_resource_and_limit(
-    env: ActivityEnvironment, acts: LeaseActivities
+async def test_a_full_quota_raises_retryable_lease_unavailable_naming_resource_and_limit(
+    env: ActivityEnvironment, store: LeaseStore, mongo_db: Any
 ) -> None:
-    await env.run(acts.acquire_lease, acquire_input("wf-a", limit=2))
-    await env.run(acts.acquire_lease, acquire_input("wf-b", limit=2))
+    acts = fleet(store, mongo_db, max_servers=2)
+    await env.run(acts.take_quota_slot, slot("wf-a"))
+    await env.run(acts.take_quota_slot, slot("wf-b"))
 
     with pytest.raises(ApplicationError) as caught:
-        await env.run(acts.acquire_lease, acquire_input("wf-c", limit=2))
+        await env.run(acts.take_quota_slot, slot("wf-c"))
 
     assert caught.value.type == "LeaseUnavailable"
     assert not caught.value.non_retryable
     # Waiting is the normal path: the SDK logs benign failures at DEBUG, not WARNING.
     assert caught.value.category == ApplicationErrorCategory.BENIGN
-    assert "'quota'" in caught.value.message and "all 2 slot(s)" in caught.value.message
+    assert f"all 2 slots of {quota_resource('hetzner')!r}" in caught.value.message
 
 
-async def test_renew_lease_extends_and_reports_a_lost_lease_as_none(
-    env: ActivityEnvironment, acts: LeaseActivities
+async def test_a_released_termination_slot_is_true_once_then_false(
+    env: ActivityEnvironment, store: LeaseStore, mongo_db: Any
 ) -> None:
-    lease = await env.run(acts.acquire_lease, acquire_input("wf-a"))
+    acts = fleet(store, mongo_db)
+    taken = await env.run(acts.take_termination_slot, slot("wf-a"))
 
-    renewed = await env.run(acts.renew_lease, RenewLeaseInput(lease=lease, ttl_seconds=60))
-    assert renewed is not None and renewed.expires_at > lease.expires_at
-
-    await env.run(acts.release_lease, ReleaseLeaseInput(lease=lease))
-    assert await env.run(acts.renew_lease, RenewLeaseInput(lease=lease, ttl_seconds=60)) is None
-
-
-async def test_release_lease_is_true_once_then_false(
-    env: ActivityEnvironment, acts: LeaseActivities
-) -> None:
-    lease = await env.run(acts.acquire_lease, acquire_input("wf-a"))
-
-    assert await env.run(acts.release_lease, ReleaseLeaseInput(lease=lease)) is True
-    assert await env.run(acts.release_lease, ReleaseLeaseInput(lease=lease)) is False
-
-
-async def test_release_all_leases_frees_every_slot_and_is_safe_to_repeat(
-    env: ActivityEnvironment, acts: LeaseActivities
-) -> None:
-    await env.run(acts.acquire_lease, acquire_input("wf-a", limit=10, resource="quota"))
-    await env.run(acts.acquire_lease, acquire_input("wf-a", limit=30, resource="terminations"))
-    other = await env.run(acts.acquire_lease, acquire_input("wf-b", limit=10, resource="quota"))
-
-    assert await env.run(acts.release_all_leases, ReleaseAllInput(owner="wf-a")) == 2
-    assert await env.run(acts.release_all_leases, ReleaseAllInput(owner="wf-a")) == 0
-    assert await env.run(acts.lease_holders, LeaseHoldersInput(resource="quota")) == [other]
-    assert await env.run(acts.lease_holders, LeaseHoldersInput(resource="terminations")) == []
+    assert await env.run(acts.release_termination_slot, taken) is True
+    assert await env.run(acts.release_termination_slot, taken) is False
 
 
 class FailingStore:
@@ -117,7 +85,7 @@ class FailingStore:
     async def _raise(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
 
-    acquire = renew = release = release_all = holders = _raise
+    acquire = release = holders = get_limit = _raise
 
 
 LEASE = Lease(resource="quota", owner="wf-a", token=1, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
@@ -133,19 +101,19 @@ LEASE = Lease(resource="quota", owner="wf-a", token=1, expires_at=datetime(2030,
     ids=["network", "write-concern", "not-primary"],
 )
 @pytest.mark.parametrize(
-    ("method", "argument"),
+    ("kind", "method", "argument"),
     [
-        ("acquire_lease", acquire_input("wf-a")),
-        ("renew_lease", RenewLeaseInput(lease=LEASE, ttl_seconds=30)),
-        ("release_lease", ReleaseLeaseInput(lease=LEASE)),
-        ("release_all_leases", ReleaseAllInput(owner="wf-a")),
-        ("lease_holders", LeaseHoldersInput(resource="quota")),
+        ("fleet", "take_quota_slot", slot("wf-a")),
+        ("fleet", "take_termination_slot", slot("wf-a")),
+        ("fleet", "release_termination_slot", LEASE),
+        ("leases", "lease_holders", LeaseHoldersInput(resource="quota")),
     ],
 )
 async def test_transient_mongo_errors_become_retryable_mongo_transient(
-    env: ActivityEnvironment, error: Exception, method: str, argument: Any
+    env: ActivityEnvironment, error: Exception, kind: str, method: str, argument: Any
 ) -> None:
-    acts = LeaseActivities(FailingStore(error))  # type: ignore[arg-type]
+    failing = FailingStore(error)
+    acts = fleet(failing) if kind == "fleet" else LeaseActivities(failing)  # type: ignore[arg-type]
 
     with pytest.raises(ApplicationError) as caught:
         await env.run(getattr(acts, method), argument)
@@ -158,14 +126,13 @@ async def test_transient_mongo_errors_become_retryable_mongo_transient(
     assert caught.value.__cause__ is None
 
 
-async def test_an_ambiguous_acquire_becomes_a_retryable_lease_outcome_unknown(
+async def test_an_ambiguous_take_becomes_a_retryable_lease_outcome_unknown(
     env: ActivityEnvironment,
 ) -> None:
     unknown = LeaseOutcomeUnknown("acquire", "quota", "wf-a", AutoReconnect("reset"))
-    acts = LeaseActivities(FailingStore(unknown))  # type: ignore[arg-type]
 
     with pytest.raises(ApplicationError) as caught:
-        await env.run(acts.acquire_lease, acquire_input("wf-a"))
+        await env.run(fleet(FailingStore(unknown)).take_quota_slot, slot("wf-a"))
 
     assert caught.value.type == "LeaseOutcomeUnknown"
     assert not caught.value.non_retryable
@@ -176,45 +143,22 @@ async def test_a_permanent_mongo_error_is_not_disguised_as_transient(
     env: ActivityEnvironment,
 ) -> None:
     error = OperationFailure("not authorized on vultr_lifecycle", 13)
-    acts = LeaseActivities(FailingStore(error))  # type: ignore[arg-type]
 
     with pytest.raises(OperationFailure):
-        await env.run(acts.acquire_lease, acquire_input("wf-a"))
+        await env.run(fleet(FailingStore(error)).take_quota_slot, slot("wf-a"))
 
 
 async def test_lease_and_inputs_survive_the_pydantic_data_converter(
-    env: ActivityEnvironment, acts: LeaseActivities
+    env: ActivityEnvironment, store: LeaseStore, mongo_db: Any
 ) -> None:
-    lease = await env.run(acts.acquire_lease, acquire_input("wf-a"))
+    lease = await env.run(fleet(store, mongo_db).take_quota_slot, slot("wf-a"))
     converter = pydantic_data_converter.payload_converter
 
     for value, kind in [
         (lease, Lease),
-        (RenewLeaseInput(lease=lease, ttl_seconds=5), RenewLeaseInput),
+        (slot("wf-a"), SlotInput),
         ([lease], list[Lease]),
     ]:
         payload = converter.to_payloads([value])
         assert converter.from_payloads(payload, [kind]) == [value]
     assert lease.expires_at.utcoffset() == timedelta(0)
-
-
-def test_activities_are_registered_under_their_method_names() -> None:
-    from temporalio.activity import _Definition
-
-    names = {
-        _Definition.must_from_callable(getattr(LeaseActivities, n)).name
-        for n in (
-            "acquire_lease",
-            "renew_lease",
-            "release_lease",
-            "release_all_leases",
-            "lease_holders",
-        )
-    }
-    assert names == {
-        "acquire_lease",
-        "renew_lease",
-        "release_lease",
-        "release_all_leases",
-        "lease_holders",
-    }
