@@ -183,10 +183,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    @property
-    def uses_real_vultr(self) -> bool:
-        return self.vultr_api_url == DEFAULT_VULTR_API_URL
-
     def vultr_key(self) -> str:
         """The API key, for the Vultr client alone."""
         if self.vultr_api_key is None or not self.vultr_api_key.get_secret_value():

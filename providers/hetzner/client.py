@@ -29,7 +29,6 @@ from providers.hetzner.errors import (
 )
 from providers.hetzner.labels import label_problems
 from providers.hetzner.models import (
-    Action,
     CreateServerRequest,
     Image,
     Location,
@@ -145,10 +144,6 @@ class HetznerClient(ApiHttpClient):
         it was already gone (404). A server busy with an action answers `locked`: retry."""
         response = await self._request("DELETE", self._server_path(server_id), expect=(200, 404))
         return response.status_code != 404
-
-    async def get_action(self, action_id: int) -> Action:
-        response = await self._request("GET", f"/actions/{int(action_id)}")
-        return self._one(response, "action", Action)
 
     # ---- catalog ---------------------------------------------------------------------
 

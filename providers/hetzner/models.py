@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Action",
     "CreateServerRequest",
     "Image",
     "Location",
@@ -104,14 +103,6 @@ class Server(_Model):
     @property
     def ipv4(self) -> str | None:
         return self.public_net.ipv4.ip if self.public_net.ipv4 else None
-
-
-class Action(_Model):
-    id: int
-    command: str
-    status: str
-    progress: int = 0
-    error: dict[str, Any] | None = None
 
 
 class CreateServerRequest(_Model):
