@@ -1,10 +1,14 @@
 """What every provider's API client shares: bearer auth that never sits in default
-headers and redacts the token from echoed text, one pooled httpx client, and which
+headers and redacts the token from echoed text, one pooled httpx client, the request
+path (send, log, note the rate limit, map failures to the provider's errors), and which
 transport failures are safe to retry or may have been applied remotely."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -46,7 +50,7 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(token='***')"
 
 
-class ApiHttpClient:
+class ApiHttpClient(ABC):
     """One provider API over one connection pool; `async with` closes it.
 
     `api_root` is the URL relative paths resolve under (with its trailing slash, so
@@ -75,6 +79,59 @@ class ApiHttpClient:
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             follow_redirects=False,
         )
+
+    # Each provider's client logs under its own name (providers.<id>).
+    _log = logging.getLogger("providers")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        idempotent: bool = True,
+        expect: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        """One API call: the response when its status is in `expect`, else the
+        provider's error for it (transport failures included). `idempotent=False` marks
+        a failure after the request may have left as ambiguous."""
+        started = time.perf_counter()
+        where = "/" + path.lstrip("/")
+        failure: Exception | None = None
+        try:
+            response = await self._send(method, path.lstrip("/"), params=params, json=json)
+        except httpx.HTTPError as exc:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self._log.debug(
+                "%s %s -> %s after %.0f ms", method, where, type(exc).__name__, elapsed_ms
+            )
+            failure = self._transport_error(exc, method, path, idempotent)
+        # Raised outside the except block so the httpx exception, whose request carries
+        # the Authorization header, is not kept as __context__.
+        if failure is not None:
+            raise failure
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log.debug("%s %s -> %d in %.0f ms", method, where, response.status_code, elapsed_ms)
+        self._note_rate_limit(response.headers)
+        if response.status_code in expect:
+            return response
+        raise self._status_error(response, method, path, idempotent)
+
+    def _note_rate_limit(self, headers: httpx.Headers) -> None:  # noqa: B027 (optional hook)
+        """Keep what the provider's rate-limit headers say; Vultr sends none."""
+
+    @abstractmethod
+    def _transport_error(
+        self, exc: httpx.HTTPError, method: str, path: str, idempotent: bool
+    ) -> Exception:
+        """The provider's error for a request that got no answer."""
+
+    @abstractmethod
+    def _status_error(
+        self, response: httpx.Response, method: str, path: str, idempotent: bool
+    ) -> Exception:
+        """The provider's error for an answer whose status was not expected."""
 
     async def _send(
         self,

@@ -46,7 +46,6 @@ MAX_PER_PAGE = 200  # the API's maximum page size
 _MAX_PAGES = 10_000  # a listing that never ends is a broken API, not a big account
 _EXCERPT = 200
 
-logger = logging.getLogger("providers.digitalocean")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -69,6 +68,8 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
 
 class DigitalOceanClient(ApiHttpClient):
     """DigitalOcean API v2 over one connection pool. `async with DigitalOceanClient(...)`."""
+
+    _log = logging.getLogger("providers.digitalocean")
 
     def __init__(
         self,
@@ -200,32 +201,6 @@ class DigitalOceanClient(ApiHttpClient):
                 provider="DigitalOcean",
             )
         return f"droplets/{int(text)}"
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        idempotent: bool = True,
-        expect: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        started = time.perf_counter()
-        failure: ProviderError | None = None
-        try:
-            response = await self._send(method, path, params=params, json=json)
-        except httpx.HTTPError as exc:
-            failure = self._transport_error(exc, method, path, idempotent)
-        # Raised outside the except block: the httpx exception's request holds the token.
-        if failure is not None:
-            raise failure
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.debug("%s /%s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        self._note_rate_limit(response.headers)
-        if response.status_code in expect:
-            return response
-        raise self._status_error(response, method, path, idempotent)
 
     def _note_rate_limit(self, headers: httpx.Headers) -> None:
         limit = _int_header(headers, "ratelimit-limit")

@@ -47,7 +47,6 @@ MAX_PER_PAGE = 50  # the API's maximum page size
 MAX_USER_DATA_BYTES = 32 * 1024
 _EXCERPT = 200
 
-logger = logging.getLogger("providers.hetzner")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,6 +64,8 @@ class RateLimitState:
 
 class HetznerClient(ApiHttpClient):
     """Hetzner Cloud API v1 over one connection pool. Use as `async with HetznerClient(...)`."""
+
+    _log = logging.getLogger("providers.hetzner")
 
     def __init__(
         self,
@@ -176,32 +177,6 @@ class HetznerClient(ApiHttpClient):
                 subject="server request",
             )
         return f"/servers/{int(text)}"
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        idempotent: bool = True,
-        expect: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        started = time.perf_counter()
-        failure: HetznerError | None = None
-        try:
-            response = await self._send(method, path.lstrip("/"), params=params, json=json)
-        except httpx.HTTPError as exc:
-            failure = self._transport_error(exc, method, path, idempotent)
-        # Raised outside the except block: the httpx exception's request carries the token.
-        if failure is not None:
-            raise failure
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        self._note_rate_limit(response.headers)
-        if response.status_code in expect:
-            return response
-        raise self._status_error(response, method, path, idempotent)
 
     def _note_rate_limit(self, headers: httpx.Headers) -> None:
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -52,13 +51,14 @@ DEFAULT_BASE_URL = "https://api.vultr.com/v2"
 MAX_PER_PAGE = 500  # the API's maximum page size
 _EXCERPT = 200  # characters of a non-JSON body quoted in an error
 
-logger = logging.getLogger("providers.vultr")
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class VultrClient(ApiHttpClient):
     """Vultr API v2 over one connection pool. Use as `async with VultrClient(...) as c:`."""
+
+    _log = logging.getLogger("providers.vultr")
 
     def __init__(
         self,
@@ -188,34 +188,6 @@ class VultrClient(ApiHttpClient):
             )
         path = f"/instances/{quote(instance_id, safe='')}"
         return f"{path}/{action}" if action else path
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        idempotent: bool = True,
-        expect: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        started = time.perf_counter()
-        failure: VultrError | None = None
-        try:
-            response = await self._send(method, path.lstrip("/"), params=params, json=json)
-        except httpx.HTTPError as exc:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            logger.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed_ms)
-            failure = self._transport_error(exc, method, path, idempotent)
-        # Raised outside the except block so the httpx exception, whose request carries
-        # the Authorization header, is not kept as __context__.
-        if failure is not None:
-            raise failure
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        if response.status_code in expect:
-            return response
-        raise self._status_error(response, method, path, idempotent)
 
     def _transport_error(
         self, exc: httpx.HTTPError, method: str, path: str, idempotent: bool
