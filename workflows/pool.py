@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.pools import PoolCensus, PoolCensusInput
+    from activities.pools import PoolActivities, PoolCensus, PoolCensusInput
     from core.models import PolicyOverrides, ServerInput, ServerPolicy, ServerSpec
     from workflows.policies import MONGO_RETRY
     from workflows.server import ServerWorkflow
@@ -89,12 +89,11 @@ class WarmPoolWorkflow:
     async def run(self, input: PoolInput) -> None:
         while True:
             target = self._target()
-            census: PoolCensus = await workflow.execute_activity(
-                "pool_census",
+            census: PoolCensus = await workflow.execute_activity_method(
+                PoolActivities.pool_census,
                 PoolCensusInput(pool=self._input.pool, min_idle_now=target),
                 start_to_close_timeout=timedelta(seconds=15),
                 retry_policy=MONGO_RETRY,
-                result_type=PoolCensus,
                 summary=f"count members of pool {self._input.pool}",
             )
             for seen in census.members:

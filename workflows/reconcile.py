@@ -15,7 +15,15 @@ from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import InstanceRef
-    from activities.reconcile import FleetReconcileReport, FleetScan, ReconcileReport, ScanInput
+    from activities.provider import ProviderActivities, ProviderDirectory
+    from activities.reconcile import (
+        FleetReconcileReport,
+        FleetScan,
+        ReconcileActivities,
+        ReconcileRecords,
+        ReconcileReport,
+        ScanInput,
+    )
     from core.models import ServerInput, ServerPolicy, ServerSpec
     from core.naming import NAME_PATTERN, name_from_workflow_id
     from core.reconciliation import Finding
@@ -62,11 +70,10 @@ class ReconcileFleetWorkflow:
         providers = (
             [input.provider]
             if input.provider
-            else await workflow.execute_activity(
-                "served_providers",
+            else await workflow.execute_activity_method(
+                ProviderDirectory.served_providers,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=MONGO_RETRY,
-                result_type=list[str],
                 summary="the providers the workers serve",
             )
         )
@@ -101,14 +108,13 @@ class ReconcileWorkflow:
         provider = input.provider or DEFAULT_PROVIDER
         queue = provider_task_queue(workflow.info().task_queue, provider)
         workflow.set_current_details(f"scanning {provider} instances that are ours")
-        scan: FleetScan = await workflow.execute_activity(
-            "scan_fleet",
+        scan: FleetScan = await workflow.execute_activity_method(
+            ReconcileActivities.scan_fleet,
             ScanInput(grace_seconds=input.grace_seconds),
             task_queue=queue,
             start_to_close_timeout=timedelta(minutes=5),
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=PROVIDER_RETRY,
-            result_type=FleetScan,
             summary="list managed instances and match them to workflows",
         )
         actions: list[str] = []
@@ -128,8 +134,8 @@ class ReconcileWorkflow:
             actions=actions,
             findings=scan.findings,
         )
-        await workflow.execute_activity(
-            "record_reconciliation",
+        await workflow.execute_activity_method(
+            ReconcileRecords.record_reconciliation,
             report,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=MONGO_RETRY,
@@ -164,8 +170,8 @@ class ReconcileWorkflow:
                 return f"orphan {finding.instance_id}: {finding.workflow_id} already running again"
             return f"adopted orphan {finding.instance_id} as {finding.workflow_id}"
         if finding.kind in ("orphan", "duplicate"):
-            await workflow.execute_activity(
-                "delete_instance",
+            await workflow.execute_activity_method(
+                ProviderActivities.delete_instance,
                 InstanceRef(workflow_id=finding.workflow_id, instance_id=finding.instance_id),
                 task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=45),

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.leases import LEASE_UNAVAILABLE
+    from activities.delete_plan import DeletePlanActivities
+    from activities.fleet_store import FleetStoreActivities
+    from activities.leases import LEASE_UNAVAILABLE, LeaseActivities
     from activities.payloads import (
         CheckReadyInput,
         CreateInstanceInput,
@@ -26,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
         SlotInput,
         SpecInput,
     )
+    from activities.policy import PolicyActivities
+    from activities.pools import PoolActivities
+    from activities.provider import ProviderActivities
     from core import billing
     from core.lifecycle import FINAL_STATES, TRANSITIONS, InvalidTransition, ServerState
     from core.models import (
@@ -68,6 +74,8 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["ServerWorkflow"]
 
 S = ServerState
+A = TypeVar("A")  # an activity's argument
+R = TypeVar("R")  # and its result
 FINISHED_TASKS_KEPT = 200
 PROVIDER_CALL_TIMEOUT = timedelta(seconds=45)
 MONGO_CALL_TIMEOUT = timedelta(seconds=15)
@@ -113,10 +121,9 @@ class ServerWorkflow:
         try:
             if self._policy is None:
                 self._policy = await self._mongo(
-                    "resolve_policy",
+                    PolicyActivities.resolve_policy,
                     input.overrides,
                     "the worker's billing policy with the requested overrides",
-                    result_type=ServerPolicy,
                 )
             if rt.version == 0:
                 await self._record()  # visible in `list` from the start
@@ -151,7 +158,7 @@ class ServerWorkflow:
         rt, spec, policy = self._rt, self._input.spec, self._pol
         if rt.monthly_cost is None:
             quote: PlanQuote = await self._call_provider(
-                "quote_plan", SpecInput(spec=spec), "check region, plan and OS", PlanQuote
+                ProviderActivities.quote_plan, SpecInput(spec=spec), "check region, plan and OS"
             )
             rt.monthly_cost = quote.monthly_cost
             rt.hourly_cost, rt.billing_model = quote.hourly_cost, quote.billing
@@ -162,7 +169,7 @@ class ServerWorkflow:
         self._details(f"waiting for a slot of {account} account quota")
         await self._until_done_or_terminated(
             self._mongo(
-                "take_quota_slot",
+                FleetStoreActivities.take_quota_slot,
                 self._quota_slot(),
                 f"take a slot of {account} account quota",
                 retry=LEASE_WAIT_RETRY,
@@ -171,23 +178,24 @@ class ServerWorkflow:
         if rt.instance_id is None:
             self._details("creating the instance")
             found = await self._call_provider(
-                "find_instance",
+                ProviderActivities.find_instance,
                 FindInstanceInput(workflow_id=self._wf_id),
                 "look for an instance this server already owns",
-                InstanceInfo | None,  # type: ignore[arg-type]
             )
-            info = found or await self._call_provider(
-                "create_instance",
-                CreateInstanceInput(workflow_id=self._wf_id, hostname=self._input.name, spec=spec),
-                f"create {spec.plan} in {spec.region}",
-                InstanceInfo,
-            )
-            self._adopt(info)
+            if found is None:
+                found = await self._call_provider(
+                    ProviderActivities.create_instance,
+                    CreateInstanceInput(
+                        workflow_id=self._wf_id, hostname=self._input.name, spec=spec
+                    ),
+                    f"create {spec.plan} in {spec.region}",
+                )
+            self._adopt(found)
             await self._record()
         self._details(f"waiting for instance {rt.instance_id} to boot")
         info = await self._until_done_or_terminated(
-            workflow.start_activity(
-                "check_ready",
+            workflow.start_activity_method(
+                ProviderActivities.check_ready,
                 CheckReadyInput(workflow_id=self._wf_id, instance_id=rt.instance_id or ""),
                 task_queue=self._provider_queue,
                 start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
@@ -195,7 +203,6 @@ class ServerWorkflow:
                 schedule_to_close_timeout=timedelta(seconds=policy.readiness_timeout_seconds),
                 retry_policy=ready_poll_retry(policy.ready_poll_seconds),
                 priority=READY_POLL_PRIORITY,
-                result_type=InstanceInfo,
                 summary="wait until active/running/ok",
             )
         )
@@ -337,10 +344,10 @@ class ServerWorkflow:
         summary = f"does pool {pool} still need this server?"
         # Patched: older histories waited for the answer however long it took.
         if self._mongo_until is None or not workflow.patched("keep-warm-bounded"):
-            return await self._mongo("keep_warm", request, summary, result_type=bool)
+            return await self._mongo(PoolActivities.keep_warm, request, summary)
         wait = deadline_mongo_wait(self._pol.margin)
         try:
-            return await self._mongo("keep_warm", request, summary, within=wait, result_type=bool)
+            return await self._mongo(PoolActivities.keep_warm, request, summary, within=wait)
         except ActivityError as err:
             self._rt.termination = TerminationRequest(
                 reason=(
@@ -380,10 +387,9 @@ class ServerWorkflow:
         due = [lease for lease in self._rt.claims.values() if lease.expires_at <= now]
         for lease in due:
             holders: list[Lease] = await self._mongo(
-                "lease_holders",
+                LeaseActivities.lease_holders,
                 LeaseHoldersInput(resource=lease.resource),
                 f"is the claim of {lease.owner} still renewed?",
-                result_type=list[Lease],
             )
             current = next((h for h in holders if h.token == lease.token), None)
             if lease.owner not in self._rt.claims:
@@ -456,8 +462,8 @@ class ServerWorkflow:
             ref = InstanceRef(workflow_id=self._wf_id, instance_id=rt.instance_id)
             self._details(self._with_slot_note(f"deleting instance {rt.instance_id}"))
             while True:
-                await workflow.execute_activity(
-                    "delete_instance",
+                await workflow.execute_activity_method(
+                    ProviderActivities.delete_instance,
                     ref,
                     task_queue=self._provider_queue,
                     start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
@@ -472,8 +478,8 @@ class ServerWorkflow:
                     await self._release_termination_slot(slot, bounded)
                     slot = None
                 try:
-                    await workflow.execute_activity(
-                        "confirm_deleted",
+                    await workflow.execute_activity_method(
+                        ProviderActivities.confirm_deleted,
                         ref,
                         task_queue=self._provider_queue,
                         start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
@@ -488,7 +494,7 @@ class ServerWorkflow:
                     )
             rt.deleted_at = deleted_at
         release = self._mongo(
-            "release_server_leases",
+            FleetStoreActivities.release_server_leases,
             SlotInput(owner=self._wf_id, ttl_seconds=0),
             "release quota and termination slots",
         )
@@ -506,12 +512,11 @@ class ServerWorkflow:
         wait = deadline_mongo_wait(self._pol.margin)
         try:
             return await self._mongo(
-                "take_termination_slot",
+                FleetStoreActivities.take_termination_slot,
                 SlotInput(owner=self._wf_id, ttl_seconds=300),
                 "take a termination slot",
                 within=wait if bounded else None,
                 retry=TERMINATION_SLOT_RETRY,
-                result_type=Lease,
             )
         except ActivityError as err:
             if not bounded:
@@ -542,7 +547,7 @@ class ServerWorkflow:
         since release_server_leases frees it too and it expires by its TTL anyway."""
         try:
             await self._mongo(
-                "release_termination_slot",
+                FleetStoreActivities.release_termination_slot,
                 slot,
                 "release the termination slot",
                 within=deadline_mongo_wait(self._pol.margin) if bounded else None,
@@ -773,7 +778,7 @@ class ServerWorkflow:
         bounded = self._mongo_until is not None
         try:
             await self._mongo(
-                "take_quota_slot",
+                FleetStoreActivities.take_quota_slot,
                 self._quota_slot(),
                 "renew the quota slot",
                 within=deadline_mongo_wait(self._pol.margin) if bounded else None,
@@ -786,35 +791,34 @@ class ServerWorkflow:
 
     def _mongo(
         self,
-        activity: str,
-        arg: Any,
+        activity: Callable[[Any, A], Awaitable[R]],
+        arg: A,
         summary: str,
         *,
         within: timedelta | None = None,
         retry: RetryPolicy = MONGO_RETRY,
-        result_type: Any = None,
-    ) -> workflow.ActivityHandle[Any]:
+    ) -> workflow.ActivityHandle[R]:
         """A MongoDB activity (leases, read model): its call timeout and retries, with
         `within` bounding all its attempts when given. Await the handle for its result."""
-        return workflow.start_activity(
+        return workflow.start_activity_method(
             activity,
             arg,
             start_to_close_timeout=MONGO_CALL_TIMEOUT,
             schedule_to_close_timeout=within,
             retry_policy=retry,
-            result_type=result_type,
             summary=summary,
         )
 
-    async def _call_provider(self, activity: str, arg: Any, summary: str, result_type: Any) -> Any:
-        return await workflow.execute_activity(
+    async def _call_provider(
+        self, activity: Callable[[Any, A], Awaitable[R]], arg: A, summary: str
+    ) -> R:
+        return await workflow.execute_activity_method(
             activity,
             arg,
             task_queue=self._provider_queue,
             start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
             heartbeat_timeout=PROVIDER_HEARTBEAT_TIMEOUT,
             retry_policy=PROVIDER_RETRY,
-            result_type=result_type,
             summary=summary,
         )
 
@@ -864,7 +868,7 @@ class ServerWorkflow:
             if rt.delete_slot is not None:  # only ever set by patched histories
                 rt.delete_slot = None
                 await self._best_effort(
-                    "release_delete_slot", self._wf_id, "release the delete slot"
+                    DeletePlanActivities.release_delete_slot, self._wf_id, "release the delete slot"
                 )
             return deadline
         if not workflow.patched("delete-plan"):
@@ -879,14 +883,14 @@ class ServerWorkflow:
                 not_before=now,
             )
             reserved = await self._best_effort(
-                "reserve_delete_slot", request, "reserve a delete slot", DeleteSlot
+                DeletePlanActivities.reserve_delete_slot, request, "reserve a delete slot"
             )
             slot = rt.delete_slot = reserved or DeleteSlot(at=deadline, deadline=deadline)
         return min(slot.at, deadline)
 
     async def _best_effort(
-        self, activity: str, arg: Any, summary: str, result_type: Any = None
-    ) -> Any:
+        self, activity: Callable[[Any, A], Awaitable[R]], arg: A, summary: str
+    ) -> R | None:
         """A delete-plan call; None when MongoDB does not answer in time (by the next
         deadline, while serving)."""
         within = DELETE_PLAN_TIMEOUT
@@ -894,7 +898,7 @@ class ServerWorkflow:
             left = self._mongo_until - workflow.now()
             within = min(within, max(left, timedelta(seconds=1)))
         try:
-            return await self._mongo(activity, arg, summary, within=within, result_type=result_type)
+            return await self._mongo(activity, arg, summary, within=within)
         except ActivityError as err:
             workflow.logger.warning("%s failed: %s", summary, self._describe(err))
             return None
@@ -969,7 +973,7 @@ class ServerWorkflow:
         status = self._status()
         self._billed_recorded = status.billed_hours
         handle = self._mongo(
-            "record_server",
+            FleetStoreActivities.record_server,
             RecordServerInput(status=status, fence=self._rt.version),
             f"record {self._rt.state}",
         )

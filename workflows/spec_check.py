@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import SpecInput
+    from activities.provider import ProviderActivities, ProviderDirectory
     from workflows.policies import provider_task_queue
 
 __all__ = ["SPEC_CHECK_TIMEOUT", "SpecCheck", "SpecCheckWorkflow"]
@@ -35,11 +36,10 @@ class SpecCheckWorkflow:
     async def run(self, request: SpecInput) -> SpecCheck:
         provider = request.spec.provider
         try:
-            served: list[str] = await workflow.execute_activity(
-                "served_providers",
+            served: list[str] = await workflow.execute_activity_method(
+                ProviderDirectory.served_providers,
                 start_to_close_timeout=timedelta(seconds=5),
                 schedule_to_close_timeout=timedelta(seconds=8),
-                result_type=list[str],
                 summary="which providers the workers serve",
             )
         except ActivityError as err:
@@ -53,14 +53,13 @@ class SpecCheckWorkflow:
             )
         spec = request.spec
         try:
-            problems: list[str] = await workflow.execute_activity(
-                "spec_problems",
+            problems: list[str] = await workflow.execute_activity_method(
+                ProviderActivities.spec_problems,
                 request,
                 task_queue=provider_task_queue(workflow.info().task_queue, request.spec.provider),
                 start_to_close_timeout=timedelta(seconds=10),
                 schedule_to_close_timeout=SPEC_CHECK_TIMEOUT - timedelta(seconds=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=2)),
-                result_type=list[str],
                 summary=f"check {spec.region} {spec.plan} image {spec.image_ref}",
             )
         except ActivityError as err:
