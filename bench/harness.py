@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 
 from activities.fleet_store import SERVERS_COLLECTION  # noqa: E402
 from client.connection import connect_temporal  # noqa: E402
+from client.fleet import start_server  # noqa: E402
 from core.models import (  # noqa: E402
     ServerInput,
     ServerPolicy,
@@ -634,9 +635,7 @@ class BenchStack:
 
         async def start(name: str) -> None:
             inp = ServerInput(name=name, spec=spec, policy=policy)
-            await self.client.start_workflow(
-                ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=self.TASK_QUEUE
-            )
+            await start_server(self.client, inp, self.TASK_QUEUE)
 
         if not per_second:
             await bounded_gather((start(n) for n in names), concurrency)

@@ -21,6 +21,7 @@ from activities.fleet_store import SERVERS_COLLECTION
 from activities.pools import POOLS_COLLECTION
 from bench.harness import BenchStack, log
 from client.claims import Claim, ClaimBroker, ClaimError
+from client.fleet import start_server
 from core.models import ServerInput, ServerPolicy, ServerSpec, TerminationRequest
 from leases import LeaseStore
 from workflows.pool import PoolInput, WarmPoolWorkflow
@@ -163,9 +164,7 @@ class Traffic:
         inp = ServerInput(name=name, spec=SPECS[provider], policy=self.plan.policy)
 
         async def start() -> None:
-            await self.stack.client.start_workflow(
-                ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=self.stack.TASK_QUEUE
-            )
+            await start_server(self.stack.client, inp, self.stack.TASK_QUEUE)
 
         await self._retry("start", start, already_ok=True)
 

@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
-from client.fleet import checked_request
+from client.fleet import checked_request, start_server
 from core.lifecycle import AVAILABLE_STATES, ServerState
 from core.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal, TerminationRequest
 from core.settings import Settings
@@ -212,13 +212,11 @@ class ClaimBroker:
         inp = ServerInput(name=name, spec=spec)
         if self._check_spec is not None:
             await self._check_spec(inp.spec)
-        await self._client.start_workflow(
-            ServerWorkflow.run,
+        await start_server(
+            self._client,
             inp,
-            id=inp.workflow_id,
-            task_queue=self._settings.temporal_task_queue,
-            static_summary=f"{spec.provider} {spec.region} {spec.plan}: provisioned for claim "
-            f"{task_id}",
+            self._settings.temporal_task_queue,
+            summary=f"{spec.provider} {spec.region} {spec.plan}: provisioned for claim {task_id}",
         )
         claim = await self._try(inp.workflow_id, task_id, ttl, reused=False)
         if claim is None:

@@ -141,6 +141,43 @@ def describe_spec(
     return summary, "\n".join(lines)
 
 
+async def start_server(
+    client: Client,
+    inp: ServerInput,
+    task_queue: str,
+    *,
+    summary: str | None = None,
+    rpc_timeout: timedelta | None = None,
+) -> WorkflowHandle[ServerWorkflow, ServerStatus]:
+    """Start a server's workflow: the one place its start options live (id, queue,
+    id policies, search attributes, the web UI's summary). Raises
+    WorkflowAlreadyStartedError while a server of that name runs."""
+    spec = inp.spec
+    default_summary, details = describe_spec(inp.name, spec, inp.policy or inp.overrides)
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(NAME_KEY, inp.name),
+            SearchAttributePair(PROVIDER_KEY, spec.provider),
+            SearchAttributePair(REGION_KEY, spec.region),
+            SearchAttributePair(PLAN_KEY, spec.plan),
+            SearchAttributePair(STATE_KEY, ServerState.PROVISIONING.value),
+        ]
+    )
+    return await client.start_workflow(
+        ServerWorkflow.run,
+        inp,
+        id=inp.workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # A name is free again once its server's workflow has ended, however.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=attributes,
+        static_summary=summary or default_summary,
+        static_details=details,
+        rpc_timeout=rpc_timeout,
+    )
+
+
 def _validation_text(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -406,31 +443,14 @@ class ServerFleet:
         """Start the server's workflow; raises InvalidRequest, ServerExists, FleetUnavailable."""
         inp = self.build_input(name, spec, policy)
         await self.check_spec(spec)
-        summary, details = describe_spec(name, spec, inp.policy or inp.overrides)
-        attributes = TypedSearchAttributes(
-            [
-                SearchAttributePair(NAME_KEY, name),
-                SearchAttributePair(PROVIDER_KEY, spec.provider),
-                SearchAttributePair(REGION_KEY, spec.region),
-                SearchAttributePair(PLAN_KEY, spec.plan),
-                SearchAttributePair(STATE_KEY, ServerState.PROVISIONING.value),
-            ]
-        )
         # A server that has just ended still closes its run for a moment: wait for
         # that once, so a name is free again as soon as its server is TERMINATED.
         for attempt in (1, 2):
             try:
-                return await self.client.start_workflow(
-                    ServerWorkflow.run,
+                return await start_server(
+                    self.client,
                     inp,
-                    id=inp.workflow_id,
-                    task_queue=self.settings.temporal_task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                    # A name is free again once its server's workflow has ended, however.
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                    search_attributes=attributes,
-                    static_summary=summary,
-                    static_details=details,
+                    self.settings.temporal_task_queue,
                     rpc_timeout=timedelta(seconds=self._timeout),
                 )
             except WorkflowAlreadyStartedError:
