@@ -119,7 +119,7 @@ class ApiHttpClient(ABC):
         raise self._status_error(response, method, path, idempotent)
 
     def _note_rate_limit(self, headers: httpx.Headers) -> None:  # noqa: B027 (optional hook)
-        """Keep what the provider's rate-limit headers say; Vultr sends none."""
+        """Keep what the rate-limit headers say, for clients whose provider sends them."""
 
     @abstractmethod
     def _transport_error(
