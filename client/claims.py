@@ -20,9 +20,16 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.fleet_store import SERVERS_COLLECTION, provider_filter
-from client.fleet import checked_request, start_server
+from client.fleet import checked_request, server_start_operation
 from core.lifecycle import AVAILABLE_STATES, ServerState
-from core.models import ClaimRequest, ServerInput, ServerSpec, TaskSignal, TerminationRequest
+from core.models import (
+    ClaimRequest,
+    ClaimResult,
+    ServerInput,
+    ServerSpec,
+    TaskSignal,
+    TerminationRequest,
+)
 from core.settings import Settings
 from leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
@@ -179,23 +186,28 @@ class ClaimBroker:
         lease = await self._store.acquire(claim_resource(workflow_id), task_id, ttl)
         if lease is None:
             return None  # another job holds it
+        result = await self._claim_update(workflow_id, ClaimRequest(task_id=task_id, lease=lease))
+        if result is None or not result.accepted:
+            await self._store.release(lease)
+            return None
+        return self._claim(workflow_id, task_id, lease, reused=reused)
+
+    async def _claim_update(self, workflow_id: str, request: ClaimRequest) -> ClaimResult | None:
+        """The running server's answer to the claim; None if it cannot be asked."""
         handle = self._client.get_workflow_handle_for(ServerWorkflow.run, workflow_id)
-        result = None
         for attempt in range(3):
             try:
-                result = await handle.execute_update(
-                    ServerWorkflow.claim, ClaimRequest(task_id=task_id, lease=lease)
-                )
-                break
+                return await handle.execute_update(ServerWorkflow.claim, request)
             except WorkflowUpdateFailedError:
-                break
+                return None
             except RPCError:
                 # The run may be handing over to its continued-as-new successor; the
                 # claim update is idempotent per task, so asking again is safe.
                 await asyncio.sleep(0.5 * (attempt + 1))
-        if result is None or not result.accepted:
-            await self._store.release(lease)
-            return None
+        return None
+
+    @staticmethod
+    def _claim(workflow_id: str, task_id: str, lease: Lease, *, reused: bool) -> Claim:
         return Claim(
             server=workflow_id.removeprefix("server-"),
             workflow_id=workflow_id,
@@ -212,15 +224,33 @@ class ClaimBroker:
         inp = ServerInput(name=name, spec=spec)
         if self._check_spec is not None:
             await self._check_spec(inp.spec)
-        await start_server(
-            self._client,
+        lease = await self._store.acquire(claim_resource(inp.workflow_id), task_id, ttl)
+        if lease is None:
+            raise ClaimError(f"the claim on the new server {name} is held by another task")
+        request = ClaimRequest(task_id=task_id, lease=lease)
+        start = server_start_operation(
             inp,
             self._settings.temporal_task_queue,
             summary=f"{spec.provider} {spec.region} {spec.plan}: provisioned for claim {task_id}",
         )
-        claim = await self._try(inp.workflow_id, task_id, ttl, reused=False)
-        if claim is None:
-            raise ClaimError(f"could not claim the new server {name}")
+        # Started together with its claim: no server boots for nobody if this process
+        # stops between the two.
+        result: ClaimResult | None
+        try:
+            result = await self._client.execute_update_with_start_workflow(
+                ServerWorkflow.claim, request, start_workflow_operation=start
+            )
+        except WorkflowUpdateFailedError:
+            result = None
+        except RPCError:
+            # The outcome is unknown; the server is there only if it started with the
+            # claim, which is idempotent per task, so asking it again tells.
+            result = await self._claim_update(inp.workflow_id, request)
+        if result is None or not result.accepted:
+            await self._store.release(lease)
+            reason = f": {result.reason}" if result is not None and result.reason else ""
+            raise ClaimError(f"could not claim the new server {name}{reason}")
+        claim = self._claim(inp.workflow_id, task_id, lease, reused=False)
         return await self._wait_until_serving(claim, ttl, wait)
 
     async def _wait_until_serving(self, claim: Claim, ttl: timedelta, wait: timedelta) -> Claim:

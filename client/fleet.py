@@ -25,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import NetworkTimeout, PyMongoError, ServerSelectionTimeoutError
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -87,6 +88,8 @@ __all__ = [
     "checked_request",
     "default_policy",
     "describe_spec",
+    "server_start_operation",
+    "start_server",
 ]
 
 log = logging.getLogger(__name__)
@@ -141,17 +144,9 @@ def describe_spec(
     return summary, "\n".join(lines)
 
 
-async def start_server(
-    client: Client,
-    inp: ServerInput,
-    task_queue: str,
-    *,
-    summary: str | None = None,
-    rpc_timeout: timedelta | None = None,
-) -> WorkflowHandle[ServerWorkflow, ServerStatus]:
-    """Start a server's workflow: the one place its start options live (id, queue,
-    id policies, search attributes, the web UI's summary). Raises
-    WorkflowAlreadyStartedError while a server of that name runs."""
+def _start_options(inp: ServerInput, task_queue: str, summary: str | None) -> dict[str, Any]:
+    """The one place a server workflow's start options live: id, queue, id policies,
+    search attributes, the web UI's summary."""
     spec = inp.spec
     default_summary, details = describe_spec(inp.name, spec, inp.policy or inp.overrides)
     attributes = TypedSearchAttributes(
@@ -163,18 +158,39 @@ async def start_server(
             SearchAttributePair(STATE_KEY, ServerState.PROVISIONING.value),
         ]
     )
-    return await client.start_workflow(
-        ServerWorkflow.run,
-        inp,
-        id=inp.workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    return {
+        "id": inp.workflow_id,
+        "task_queue": task_queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
         # A name is free again once its server's workflow has ended, however.
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=attributes,
-        static_summary=summary or default_summary,
-        static_details=details,
-        rpc_timeout=rpc_timeout,
+        "id_reuse_policy": WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        "search_attributes": attributes,
+        "static_summary": summary or default_summary,
+        "static_details": details,
+    }
+
+
+async def start_server(
+    client: Client,
+    inp: ServerInput,
+    task_queue: str,
+    *,
+    summary: str | None = None,
+    rpc_timeout: timedelta | None = None,
+) -> WorkflowHandle[ServerWorkflow, ServerStatus]:
+    """Start a server's workflow. Raises WorkflowAlreadyStartedError while a server of
+    that name runs."""
+    options = _start_options(inp, task_queue, summary)
+    return await client.start_workflow(ServerWorkflow.run, inp, **options, rpc_timeout=rpc_timeout)
+
+
+def server_start_operation(
+    inp: ServerInput, task_queue: str, *, summary: str | None = None
+) -> WithStartWorkflowOperation[ServerWorkflow, ServerStatus]:
+    """The same start, for an update sent with it (`execute_update_with_start_workflow`):
+    the server starts only if its first update is delivered, and the other way round."""
+    return WithStartWorkflowOperation(
+        ServerWorkflow.run, inp, **_start_options(inp, task_queue, summary)
     )
 
 

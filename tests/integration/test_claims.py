@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from client.claims import ClaimBroker, ClaimError
 from core.lifecycle import ServerState
@@ -107,3 +108,22 @@ async def test_a_claim_that_gives_up_cancels_the_server_still_waiting_for_quota(
     assert not any(waiting["name"] in str(row) for row in fleet.ledger())
     await b.release(busy)
     await stop_all(fleet, [holder])
+
+
+async def test_a_server_provisioned_for_a_claim_starts_with_it(fleet_factory):
+    """Started together with its claim update: the claim is applied in the first
+    workflow task, before the server does anything, so no server boots unclaimed."""
+    fleet: Fleet = await fleet_factory(billing_period_seconds=300)
+    b = broker(fleet)
+    claim = await b.claim("job-new", ttl=timedelta(seconds=60))
+    assert not claim.reused
+    handle = fleet.client.get_workflow_handle(claim.workflow_id)
+    status = await handle.query(ServerWorkflow.status)
+    assert status.state == ServerState.EXECUTING and "job-new" in status.active_tasks
+    # The first run (a run may have continued as new since).
+    first = fleet.client.get_workflow_handle(claim.workflow_id, run_id=status.generation)
+    kinds = [event.event_type async for event in first.fetch_history_events()]
+    accepted = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    assert accepted < kinds.index(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    await b.release(claim)
+    await stop_all(fleet, [handle])
