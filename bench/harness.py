@@ -616,6 +616,14 @@ class BenchStack:
         await asyncio.sleep(after)
         await asyncio.to_thread(worker.start, 120.0)
 
+    async def reconfigure_workers(self, env: Mapping[str, str]) -> None:
+        """Stop every worker, change its environment by `env` and start it again, as an
+        operator changing a setting would; the workflows carry on from their histories."""
+        for worker in self.workers:
+            await asyncio.to_thread(worker.stop)
+            worker.env = {**(worker.env or {}), **env}
+        await asyncio.gather(*(asyncio.to_thread(w.start, 120.0) for w in self.workers))
+
     # ---- servers
 
     def handle(self, name: str) -> WorkflowHandle[ServerWorkflow, ServerStatus]:

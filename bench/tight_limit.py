@@ -85,14 +85,20 @@ class Outcome:
     not_deleted: int  # no successful DELETE in the log (still running, or failed)
 
 
-def outcome(ledger: list[dict[str, Any]], deletes: dict[str, float], period: float) -> Outcome:
-    """Each ledger row is one idle server meant to be billed exactly one period."""
+def outcome(
+    ledger: list[dict[str, Any]],
+    deletes: dict[str, float],
+    period: float,
+    id_field: str = "server_id",
+) -> Outcome:
+    """Each ledger row is one idle server meant to be billed exactly one period;
+    `deletes` maps its `id_field` to its successful DELETE."""
     slack, in_time, extra, missing = [], 0, 0, 0
     for row in ledger:
         units = int(row["units"])
         in_time += units == 1 and row["deleted_at"] is not None
         extra += max(0, units - 1)
-        deleted = deletes.get(str(row["server_id"]))
+        deleted = deletes.get(str(row[id_field]))
         created = parse_time(row["created_at"])
         if deleted is None or created is None:
             missing += 1
