@@ -6,7 +6,7 @@ the server quota); the worker's settings are only the values stored on first use
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from activities.leases import LEASE_UNAVAILABLE, mongo_errors
 from activities.metrics import observe_delete_lag
 from activities.payloads import RecordServerInput, SlotInput
 from core.lifecycle import ServerState
+from core.models import ServerStatus
 from leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
 
@@ -29,6 +30,7 @@ __all__ = [
     "TERMINATIONS_RESOURCE",
     "FleetStoreActivities",
     "quota_resource",
+    "status_from_record",
 ]
 
 QUOTA_RESOURCE = "quota:servers"
@@ -55,6 +57,25 @@ def quota_resource(provider: str | None) -> str:
 
 def record_id(workflow_id: str, generation: str) -> str:
     return f"{workflow_id}/{generation}"
+
+
+def status_from_record(doc: Mapping[str, Any]) -> ServerStatus:
+    """A read-model document as the ServerStatus `record_server` wrote into it: the
+    fields the store adds (_id, the fence, updated_at) dropped, naive datetimes (a
+    client without tz_aware) read as the UTC they were stored in."""
+    return ServerStatus.model_validate(
+        {k: _aware(v) for k, v in doc.items() if k in ServerStatus.model_fields}
+    )
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, Mapping):
+        return {k: _aware(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_aware(v) for v in value]
+    return value
 
 
 async def ensure_read_model_indexes(db: AsyncDatabase) -> None:

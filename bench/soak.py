@@ -47,6 +47,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from activities.fleet_store import status_from_record  # noqa: E402
 from bench.harness import (  # noqa: E402
     API_KEY,
     BenchStack,
@@ -316,9 +317,8 @@ async def collect(
     ledgers = {p: await e.ledger() for p, e in emulators.items()}
     requests = {p: await e.requests() for p, e in emulators.items()}
     statuses: dict[str, ServerStatus] = {}
-    fields = ServerStatus.model_fields
     async for doc in stack.db["servers"].find({}):
-        status = ServerStatus.model_validate({k: v for k, v in doc.items() if k in fields})
+        status = status_from_record(doc)
         statuses[status.name] = status
     names = [
         wf.id.removeprefix("server-")

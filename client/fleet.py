@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -45,7 +45,7 @@ from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlread
 from temporalio.exceptions import TimeoutError as TimeoutError_
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.fleet_store import SERVERS_COLLECTION
+from activities.fleet_store import SERVERS_COLLECTION, status_from_record
 from activities.payloads import SpecInput
 from client.connection import connect_temporal, mongo_client
 from client.errors import (
@@ -285,23 +285,6 @@ def checked_request(what: str, model: type[T], **fields: Any) -> T:
         raise InvalidRequest(
             f"invalid request for {what}: {_validation_text(exc)}; nothing changed"
         ) from None
-
-
-def _aware(value: Any) -> Any:
-    """Naive datetimes (a client without tz_aware) as the UTC they were stored in."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, Mapping):
-        return {k: _aware(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_aware(v) for v in value]
-    return value
-
-
-def _status_from_record(doc: Mapping[str, Any]) -> ServerStatus:
-    # The record also holds _id, updated_at and the fence, which ServerStatus forbids.
-    fields = {k: _aware(v) for k, v in doc.items() if k in ServerStatus.model_fields}
-    return ServerStatus.model_validate(fields)
 
 
 def _mongo_reason(exc: PyMongoError) -> str:
@@ -649,7 +632,7 @@ class ServerFleet:
             many=True,
         )
         now = datetime.now(UTC)
-        found = [billing_as_of(_status_from_record(row["doc"]), now) for row in docs]
+        found = [billing_as_of(status_from_record(row["doc"]), now) for row in docs]
         if state is not None:
             found = [s for s in found if s.state == state]
         elif not include_finished:
@@ -703,7 +686,7 @@ class ServerFleet:
             f"read the record of {name}",
             lambda db: db[SERVERS_COLLECTION].find_one({"name": name}, sort=[("updated_at", -1)]),
         )
-        return _status_from_record(doc) if doc else None
+        return status_from_record(doc) if doc else None
 
     async def _read(self, what: str, op: Any, *, many: bool = False) -> Any:
         if self.db is None:

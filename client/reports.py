@@ -7,17 +7,11 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from activities.fleet_store import SERVERS_COLLECTION
+from activities.fleet_store import SERVERS_COLLECTION, status_from_record
 from core.cost import CostReport, cost_report
 from core.models import ServerStatus
 
 __all__ = ["load_cost_report", "load_statuses"]
-
-_STORE_ONLY = ("_id", "fence", "updated_at")
-
-
-def _status(doc: dict[str, Any]) -> ServerStatus:
-    return ServerStatus.model_validate({k: v for k, v in doc.items() if k not in _STORE_ONLY})
 
 
 async def load_statuses(
@@ -27,9 +21,8 @@ async def load_statuses(
     query: dict[str, Any] = {}
     if since is not None:
         query = {"$or": [{"deleted_at": None}, {"deleted_at": {"$gte": since}}]}
-    return [
-        _status(doc) async for doc in db[SERVERS_COLLECTION].find(query).sort("billing_start", 1)
-    ]
+    cursor = db[SERVERS_COLLECTION].find(query).sort("billing_start", 1)
+    return [status_from_record(doc) async for doc in cursor]
 
 
 async def load_cost_report(
