@@ -30,6 +30,7 @@ from core.models import (
     TaskSignal,
     TerminationRequest,
 )
+from core.naming import name_from_workflow_id
 from core.settings import Settings
 from leases import Lease, LeaseStore
 from providers import DEFAULT_PROVIDER
@@ -209,7 +210,7 @@ class ClaimBroker:
     @staticmethod
     def _claim(workflow_id: str, task_id: str, lease: Lease, *, reused: bool) -> Claim:
         return Claim(
-            server=workflow_id.removeprefix("server-"),
+            server=name_from_workflow_id(workflow_id),
             workflow_id=workflow_id,
             task_id=task_id,
             lease=lease,
