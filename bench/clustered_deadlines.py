@@ -57,9 +57,14 @@ from bench.harness import (  # noqa: E402
     resolve_size,
     run_main,
     size_flags,
-    write_results,
 )
-from bench.tight_limit import Outcome, outcome  # noqa: E402
+from bench.tight_limit import (  # noqa: E402
+    Outcome,
+    final_states,
+    outcome,
+    planner_modes,
+    write_runs,
+)
 from core.settings import Settings  # noqa: E402
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -135,10 +140,7 @@ async def measure(
         docs = await stack.read_model()
     deleted = {i: d.deleted for i, d in deletions(requests).items() if d.deleted is not None}
     result = outcome(ledger, deleted, period, id_field="instance_id")
-    states: dict[str, int] = {}
-    for name in names:
-        state = docs.get(name, {}).get("state", "NOT STARTED")
-        states[state] = states.get(state, 0) + 1
+    states = final_states(docs, names)
     created = [t for row in ledger if (t := parse_time(row["created_at"])) is not None]
     first_deadline = min(created) + period - margin if created else idle_at
     raw = {
@@ -185,7 +187,7 @@ async def run() -> int:
         f"size {size}: {n} servers, created at {args.create_rate:g}/s, deleted at "
         f"{args.rate:g}/s, margin {margin} s, billing period {period} s"
     )
-    modes = {"off": [False], "on": [True], "both": [False, True]}[args.planner]
+    modes = planner_modes(args.planner)
     runs: dict[str, tuple[Outcome, dict[str, Any]]] = {}
     for planner in modes:
         label = "on" if planner else "off"
@@ -234,22 +236,8 @@ async def run() -> int:
             f"before the first deadline; {raw['requests']} requests, {raw['responses_429']} "
             f"answered 429; final states {raw['states']}; no DELETE seen: {result.not_deleted}"
         )
-    path = write_results(
-        "clustered_deadlines",
-        size,
-        {
-            "args": vars(args),
-            "margin": margin,
-            "servers": n,
-            "period": period,
-            "runs": {
-                label: {"outcome": result.__dict__, **raw} for label, (result, raw) in runs.items()
-            },
-        },
-    )
-    print(f"\nwrote {path}")
-    complete = all(r.not_deleted == 0 and r.servers == n for r, _ in runs.values())
-    return 0 if complete else 1
+    info = {"args": vars(args), "margin": margin, "servers": n, "period": period}
+    return write_runs("clustered_deadlines", size, runs, n, **info)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,32 @@ def outcome(
     return Outcome(len(ledger), in_time, extra, distribution(slack), missing)
 
 
+def final_states(docs: dict[str, dict[str, Any]], names: list[str]) -> dict[str, int]:
+    """How many of the named servers the read model shows in each state."""
+    states: dict[str, int] = {}
+    for name in names:
+        state = docs.get(name, {}).get("state", "NOT STARTED")
+        states[state] = states.get(state, 0) + 1
+    return states
+
+
+def planner_modes(choice: str) -> list[bool]:
+    """`--planner on|off|both` as the runs to make, off first."""
+    return {"off": [False], "on": [True], "both": [False, True]}[choice]
+
+
+def write_runs(
+    name: str, size: str, runs: dict[str, tuple[Outcome, dict[str, Any]]], servers: int, **info: Any
+) -> int:
+    """Write the runs' JSON; the exit code: 0 when every server of every run was seen
+    deleted, else 1."""
+    runs_json = {label: {"outcome": r.__dict__, **raw} for label, (r, raw) in runs.items()}
+    path = write_results(name, size, {**info, "runs": runs_json})
+    print(f"\nwrote {path}")
+    complete = all(r.not_deleted == 0 and r.servers == servers for r, _ in runs.values())
+    return 0 if complete else 1
+
+
 async def measure(
     servers: int,
     rate: float,
@@ -146,10 +172,7 @@ async def measure(
         requests = [r for r in await stack.hetzner.requests() if r.time >= t0 - 1]
         docs = await stack.read_model()
     result = outcome(ledger, hetzner_deletes(requests), period)
-    states: dict[str, int] = {}
-    for name in names:
-        state = docs.get(name, {}).get("state", "NOT STARTED")
-        states[state] = states.get(state, 0) + 1
+    states = final_states(docs, names)
     created = sorted(t for row in ledger if (t := parse_time(row["created_at"])) is not None)
     raw = {
         "states": states,
@@ -194,7 +217,7 @@ async def run() -> int:
         f"size {size}: {n} servers, {args.rate:g} requests/s, margin {args.margin} s, "
         f"billing period {period} s"
     )
-    modes = {"off": [False], "on": [True], "both": [False, True]}[args.planner]
+    modes = planner_modes(args.planner)
     runs: dict[str, tuple[Outcome, dict[str, Any]]] = {}
     for planner in modes:
         label = "on" if planner else "off"
@@ -236,20 +259,7 @@ async def run() -> int:
             f"{raw['requests']} requests, {raw['responses_429']} answered 429; final states "
             f"{raw['states']}; no DELETE seen: {result.not_deleted}"
         )
-    path = write_results(
-        "tight_limit",
-        size,
-        {
-            "args": vars(args),
-            "period": period,
-            "runs": {
-                label: {"outcome": result.__dict__, **raw} for label, (result, raw) in runs.items()
-            },
-        },
-    )
-    print(f"\nwrote {path}")
-    complete = all(r.not_deleted == 0 and r.servers == n for r, _ in runs.values())
-    return 0 if complete else 1
+    return write_runs("tight_limit", size, runs, n, args=vars(args), period=period)
 
 
 if __name__ == "__main__":
