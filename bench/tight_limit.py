@@ -122,14 +122,14 @@ def planner_modes(choice: str) -> list[bool]:
 
 
 def write_runs(
-    name: str, size: str, runs: dict[str, tuple[Outcome, dict[str, Any]]], servers: int, **info: Any
+    name: str, size: str, runs: dict[str, tuple[Outcome, dict[str, Any]]], each: int, **info: Any
 ) -> int:
-    """Write the runs' JSON; the exit code: 0 when every server of every run was seen
-    deleted, else 1."""
+    """Write the runs' JSON (`info` beside them); the exit code: 0 when each run had
+    `each` servers and every one was seen deleted, else 1."""
     runs_json = {label: {"outcome": r.__dict__, **raw} for label, (r, raw) in runs.items()}
     path = write_results(name, size, {**info, "runs": runs_json})
     print(f"\nwrote {path}")
-    complete = all(r.not_deleted == 0 and r.servers == servers for r, _ in runs.values())
+    complete = all(r.not_deleted == 0 and r.servers == each for r, _ in runs.values())
     return 0 if complete else 1
 
 
