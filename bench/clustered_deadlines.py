@@ -181,6 +181,11 @@ async def run() -> int:
         return 2
     size, sizes = resolve_size(args, PRESETS)
     margin = int(sizes["margin"])
+    counts = (("--margin", margin), ("--servers", args.servers), ("--period", args.period))
+    for flag, value in counts:
+        if value is not None and value < 1:
+            print(f"error: {flag} must be at least 1, not {value}", file=sys.stderr)
+            return 2
     n = args.servers or clustered_servers(args.rate, margin)
     period = args.period or period_for(n, args.rate, margin, args.create_rate)
     log(
