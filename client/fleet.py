@@ -60,7 +60,7 @@ from client.errors import (
     WaitTimeout,
 )
 from core import billing
-from core.lifecycle import FINAL_STATES, SERVING_STATES, ServerState
+from core.lifecycle import FINAL_STATES, ServerState
 from core.models import (
     ClaimRequest,
     ClaimResult,
@@ -97,7 +97,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RUNNING = WorkflowExecutionStatus.RUNNING
-_SETTLE_SECONDS = 5.0
 # How long a command waits for MongoDB: to find the server, then for each reply.
 MONGO_SELECT_SECONDS = 5
 MONGO_REPLY_SECONDS = 10
@@ -485,43 +484,19 @@ class ServerFleet:
 
     async def busy(self, name: str, task_id: str) -> ServerStatus:
         """Mark `task_id` as running on the server (EXECUTING); idempotent per task."""
-        status = await self._update(
+        return await self._update(
             name,
             ServerWorkflow.start_task,
             checked_request(f"server {name}", TaskSignal, task_id=task_id),
         )
-        return await self._settled(name, status)
 
     async def idle(self, name: str, task_id: str) -> ServerStatus:
         """Mark `task_id` finished; the server is IDLE once no task runs."""
-        status = await self._update(
+        return await self._update(
             name,
             ServerWorkflow.finish_task,
             checked_request(f"server {name}", TaskSignal, task_id=task_id),
         )
-        return await self._settled(name, status)
-
-    async def _settled(self, name: str, status: ServerStatus) -> ServerStatus:
-        """The status once the state agrees with the tasks.
-
-        The update answers before the workflow's main loop applies the transition, so
-        its status can still say READY with a task listed; the loop applies it in the
-        same workflow task, so a query or two later it agrees.
-        """
-        deadline = time.monotonic() + _SETTLE_SECONDS
-        current = status
-        while current.state in SERVING_STATES and time.monotonic() < deadline:
-            if current.active_tasks:
-                expected = ServerState.EXECUTING
-            elif current.state == ServerState.EXECUTING:
-                expected = ServerState.IDLE
-            else:
-                expected = current.state
-            if current.state == expected:
-                break
-            await asyncio.sleep(0.1)
-            current = await self.status(name)
-        return current
 
     async def terminate(
         self, name: str, reason: str = "requested by operator", now: bool = False

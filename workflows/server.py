@@ -33,7 +33,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.pools import PoolActivities
     from activities.provider import ProviderActivities
     from core import billing
-    from core.lifecycle import FINAL_STATES, TRANSITIONS, InvalidTransition, ServerState
+    from core.lifecycle import (
+        FINAL_STATES,
+        SERVING_STATES,
+        TRANSITIONS,
+        InvalidTransition,
+        ServerState,
+    )
     from core.models import (
         ClaimRequest,
         ClaimResult,
@@ -95,11 +101,13 @@ class ServerWorkflow:
         self._rt: ServerRuntime = input.runtime or ServerRuntime()
         # None until the worker resolves it (the first activity of a new server).
         self._policy: ServerPolicy | None = input.policy
-        # Bumped by every signal/update so the main loop re-evaluates.
-        self._changes = 0
-        # The last `_changes` value the main loop has acted on (state settled).
-        self._settled = 0
-        self._draining = False  # continuing as new: updates stop waiting for the loop
+        # Bumped by every signal and update: wakes the main loop to re-evaluate.
+        self._wakeups = 0
+        self._record_due = False  # a handler changed the state: the loop writes it
+        # Servers started before `busy-state-in-handlers` replay the older answers: an
+        # update waited until the loop had acted on its change (see _until_loop_acted).
+        self._loop_acted_on = 0  # the last `_wakeups` value the loop acted on
+        self._draining = False  # continuing as new: those updates stop waiting
         self._billed_recorded = 0
         self._unawaited: list[workflow.ActivityHandle[Any]] = []  # records left running
         # While serving (patched histories): the next deadline, which no read-model
@@ -259,23 +267,35 @@ class ServerWorkflow:
                 self._mongo_until = self._mongo_bound(workflow.now())
             # Taken before any await: a signal that lands while a transition is being
             # recorded must wake the wait below, not be slept through.
-            seen = self._changes
+            seen = self._wakeups
             now = workflow.now()
             self._expire_stuck_tasks(now)
             if self._terminate_now():
                 return
-            await self._settle_busy_state()
+            if self._handlers_apply_state:
+                # Tasks started while provisioning make a READY server EXECUTING here.
+                self._record_due |= self._apply_busy_state()
+                if self._record_due:
+                    await self._record()
+            elif self._apply_busy_state():
+                await self._record()
             # From the loop's start: a deadline passed while settling is still due.
             deadline = await self._planned_deadline(now, self._deadline(now))
             # Before settling: an update answers with the end this change led to.
             planned_moved = self._plan_end(now, deadline)
-            self._settled = seen
+            self._loop_acted_on = seen
             if workflow.info().is_continue_as_new_suggested():
-                # After settling, so updates have their answer and the read model its
-                # state. One that arrived meanwhile answers now (or neither side would
-                # finish); what it changed travels with the new run.
-                self._draining = True
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # Once every update has its answer; what one changed meanwhile travels
+                # with the new run. A terminate-now waits for TERMINATING: it goes first.
+                if self._handlers_apply_state:
+                    await workflow.wait_condition(
+                        lambda: workflow.all_handlers_finished() or self._terminate_now()
+                    )
+                    if self._terminate_now():
+                        return
+                else:
+                    self._draining = True
+                    await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     self._input.model_copy(update={"runtime": rt, "policy": self._policy})
                 )
@@ -286,7 +306,7 @@ class ServerWorkflow:
             self._details(self._serving_details())
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: self._changes != seen,  # type: ignore[misc]
+                    lambda seen=seen: self._wakeups != seen,  # type: ignore[misc]
                     # From the current time: the awaits above may have taken a while.
                     timeout=max(wake_at - workflow.now(), timedelta(0)),
                     timeout_summary=f"until {wake_at:%H:%M:%S} (deadline {deadline:%H:%M:%S})",
@@ -357,14 +377,17 @@ class ServerWorkflow:
             )
             return False
 
-    async def _settle_busy_state(self) -> None:
+    def _apply_busy_state(self) -> bool:
+        """EXECUTING while a task runs, IDLE once none does; True when the state moved
+        (the read model is then behind)."""
         rt = self._rt
-        if rt.active_tasks and rt.state != S.EXECUTING:
-            await self._transition(
-                S.EXECUTING, "task started: " + ", ".join(sorted(rt.active_tasks))
-            )
-        elif not rt.active_tasks and rt.state == S.EXECUTING:
-            await self._transition(S.IDLE, "all tasks finished")
+        if rt.active_tasks and rt.state in (S.READY, S.IDLE):
+            self._enter(S.EXECUTING, "task started: " + ", ".join(sorted(rt.active_tasks)))
+            return True
+        if not rt.active_tasks and rt.state == S.EXECUTING:
+            self._enter(S.IDLE, "all tasks finished")
+            return True
+        return False
 
     def _other_wakeups(self) -> list[datetime]:
         rt, policy = self._rt, self._pol
@@ -606,12 +629,12 @@ class ServerWorkflow:
         if instance_id != self._rt.instance_id or self._rt.state in FINAL_STATES:
             return
         self._rt.termination = TerminationRequest(reason="gone at provider", immediately=True)
-        self._changes += 1
+        self._after_change()
 
     @workflow.update
     async def start_task(self, task: TaskSignal) -> ServerStatus:
         self._start_task(task.task_id)
-        await self._until_settled()
+        await self._until_loop_acted()
         return self._status()
 
     @start_task.validator
@@ -623,7 +646,7 @@ class ServerWorkflow:
     @workflow.update
     async def finish_task(self, task: TaskSignal) -> ServerStatus:
         self._finish_task(task.task_id, workflow.now())
-        await self._until_settled()
+        await self._until_loop_acted()
         return self._status()
 
     @finish_task.validator
@@ -642,7 +665,7 @@ class ServerWorkflow:
         self._start_task(request.task_id)
         if request.lease is not None:
             rt.claims[request.task_id] = request.lease
-            self._changes += 1
+            self._after_change()
         return ClaimResult(accepted=True, state=rt.state)
 
     @workflow.update
@@ -655,7 +678,7 @@ class ServerWorkflow:
                 lambda: self._rt.state in (S.TERMINATING, *FINAL_STATES) or self._draining
             )
         else:
-            await self._until_settled()
+            await self._until_loop_acted()
         return self._status()
 
     @terminate.validator
@@ -669,13 +692,35 @@ class ServerWorkflow:
                 "use --now to delete it at once"
             )
 
-    async def _until_settled(self) -> None:
-        """Answer an update with the state it led to, once the main loop has applied it
-        (while provisioning or terminating the state cannot follow, so answer at once)."""
-        target = self._changes
+    @property
+    def _handlers_apply_state(self) -> bool:
+        """Whether the handler that changes the tasks applies EXECUTING/IDLE and the
+        planned end itself, so that an update answers at once with the state it led to.
+        Servers started before (no marker in their history) replay the older protocol,
+        in which the main loop applied them and updates waited for it."""
+        return workflow.patched("busy-state-in-handlers")
+
+    def _after_change(self) -> None:
+        """The tasks, claims or termination changed: wake the main loop. While serving
+        the state and the planned end follow here; the loop writes the read model."""
+        self._wakeups += 1
+        rt = self._rt
+        if rt.state not in SERVING_STATES or not self._handlers_apply_state:
+            return
+        moved = self._apply_busy_state()
+        now = workflow.now()
+        self._record_due |= self._plan_end(now, self._known_deadline(now)) or moved
+
+    async def _until_loop_acted(self) -> None:
+        """Servers started before `busy-state-in-handlers` only: the update answers once
+        the main loop has acted on its change (at once while provisioning or
+        terminating), as their histories recorded."""
+        if self._handlers_apply_state:
+            return
+        target = self._wakeups
         await workflow.wait_condition(
             lambda: (
-                self._settled >= target
+                self._loop_acted_on >= target
                 or self._draining
                 or self._rt.state in (S.PROVISIONING, S.TERMINATING, *FINAL_STATES)
             )
@@ -727,7 +772,7 @@ class ServerWorkflow:
             rt.busy_since = now
         rt.active_tasks[task_id] = now
         rt.idle_since = None
-        self._changes += 1
+        self._after_change()
 
     def _finish_task(self, task_id: str, now: datetime) -> None:
         rt = self._rt
@@ -740,13 +785,13 @@ class ServerWorkflow:
                 rt.busy_seconds += max(0.0, (now - rt.busy_since).total_seconds())
             rt.busy_since = None
             rt.idle_since = now
-        self._changes += 1
+        self._after_change()
 
     def _request_termination(self, request: TerminationRequest) -> None:
         current = self._rt.termination
         if current is None or (request.immediately and not current.immediately):
             self._rt.termination = request
-            self._changes += 1
+            self._after_change()
 
     def _reject(self, message: str) -> None:
         workflow.logger.warning(message)
@@ -825,9 +870,13 @@ class ServerWorkflow:
     async def _transition(
         self, target: ServerState, reason: str = "", *, wait_record: bool = True
     ) -> None:
+        if target != self._rt.state:
+            self._enter(target, reason)
+            await self._record(wait=wait_record)
+
+    def _enter(self, target: ServerState, reason: str) -> None:
+        """The state, its timeline entry and search attributes; the read model follows."""
         rt = self._rt
-        if target == rt.state:
-            return
         if target not in TRANSITIONS[rt.state]:
             raise InvalidTransition(rt.state, target)
         now = workflow.now()
@@ -839,7 +888,6 @@ class ServerWorkflow:
         workflow.metric_meter().create_counter(
             "server_transitions", "Server state transitions", "1"
         ).add(1, {"state": target.value})
-        await self._record(wait=wait_record)
 
     async def _record_if_billing_moved(self) -> None:
         billed = self._status().billed_hours
@@ -887,6 +935,15 @@ class ServerWorkflow:
             )
             slot = rt.delete_slot = reserved or DeleteSlot(at=deadline, deadline=deadline)
         return min(slot.at, deadline)
+
+    def _known_deadline(self, now: datetime) -> datetime:
+        """The deadline as far as a handler can tell without MongoDB: the delete-plan
+        slot already held for it, else the deadline itself (the loop then plans it and
+        may move it earlier, never later)."""
+        deadline, slot = self._deadline(now), self._rt.delete_slot
+        if slot is not None and slot.deadline == deadline and not self._rt.active_tasks:
+            return min(slot.at, deadline)
+        return deadline
 
     async def _best_effort(
         self, activity: Callable[[Any, A], Awaitable[R]], arg: A, summary: str
@@ -970,6 +1027,7 @@ class ServerWorkflow:
         """Write the read model; the version fences out stale attempts, so a write left
         running (`wait=False`) can never overwrite a later one."""
         self._rt.version += 1
+        self._record_due = False
         status = self._status()
         self._billed_recorded = status.billed_hours
         handle = self._mongo(

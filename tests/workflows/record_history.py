@@ -72,7 +72,9 @@ async def record(name: str, scenario: Scenario) -> Path:
         await register_search_attributes(env.client)
         cloud = FakeCloud(env)
         async with workers(env, cloud) as queue:
-            handle = await start(env, queue, server_input("recorded-" + name.replace("_", "-")[:39]))
+            handle = await start(
+                env, queue, server_input("recorded-" + name.replace("_", "-")[:39])
+            )
             await wait_for_state(env, handle, ServerState.READY)
             await scenario(env, handle)
             await handle.result()
