@@ -35,12 +35,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.exceptions import TimeoutError as TimeoutError_
 from temporalio.service import RPCError, RPCStatusCode
@@ -76,8 +71,8 @@ from core.models import (
 )
 from core.settings import Settings
 from providers import DEFAULT_PROVIDER
-from workflows.search_attributes import NAME_KEY, PLAN_KEY, PROVIDER_KEY, REGION_KEY, STATE_KEY
 from workflows.server import ServerWorkflow
+from workflows.server_start import describe_spec, server_start_options
 from workflows.spec_check import SPEC_CHECK_TIMEOUT, SpecCheck, SpecCheckWorkflow
 
 __all__ = [
@@ -108,64 +103,13 @@ def default_policy(settings: Settings) -> ServerPolicy:
     return ServerPolicy.from_settings(settings)
 
 
-def describe_spec(
-    name: str, spec: ServerSpec, policy: ServerPolicy | PolicyOverrides
-) -> tuple[str, str]:
-    """The workflow's static summary and details, as the web UI shows them."""
-    summary = f"{spec.region} {spec.plan}: {name}"
-    lines = [
-        f"**Server** `{name}`",
-        f"- region `{spec.region}`, plan `{spec.plan}`, image `{spec.image_ref}`",
-        f"- tags: {', '.join(spec.tags) or 'none'}",
-        f"- ssh keys: {', '.join(spec.ssh_key_ids) or 'none'}",
-        f"- cloud-init: {len(spec.cloud_init.encode()) if spec.cloud_init else 0} bytes",
-    ]
-    if isinstance(policy, PolicyOverrides):
-        # The rest is the worker's: it resolves the policy when the server starts.
-        chosen = policy.model_dump(exclude_none=True)
-        lines.append(
-            "- policy: the worker's defaults"
-            + "".join(f", {key.removesuffix('_seconds')} {value}" for key, value in chosen.items())
-        )
-        return summary, "\n".join(lines)
-    lines += [
-        f"- billing period {policy.billing_period_seconds} s, terminate "
-        f"{policy.terminate_before_seconds} s before each boundary when idle"
-        if policy.terminate_idle_at_deadline
-        else f"- billing period {policy.billing_period_seconds} s, idle servers kept "
-        "past deadlines",
-        f"- readiness timeout {policy.readiness_timeout_seconds} s",
-    ]
-    if policy.max_lifetime_seconds:
-        lines.append(f"- max lifetime {policy.max_lifetime_seconds} s")
-    if policy.max_idle_seconds:
-        lines.append(f"- max idle {policy.max_idle_seconds} s")
-    return summary, "\n".join(lines)
-
-
 def _start_options(inp: ServerInput, task_queue: str, summary: str | None) -> dict[str, Any]:
-    """The one place a server workflow's start options live: id, queue, id policies,
-    search attributes, the web UI's summary."""
-    spec = inp.spec
-    default_summary, details = describe_spec(inp.name, spec, inp.policy or inp.overrides)
-    attributes = TypedSearchAttributes(
-        [
-            SearchAttributePair(NAME_KEY, inp.name),
-            SearchAttributePair(PROVIDER_KEY, spec.provider),
-            SearchAttributePair(REGION_KEY, spec.region),
-            SearchAttributePair(PLAN_KEY, spec.plan),
-            SearchAttributePair(STATE_KEY, ServerState.PROVISIONING.value),
-        ]
-    )
+    """A client start: the options every server start shares, its queue, and no second
+    workflow while one of that name runs."""
     return {
-        "id": inp.workflow_id,
+        **server_start_options(inp, summary),
         "task_queue": task_queue,
         "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
-        # A name is free again once its server's workflow has ended, however.
-        "id_reuse_policy": WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        "search_attributes": attributes,
-        "static_summary": summary or default_summary,
-        "static_details": details,
     }
 
 

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from core.models import PolicyOverrides, ServerInput, ServerPolicy, ServerSpec
     from workflows.policies import MONGO_RETRY
     from workflows.server import ServerWorkflow
+    from workflows.server_start import server_start_options
 
 __all__ = ["PoolInput", "WarmPoolWorkflow", "in_active_hours", "next_active_start"]
 
@@ -124,8 +125,7 @@ class WarmPoolWorkflow:
         await workflow.start_child_workflow(
             ServerWorkflow.run,
             member,
-            id=member.workflow_id,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"warm pool {self._input.pool} member",
+            **server_start_options(member, f"warm pool {self._input.pool} member: {name}"),
         )
         self._pending[member.workflow_id] = workflow.now()

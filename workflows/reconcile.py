@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         provider_task_queue,
     )
     from workflows.server import ServerWorkflow
+    from workflows.server_start import server_start_options
 
 __all__ = [
     "RECONCILE_SCHEDULE_ID",
@@ -159,12 +160,12 @@ class ReconcileWorkflow:
                 os_id=finding.os_id or input.default_os_id,
             )
             try:
+                adopted = ServerInput(name=name, spec=spec, policy=input.policy)
                 await workflow.start_child_workflow(
                     ServerWorkflow.run,
-                    ServerInput(name=name, spec=spec, policy=input.policy),
-                    id=finding.workflow_id,
+                    adopted,
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                    static_summary=f"adopted orphan {finding.instance_id}",
+                    **server_start_options(adopted, f"adopted orphan {finding.instance_id}"),
                 )
             except WorkflowAlreadyStartedError:
                 return f"orphan {finding.instance_id}: {finding.workflow_id} already running again"

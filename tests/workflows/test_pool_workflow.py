@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.pools import PoolCensus, PoolCensusInput
 from core.models import ServerSpec
+from tests.support.waits import wait_until
 from workflows.pool import PoolInput, WarmPoolWorkflow
 
 
@@ -57,3 +58,36 @@ async def test_members_pending_from_a_previous_run_are_not_started_again(
         children = await started_children(env, handle.id)
         await handle.terminate()
     assert len(children) == 2 - pending
+
+
+async def test_members_start_with_the_options_of_every_server_start(
+    temporal_env: WorkflowEnvironment,
+):
+    """A member is found by name, provider and state from its first moment, as a server
+    started from the CLI is (the dev server: the time-skipping one drops the attributes)."""
+    env = temporal_env
+    queue = f"pool-{uuid.uuid4().hex[:8]}"
+    spec = ServerSpec(provider="hetzner", region="fsn1", plan="cx22", image="ubuntu-24.04")
+    inp = PoolInput(pool="warm", spec=spec, min_idle=1, check_every_seconds=1)
+    async with Worker(
+        env.client, task_queue=queue, workflows=[WarmPoolWorkflow], activities=[empty_census]
+    ):
+        handle = await env.client.start_workflow(
+            WarmPoolWorkflow.run, inp, id=f"pool-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        children = await wait_until(
+            lambda: started_children(env, handle.id), within=30, what="a member started"
+        )
+        await handle.terminate()
+    member = env.client.get_workflow_handle(children[0])
+    described = await member.describe()
+    await member.terminate()
+    attributes = {pair.key.name: pair.value for pair in described.typed_search_attributes}
+    assert attributes == {
+        "ServerName": children[0].removeprefix("server-"),
+        "Provider": "hetzner",
+        "Region": "fsn1",
+        "Plan": "cx22",
+        "ServerState": "PROVISIONING",
+    }
+    assert await described.static_summary() == f"warm pool warm member: {attributes['ServerName']}"

@@ -1,0 +1,30 @@
+"""Waiting in tests: poll until a condition holds, with a bound and a message that says
+what was waited for and what was last seen."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    within: float,
+    interval: float = 0.2,
+    what: str = "the condition",
+) -> T:
+    """Await `probe()` every `interval` seconds until it returns something truthy, and
+    return that; AssertionError naming `what` and the last value after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} did not hold within {within:g} s; last: {value!r}")
+        await asyncio.sleep(interval)
