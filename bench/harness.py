@@ -55,7 +55,7 @@ from core.models import (  # noqa: E402
     TaskSignal,
     TerminationRequest,
 )
-from core.settings import Settings, load_settings  # noqa: E402
+from core.settings import Settings, load_settings, settings_environment  # noqa: E402
 from devstack.components import (  # noqa: E402
     emulator_process,
     mongo_process,
@@ -488,54 +488,9 @@ class BenchStack:
         return worker
 
     def worker_env(self) -> dict[str, str]:
-        """The worker's configuration, as environment variables (how operators set it)."""
-        s = self.settings
-        return (
-            {
-                "VULTR_API_KEY": API_KEY,
-                "VULTR_API_URL": s.vultr_api_url,
-                "VULTR_REQUESTS_PER_SECOND": str(s.vultr_requests_per_second),
-                "TEMPORAL_ADDRESS": s.temporal_address,
-                "TEMPORAL_NAMESPACE": s.temporal_namespace,
-                "TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
-                "MONGO_URI": s.mongo_uri,
-                "MONGO_DB": s.mongo_db,
-                "BILLING_PERIOD_SECONDS": str(s.billing_period_seconds),
-                "TERMINATE_BEFORE_SECONDS": str(s.terminate_before_seconds),
-                "MAX_SERVERS": str(s.max_servers),
-                "MAX_CONCURRENT_TERMINATIONS": str(s.max_concurrent_terminations),
-                "DELETE_PLANNER": s.delete_planner,
-                "METRICS_PORT": str(s.metrics_port),
-                "PAYLOAD_ENCRYPTION_KEY": "",
-            }
-            | (
-                {
-                    "HCLOUD_TOKEN": API_KEY,
-                    "HCLOUD_API_URL": s.hcloud_api_url,
-                    "HETZNER_REQUESTS_PER_SECOND": str(s.hetzner_requests_per_second),
-                }
-                if s.hetzner_configured
-                else {}
-            )
-            | (
-                {
-                    "DIGITALOCEAN_TOKEN": API_KEY,
-                    "DIGITALOCEAN_API_URL": s.digitalocean_api_url,
-                    "DIGITALOCEAN_REQUESTS_PER_SECOND": str(s.digitalocean_requests_per_second),
-                }
-                if s.digitalocean_configured
-                else {}
-            )
-            | self._optional_env()
-        )
-
-    def _optional_env(self) -> dict[str, str]:
-        opts, env = self.options, {}
-        if opts.idle_window_seconds is not None:
-            env["IDLE_WINDOW_SECONDS"] = str(opts.idle_window_seconds)
-        if opts.reconcile_interval_seconds is not None:
-            env["RECONCILE_INTERVAL_SECONDS"] = str(opts.reconcile_interval_seconds)
-        return env
+        """The worker's configuration, as environment variables (how operators set it);
+        an empty PAYLOAD_ENCRYPTION_KEY keeps one in the environment or .env out."""
+        return settings_environment(self.settings) | {"PAYLOAD_ENCRYPTION_KEY": ""}
 
     async def _connect(self) -> Client:
         last: Exception | None = None

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.delete_plan import DeleteBudget
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["Settings", "SettingsError", "load_settings", "settings_environment"]
 
 DEFAULT_VULTR_API_URL = "https://api.vultr.com/v2"
 DEFAULT_HCLOUD_API_URL = "https://api.hetzner.cloud/v1"
@@ -258,3 +258,19 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables that give another process (a worker) these settings,
+    each as Settings reads it back; unset (None) fields are left out. Secrets are in
+    clear: for a child process's environment, never for a log."""
+    env = {}
+    for name, value in settings:
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[name.upper()] = str(value)
+    return env

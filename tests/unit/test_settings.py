@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings, settings_environment
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +78,30 @@ def test_a_missing_key_says_what_to_do():
     with pytest.raises(SettingsError) as err:
         load_settings().vultr_key()
     assert "VULTR_API_KEY is not set" in str(err.value)
+
+
+def test_settings_environment_gives_a_process_the_same_settings(monkeypatch):
+    """What a bench or devstack hands a worker reads back as the settings it came from:
+    secrets in clear, numbers and choices as typed, unset fields left out."""
+    original = load_settings(
+        vultr_api_key="KEY-FOR-THE-CHILD-1234",
+        hcloud_token="hcloud-child-token",
+        vultr_requests_per_second=12.5,
+        hetzner_max_servers=3,
+        delete_planner="off",
+        billing_period_seconds=120,
+        terminate_before_seconds=20,
+        payload_encryption_key="0" * 64,
+    )
+    env = settings_environment(original)
+    assert env["VULTR_API_KEY"] == "KEY-FOR-THE-CHILD-1234"
+    assert "VULTR_MAX_SERVERS" not in env  # None: the child falls back to MAX_SERVERS
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    again = load_settings()
+    secrets = ("vultr_api_key", "hcloud_token", "payload_encryption_key")
+    assert again.model_dump(exclude=set(secrets)) == original.model_dump(exclude=set(secrets))
+    for field in secrets:
+        assert (
+            getattr(again, field).get_secret_value() == getattr(original, field).get_secret_value()
+        )
