@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.models import PolicyOverrides, ServerPolicy
 from core.settings import Settings
+from core.validation import validation_problems
 
 __all__ = ["PolicyActivities"]
 
@@ -23,7 +24,7 @@ class PolicyActivities:
         try:
             return ServerPolicy.from_settings(self._settings, overrides)
         except ValidationError as exc:
-            problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            problems = "; ".join(validation_problems(exc))
             raise ApplicationError(
                 f"invalid server policy: {problems}", type="InvalidPolicy", non_retryable=True
             ) from None

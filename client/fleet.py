@@ -70,6 +70,7 @@ from core.models import (
     workflow_id_for,
 )
 from core.settings import Settings
+from core.validation import validation_problems
 from providers import DEFAULT_PROVIDER
 from workflows.server import ServerWorkflow
 from workflows.server_start import describe_spec, server_start_options
@@ -138,12 +139,7 @@ def server_start_operation(
 
 
 def _validation_text(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
+    return "; ".join(validation_problems(exc))
 
 
 def build_overrides(**overrides: Any) -> PolicyOverrides:

@@ -16,6 +16,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.delete_plan import DeleteBudget
+from core.validation import validation_problems
 
 __all__ = ["Settings", "SettingsError", "load_settings", "settings_environment"]
 
@@ -244,12 +245,8 @@ class Settings(BaseSettings):
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = "_".join(str(p) for p in err["loc"]).upper()
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}" if loc else msg)
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    problems = validation_problems(exc, where=lambda loc: "_".join(map(str, loc)).upper())
+    return "invalid configuration:\n  " + "\n  ".join(problems)
 
 
 def load_settings(**overrides: object) -> Settings:

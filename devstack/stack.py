@@ -55,7 +55,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +70,7 @@ from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from core.settings import DEFAULT_VULTR_API_URL, Settings, SettingsError, load_settings
+from core.validation import validation_problems
 from devstack.components import (
     PROJECT_ROOT,
     SEARCH_ATTRIBUTES,
@@ -245,13 +246,13 @@ class DevStackOptions(BaseModel):
 
 
 def _describe_option_errors(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else ""
-        name = f"{_ENV_VARS[field]} ({field})" if field in _ENV_VARS else field
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{name}: {msg}" if name else msg)
-    return "invalid devstack configuration:\n  " + "\n  ".join(lines)
+    problems = validation_problems(exc, where=_option_name)
+    return "invalid devstack configuration:\n  " + "\n  ".join(problems)
+
+
+def _option_name(loc: Sequence[int | str]) -> str:
+    field = str(loc[0])
+    return f"{_ENV_VARS[field]} ({field})" if field in _ENV_VARS else field
 
 
 class DevStackUrls(BaseModel):

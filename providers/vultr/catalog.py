@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.validation import validation_problems
 from providers.vultr.errors import VultrValidationError
 from providers.vultr.models import CreateInstanceRequest, OperatingSystem, Plan, Region
 
@@ -69,12 +70,7 @@ class Catalog(BaseModel):
 
 
 def _describe(exc: ValidationError) -> list[str]:
-    described = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        described.append(f"{where}: {message}" if where else message)
-    return described
+    return validation_problems(exc)
 
 
 def validate_create_request(
