@@ -11,13 +11,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["NOT_SENT", "TRANSIENT", "USER_AGENT", "ApiHttpClient", "BearerAuth"]
+__all__ = ["NOT_SENT", "TRANSIENT", "USER_AGENT", "ApiHttpClient", "BearerAuth", "excerpt"]
 
 USER_AGENT = "vultr-lifecycle/0.1 (+httpx)"
+EXCERPT_CHARS = 200  # of a body that is not what the API documents, quoted in an error
+M = TypeVar("M", bound=BaseModel)
 # Failures that happen before the request leaves this host: never applied remotely.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Failures worth retrying: the network or the far side, not this configuration.
@@ -122,6 +125,45 @@ class ApiHttpClient(ABC):
         """Keep what the rate-limit headers say, for clients whose provider sends them."""
 
     @abstractmethod
+    def _protocol_error(
+        self, response: httpx.Response, problem: str, idempotent: bool
+    ) -> Exception:
+        """The provider's error for an answer its API does not document (`problem` says
+        what came); `idempotent` False: the request may have been applied."""
+
+    def _body(self, response: httpx.Response, *, idempotent: bool = True) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            quoted = self._auth.redact(excerpt(response.text))
+            raise self._protocol_error(
+                response, f"a body that is not JSON ({quoted!r})", idempotent
+            ) from None
+        if not isinstance(body, dict):
+            problem = f"a JSON {type(body).__name__} instead of an object"
+            raise self._protocol_error(response, problem, idempotent)
+        return body
+
+    def _parse(
+        self,
+        model: type[M],
+        data: Any,
+        response: httpx.Response,
+        where: str,
+        idempotent: bool = True,
+    ) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            at = ".".join(str(part) for part in (where, *first["loc"]))
+            problem = (
+                f"an unexpected {model.__name__} ({exc.error_count()} problem(s), first at "
+                f"{at}: {first['msg']})"
+            )
+            raise self._protocol_error(response, problem, idempotent) from None
+
+    @abstractmethod
     def _transport_error(
         self, exc: httpx.HTTPError, method: str, path: str, idempotent: bool
     ) -> Exception:
@@ -168,3 +210,9 @@ class ApiHttpClient(ABC):
     @property
     def closed(self) -> bool:
         return self._http.is_closed
+
+
+def excerpt(text: str) -> str:
+    """A body's text, whitespace folded, cut to EXCERPT_CHARS."""
+    compact = " ".join(text.split())
+    return compact if len(compact) <= EXCERPT_CHARS else compact[:EXCERPT_CHARS] + "..."

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from providers.digitalocean.catalog import Catalog, check_create
 from providers.digitalocean.models import Droplet, Image, Region, Size
@@ -34,7 +34,7 @@ from providers.errors import (
     ProviderTransportError,
     ProviderValidationError,
 )
-from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient, excerpt
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -44,7 +44,6 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "DigitalOceanClient", "RateLimitS
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 MAX_PER_PAGE = 200  # the API's maximum page size
 _MAX_PAGES = 10_000  # a listing that never ends is a broken API, not a big account
-_EXCERPT = 200
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -328,37 +327,6 @@ class DigitalOceanClient(ApiHttpClient):
             ambiguous=not idempotent,
         )
 
-    def _body(self, response: httpx.Response, *, idempotent: bool = True) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            excerpt = self._auth.redact(_excerpt(response.text))
-            raise self._protocol_error(
-                response, f"a body that is not JSON ({excerpt!r})", idempotent
-            ) from None
-        if not isinstance(body, dict):
-            raise self._protocol_error(
-                response, f"a JSON {type(body).__name__} instead of an object", idempotent
-            )
-        return body
-
-    def _parse(
-        self,
-        model: type[M],
-        data: Any,
-        response: httpx.Response,
-        where: str,
-        *,
-        idempotent: bool = True,
-    ) -> M:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            at = ".".join(str(part) for part in (where, *first["loc"]))
-            problem = f"an unexpected {model.__name__} (first problem at {at}: {first['msg']})"
-            raise self._protocol_error(response, problem, idempotent) from None
-
     def _one(
         self, response: httpx.Response, key: str, model: type[M], *, idempotent: bool = True
     ) -> M:
@@ -416,19 +384,14 @@ def _next_page(body: Mapping[str, Any]) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() else 0  # 0: no usable page number
 
 
-def _excerpt(text: str) -> str:
-    compact = " ".join(text.split())
-    return compact if len(compact) <= _EXCERPT else compact[:_EXCERPT] + "..."
-
-
 def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
     """`id`, `message` and `request_id` of DigitalOcean's error body, else an excerpt."""
     try:
         body = response.json()
     except ValueError:
-        return "", _excerpt(response.text), ""
+        return "", excerpt(response.text), ""
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         error_id = body.get("id") if isinstance(body.get("id"), str) else ""
         request_id = body.get("request_id") if isinstance(body.get("request_id"), str) else ""
         return str(error_id), body["message"], str(request_id)
-    return "", _excerpt(response.text), ""
+    return "", excerpt(response.text), ""

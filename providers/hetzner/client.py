@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from providers.hetzner.catalog import Catalog
 from providers.hetzner.errors import (
@@ -35,7 +35,7 @@ from providers.hetzner.models import (
     Server,
     ServerType,
 )
-from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient, excerpt
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -45,7 +45,6 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "HetznerClient", "RateLimitState"
 DEFAULT_BASE_URL = "https://api.hetzner.cloud/v1"
 MAX_PER_PAGE = 50  # the API's maximum page size
 MAX_USER_DATA_BYTES = 32 * 1024
-_EXCERPT = 200
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -257,29 +256,6 @@ class HetznerClient(ApiHttpClient):
             ambiguous=not idempotent,
         )
 
-    def _body(self, response: httpx.Response, *, idempotent: bool = True) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            excerpt = self._auth.redact(_excerpt(response.text))
-            raise self._protocol_error(
-                response, f"a body that is not JSON ({excerpt!r})", idempotent
-            ) from None
-        if not isinstance(body, dict):
-            raise self._protocol_error(response, f"a JSON {type(body).__name__}", idempotent)
-        return body
-
-    def _parse(
-        self, model: type[M], data: Any, response: httpx.Response, where: str, idempotent: bool
-    ) -> M:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            at = ".".join(str(part) for part in (where, *first["loc"]))
-            problem = f"an unexpected {model.__name__} (first problem at {at}: {first['msg']})"
-            raise self._protocol_error(response, problem, idempotent) from None
-
     def _one(
         self, response: httpx.Response, key: str, model: type[M], *, idempotent: bool = True
     ) -> M:
@@ -328,19 +304,14 @@ def _next_page(body: Mapping[str, Any]) -> int | None:
     return following if isinstance(following, int) and not isinstance(following, bool) else None
 
 
-def _excerpt(text: str) -> str:
-    compact = " ".join(text.split())
-    return compact if len(compact) <= _EXCERPT else compact[:_EXCERPT] + "..."
-
-
 def _error_parts(response: httpx.Response) -> tuple[str, str, Any]:
     """Hetzner's error code, message and details; else an excerpt of the body."""
     try:
         body = response.json()
     except ValueError:
-        return "", _excerpt(response.text), None
+        return "", excerpt(response.text), None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         code = error.get("code")
         return (code if isinstance(code, str) else ""), error["message"], error.get("details")
-    return "", _excerpt(response.text), None
+    return "", excerpt(response.text), None

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient
+from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient, excerpt
 from providers.vultr.catalog import Catalog, validate_create_request
 from providers.vultr.errors import (
     VultrAuthError,
@@ -49,7 +49,6 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_PER_PAGE", "VultrClient"]
 
 DEFAULT_BASE_URL = "https://api.vultr.com/v2"
 MAX_PER_PAGE = 500  # the API's maximum page size
-_EXCERPT = 200  # characters of a non-JSON body quoted in an error
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -294,19 +293,6 @@ class VultrClient(ApiHttpClient):
             **common,
         )
 
-    def _body(self, response: httpx.Response, *, idempotent: bool = True) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            excerpt = self._auth.redact(_excerpt(response.text))
-            raise self._protocol_error(
-                response, f"a body that is not JSON ({excerpt!r})", idempotent
-            ) from None
-        if not isinstance(body, dict):
-            problem = f"a JSON {type(body).__name__} instead of an object"
-            raise self._protocol_error(response, problem, idempotent)
-        return body
-
     def _protocol_error(
         self, response: httpx.Response, problem: str, idempotent: bool
     ) -> VultrProtocolError:
@@ -324,26 +310,6 @@ class VultrClient(ApiHttpClient):
             path=path,
             ambiguous=not idempotent,
         )
-
-    def _parse(
-        self,
-        model: type[M],
-        data: Any,
-        response: httpx.Response,
-        where: str,
-        *,
-        idempotent: bool = True,
-    ) -> M:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            at = ".".join(str(part) for part in (where, *first["loc"]))
-            problem = (
-                f"an unexpected {model.__name__} ({exc.error_count()} problem(s), first at "
-                f"{at}: {first['msg']})"
-            )
-            raise self._protocol_error(response, problem, idempotent) from None
 
     def _one(
         self, response: httpx.Response, key: str, model: type[M], *, idempotent: bool = True
@@ -400,20 +366,15 @@ def _next_cursor(body: Mapping[str, Any]) -> str | None:
     return cursor if isinstance(cursor, str) and cursor else None
 
 
-def _excerpt(text: str) -> str:
-    compact = " ".join(text.split())
-    return compact if len(compact) <= _EXCERPT else compact[:_EXCERPT] + "..."
-
-
 def _error_text(response: httpx.Response) -> str:
     """Vultr's `error` field, else a short excerpt of whatever the body was."""
     try:
         body = response.json()
     except ValueError:
-        return _excerpt(response.text)
+        return excerpt(response.text)
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"]
-    return _excerpt(response.text)
+    return excerpt(response.text)
 
 
 def _path_of(response: httpx.Response, base_url: str) -> str:
