@@ -18,14 +18,12 @@ from cli.app import app
 from client.fleet import ServerFleet
 from core.models import workflow_id_for
 from tests.integration.conftest import (  # noqa: F401 - fixtures used by the CLI tests
-    MARGIN,
-    PERIOD,
-    Fleet,
     fast_emulator,
     fast_hetzner,
     fleet,
     fleet_factory,
 )
+from tests.integration.support import MARGIN, PERIOD, Fleet
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 
 

@@ -23,8 +23,9 @@ from client.fleet import ServerFleet
 from core.lifecycle import ServerState
 from core.models import TaskSignal
 from tests.cli.conftest import Cli, CliResult, Fleet, unique
-from tests.cli.test_refusals import assert_never_started, one_error_line
+from tests.cli.support import assert_never_started, one_error_line
 from tests.support.mongo import RestartableMongo
+from tests.support.waits import wait_until
 from workflows.pool import WarmPoolWorkflow
 from workflows.server import ServerWorkflow
 
@@ -50,6 +51,19 @@ def refused(result: CliResult, code: int) -> str:
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert result.stdout == ""
     return one_error_line(result)
+
+
+async def _rejected(server_fleet: ServerFleet, name: str) -> bool:
+    return bool((await server_fleet.status(name)).rejected)
+
+
+async def listed(server_fleet: ServerFleet, name: str) -> None:
+    """Once the read model, which trails the workflow by a moment, lists `name`."""
+
+    async def seen() -> bool:
+        return any(s.name == name for s in await server_fleet.list())
+
+    await wait_until(seen, within=5, interval=0.1, what=f"{name} listed")
 
 
 def pool_name() -> str:
@@ -246,10 +260,9 @@ async def test_status_shows_running_tasks_timeline_and_refused_signals(
     assert (await cli("busy", name, "--task", "job-1")).exit_code == 0
     handle = fleet.client.get_workflow_handle_for(ServerWorkflow.run, f"server-{name}")
     await handle.signal(ServerWorkflow.mark_idle, TaskSignal(task_id="job-x"))
-    for _ in range(50):
-        if (await server_fleet.status(name)).rejected:
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(
+        lambda: _rejected(server_fleet, name), within=5, interval=0.1, what="the rejection"
+    )
 
     shown = (await cli("status", name, "--json")).json()
     table = await cli("status", name)
@@ -366,11 +379,7 @@ async def test_terminate_by_selector_without_a_terminal_or_yes_is_refused(
     name = unique("keep")
     assert (await cli("provision", name, "--wait", "ready")).exit_code == 0
     await server_fleet.wait_for_state(name, {ServerState.READY}, timeout=30)
-    # The read model trails the workflow by a moment.
-    for _ in range(50):
-        if any(s.name == name for s in await server_fleet.list()):
-            break
-        await asyncio.sleep(0.1)
+    await listed(server_fleet, name)
 
     result = await timed(cli, "terminate", "--all")
 
@@ -404,10 +413,7 @@ async def test_terminate_by_selector_on_a_terminal_asks_and_no_keeps_the_servers
 ):
     name = unique("asked")
     assert (await cli("provision", name, "--wait", "ready")).exit_code == 0
-    for _ in range(50):  # the read model trails the workflow by a moment
-        if any(s.name == name for s in await server_fleet.list()):
-            break
-        await asyncio.sleep(0.1)
+    await listed(server_fleet, name)
     controller, terminal = pty.openpty()
     os.write(controller, b"n\n")
     try:

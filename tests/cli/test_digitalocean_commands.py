@@ -9,12 +9,12 @@ import pytest
 
 from tests.cli.conftest import Cli, cli_env, unique
 from tests.integration.conftest import (  # noqa: F401 - fixtures used here
-    Fleet,
     do_fleet,
     fast_digitalocean,
     fast_emulator,
     fleet_factory,
 )
+from tests.integration.support import Fleet
 from tests.support.emulator import TEST_API_KEY
 
 pytestmark = [pytest.mark.integration]

@@ -8,8 +8,8 @@ from activities.fleet_store import QUOTA_RESOURCE
 from core.naming import MANAGED_TAG
 from leases import LeaseStore
 from tests.cli.conftest import Cli, unique
-from tests.integration.conftest import Fleet
-from tests.integration.test_ownership import create_directly
+from tests.integration.support import Fleet, create_directly
+from tests.support.waits import wait_until
 
 
 async def test_claim_provisions_when_nothing_is_available_then_release_frees_it(
@@ -81,13 +81,12 @@ async def test_reconcile_names_the_instances_it_left_alone_as_not_ours(cli: Cli,
 async def test_pool_start_set_and_stop(cli: Cli, fleet: Fleet):
     pool = unique("p")[:12]
     assert (await cli("pool", "start", pool, "--min-idle", "1")).exit_code == 0
-    for _ in range(80):
+
+    async def member_available() -> bool:
         docs = await fleet.db["servers"].find({"pool": pool}).to_list()
-        if any(doc["state"] in ("READY", "IDLE") for doc in docs):
-            break
-        await asyncio.sleep(0.25)
-    else:
-        raise AssertionError("the pool never provisioned its member")
+        return any(doc["state"] in ("READY", "IDLE") for doc in docs)
+
+    await wait_until(member_available, within=20, what=f"a member of pool {pool} available")
     assert (await cli("pool", "set", pool, "--min-idle", "0")).exit_code == 0
     stopped = await cli("pool", "stop", pool)
     assert stopped.exit_code == 0, stopped.stderr

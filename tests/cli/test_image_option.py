@@ -8,7 +8,7 @@ import pytest
 
 from core.lifecycle import ServerState
 from tests.cli.conftest import Cli, Fleet, unique
-from tests.cli.test_refusals import one_error_line
+from tests.cli.support import one_error_line
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.integration]

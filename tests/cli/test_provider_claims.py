@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from tests.cli.conftest import Cli, unique
-from tests.cli.test_refusals import one_error_line
+from tests.cli.support import one_error_line
 
 pytestmark = [pytest.mark.integration]
 

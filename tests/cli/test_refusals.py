@@ -7,29 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from client.errors import ServerNotFound
 from client.fleet import ServerFleet
 from core.lifecycle import ServerState
 from core.models import MAX_CLOUD_INIT_BYTES
 from devstack.procs import free_port
-from tests.cli.conftest import Cli, CliResult, Fleet, cli_env, unique
+from tests.cli.conftest import Cli, Fleet, cli_env, unique
+from tests.cli.support import assert_never_started, one_error_line
 
 pytestmark = [pytest.mark.integration]
-
-
-def one_error_line(result: CliResult) -> str:
-    """The single stderr line of a failed command, without its 'error: ' prefix."""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0].removeprefix("error: ")
-
-
-async def assert_never_started(server_fleet: ServerFleet, fleet: Fleet, name: str) -> None:
-    with pytest.raises(ServerNotFound):
-        await server_fleet.status(name)
-    assert fleet.ledger() == []
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 from devstack.procs import free_port
 from tests.cli.conftest import Cli, unique
-from tests.cli.test_refusals import one_error_line
+from tests.cli.support import one_error_line
 
 pytestmark = [pytest.mark.integration]
 

@@ -29,7 +29,7 @@ def api(fresh_emulator: RunningEmulator) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def keyed_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+def configured_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """Started with --api-key and startup --faults."""
     faults = {"rules": [{"route": "GET /v2/os", "status": 503, "count": 1}]}
     with running_emulator(
@@ -181,8 +181,8 @@ def test_admin_routes_skip_the_rate_limit(limited_emulator: RunningEmulator) -> 
     assert admin_statuses == [200] * 10
 
 
-def test_with_an_api_key_only_that_key_is_accepted(keyed_emulator: RunningEmulator) -> None:
-    url = f"{keyed_emulator.api_url}/account"
+def test_with_an_api_key_only_that_key_is_accepted(configured_emulator: RunningEmulator) -> None:
+    url = f"{configured_emulator.api_url}/account"
     wrong = httpx.get(url, headers={"Authorization": "Bearer some-other-key"})
     assert wrong.status_code == 401
     assert_conforms(wrong)
@@ -197,27 +197,31 @@ def test_without_an_api_key_any_token_is_accepted(fresh_emulator: RunningEmulato
     assert httpx.get(url, headers={"Authorization": "Basic abc"}).status_code == 401
 
 
-def test_the_catalog_is_public_as_the_spec_says(keyed_emulator: RunningEmulator) -> None:
-    response = httpx.get(f"{keyed_emulator.api_url}/regions")
+def test_the_catalog_is_public_as_the_spec_says(configured_emulator: RunningEmulator) -> None:
+    response = httpx.get(f"{configured_emulator.api_url}/regions")
     assert response.status_code == 200
 
 
-def test_faults_given_on_the_command_line_are_in_force(keyed_emulator: RunningEmulator) -> None:
-    faults = keyed_emulator.admin("GET", "/faults").json()
+def test_faults_given_on_the_command_line_are_in_force(
+    configured_emulator: RunningEmulator,
+) -> None:
+    faults = configured_emulator.admin("GET", "/faults").json()
     assert faults["rules"][0]["route"] == "GET /v2/os"
-    config = keyed_emulator.admin("GET", "/config").json()
+    config = configured_emulator.admin("GET", "/config").json()
     assert (config["seed"], config["api_key_required"]) == (3, True)
 
 
 def test_each_request_is_logged_to_stdout_without_the_token(
-    keyed_emulator: RunningEmulator,
+    configured_emulator: RunningEmulator,
 ) -> None:
     marker = f"/v2/instances/log-marker-{time.monotonic_ns()}"
-    httpx.get(f"{keyed_emulator.base}{marker}", headers={"Authorization": "Bearer the-one-key"})
+    httpx.get(
+        f"{configured_emulator.base}{marker}", headers={"Authorization": "Bearer the-one-key"}
+    )
     deadline = time.monotonic() + 5
     text = ""
     while time.monotonic() < deadline and marker not in text:
-        text = keyed_emulator.process.log_path.read_text()
+        text = configured_emulator.process.log_path.read_text()
         time.sleep(0.05)
     line = next(line for line in text.splitlines() if marker in line)
     assert '"GET ' in line and " 404 " in line

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from activities.fleet_store import ensure_read_model_indexes
 from core.settings import Settings, load_settings
 from leases import LeaseStore
-from tests.integration.conftest import Fleet
+from tests.integration.support import Fleet
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from worker import build_workers, open_providers
 

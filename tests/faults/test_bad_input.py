@@ -36,27 +36,12 @@ from core.settings import SettingsError, load_settings
 from devstack.components import PROJECT_ROOT
 from tests.faults.stub import Canned, ProviderStub
 from tests.faults.support import ledger
-from tests.integration.conftest import BOOT, PERIOD, Fleet
-from tests.support.emulator import RunningEmulator, running_emulator
+from tests.integration.support import Fleet, wait_for_state
+from tests.support.emulator import RunningEmulator
 from tests.support.outcome import final_status
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
-
-ACCEPTED_KEY = "the-only-accepted-key"
-
-
-@pytest.fixture(scope="module")
-def locked_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """An emulator that accepts only ACCEPTED_KEY (like an account with one real key)."""
-    with running_emulator(
-        tmp_path_factory.mktemp("locked-emulator"),
-        billing_period_seconds=PERIOD,
-        boot_seconds=BOOT,
-        rate_limit=1000,
-        extra_args=["--api-key", ACCEPTED_KEY],
-    ) as running:
-        yield running
 
 
 @pytest.fixture
@@ -70,14 +55,6 @@ async def start(fleet: Fleet, name: str, **spec: Any) -> WorkflowHandle[Any, Any
     return await fleet.client.start_workflow(
         ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=fleet.settings.temporal_task_queue
     )
-
-
-async def wait_for(handle: WorkflowHandle[Any, Any], state: ServerState) -> None:
-    for _ in range(120):
-        if (await handle.query(ServerWorkflow.status)).state == state:
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{handle.id} never reached {state}")
 
 
 async def workflow_exists(fleet: Fleet, workflow_id: str) -> bool:
@@ -182,7 +159,7 @@ async def test_a_signal_finishing_an_unknown_task_is_rejected_and_changes_nothin
     fleet: Fleet, caplog: pytest.LogCaptureFixture
 ) -> None:
     handle = await start(fleet, "signal-ghost")
-    await wait_for(handle, ServerState.READY)
+    await wait_for_state(handle, ServerState.READY)
     before = await handle.query(ServerWorkflow.status)
     caplog.set_level(logging.WARNING, logger="temporalio.workflow")
 
@@ -208,7 +185,7 @@ async def test_an_update_finishing_an_unknown_task_fails_with_the_validator_mess
     fleet: Fleet,
 ) -> None:
     handle = await start(fleet, "update-ghost")
-    await wait_for(handle, ServerState.READY)
+    await wait_for_state(handle, ServerState.READY)
     before = await handle.query(ServerWorkflow.status)
 
     with pytest.raises(WorkflowUpdateFailedError) as failed:
@@ -225,7 +202,7 @@ async def test_an_update_starting_a_task_on_a_draining_server_fails_naming_the_r
     fleet: Fleet,
 ) -> None:
     handle = await start(fleet, "update-draining")
-    await wait_for(handle, ServerState.READY)
+    await wait_for_state(handle, ServerState.READY)
     await handle.execute_update(ServerWorkflow.terminate, TerminationRequest(reason="scale down"))
 
     with pytest.raises(WorkflowUpdateFailedError) as failed:
@@ -270,11 +247,11 @@ def test_the_worker_refuses_to_start_with_a_bad_setting_naming_the_variable() ->
 
 
 async def test_a_wrong_api_key_ends_in_error_asking_to_check_it_and_creates_nothing(
-    fleet_factory: Any, locked_emulator: RunningEmulator
+    fleet_factory: Any, one_key_emulator: RunningEmulator
 ) -> None:
-    locked_emulator.reset()
+    one_key_emulator.reset()
     fleet: Fleet = await fleet_factory(
-        vultr_api_url=locked_emulator.api_url, vultr_api_key="not-the-accepted-key"
+        vultr_api_url=one_key_emulator.api_url, vultr_api_key="not-the-accepted-key"
     )
     handle = await start(fleet, "wrong-key")
 
@@ -283,7 +260,7 @@ async def test_a_wrong_api_key_ends_in_error_asking_to_check_it_and_creates_noth
     assert result.state == ServerState.ERROR
     assert result.error is not None and "401 from Vultr: check VULTR_API_KEY" in result.error
     assert "not-the-accepted-key" not in result.error
-    assert ledger(locked_emulator).rows == []
+    assert ledger(one_key_emulator).rows == []
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,10 @@ from tests.faults.support import (
     ledger,
     recovered_activities,
 )
-from tests.integration.conftest import MARGIN, PERIOD
+from tests.integration.support import MARGIN, PERIOD
 from tests.support.emulator import RunningEmulator
 from tests.support.mongo import RestartableMongo
+from tests.support.waits import wait_until
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -53,12 +54,11 @@ MONGO_ACTIVITIES = {
 
 
 async def wait_for(handles: list[WorkflowHandle[Any, Any]], state: ServerState, count: int) -> None:
-    for _ in range(200):
+    async def reached() -> bool:
         states = [(await h.query(ServerWorkflow.status)).state for h in handles]
-        if states.count(state) >= count:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"fewer than {count} servers reached {state}")
+        return states.count(state) >= count
+
+    await wait_until(reached, within=60, what=f"{count} servers {state}")
 
 
 async def latest_records(uri: str, db_name: str) -> dict[str, list[dict[str, Any]]]:

@@ -34,12 +34,13 @@ from core.models import ServerInput, ServerPolicy, ServerSpec
 from devstack.components import worker_process
 from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import explain_extra_hours, explain_unfinished, ledger, unique
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
 
 PERIOD, MARGIN, BOOT = 26, 14, 6
+EMULATOR_SEED = 5
 SERVERS, QUOTA = 6, 3
 RATE = 3.0  # VULTR_REQUESTS_PER_SECOND, set alike on both workers
 # Seconds: the rate is judged over sliding windows this long, as long as a wave's boot,
@@ -49,23 +50,11 @@ WINDOW = float(BOOT)
 ALLOWANCE = RATE + 1
 
 
-@pytest.fixture(scope="module")
-def booting_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(
-        tmp_path_factory.mktemp("shared-emulator"),
-        billing_period_seconds=PERIOD,
-        boot_seconds=BOOT,
-        rate_limit=1000,
-        seed=5,
-    ) as running:
-        yield running
-
-
 @pytest.fixture
 def workers(
     temporal_env: WorkflowEnvironment,
     mongo_uri: str,
-    booting_emulator: RunningEmulator,
+    module_emulator: RunningEmulator,
     tmp_path: Path,
 ) -> Iterator[list[ManagedProcess]]:
     """Two `python worker.py` processes with the same configuration but their metrics
@@ -76,7 +65,7 @@ def workers(
         "TEMPORAL_TASK_QUEUE": unique("shared"),
         "MONGO_URI": mongo_uri,
         "MONGO_DB": unique("shared").replace("-", "_"),
-        "VULTR_API_URL": booting_emulator.api_url,
+        "VULTR_API_URL": module_emulator.api_url,
         "VULTR_API_KEY": TEST_API_KEY,
         "BILLING_PERIOD_SECONDS": str(PERIOD),
         "TERMINATE_BEFORE_SECONDS": str(MARGIN),
@@ -151,9 +140,9 @@ def pid_of(identity: str) -> int:
 async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     temporal_env: WorkflowEnvironment,
     workers: list[ManagedProcess],
-    booting_emulator: RunningEmulator,
+    module_emulator: RunningEmulator,
 ) -> None:
-    booting_emulator.reset()
+    module_emulator.reset()
     await asyncio.gather(*(asyncio.to_thread(w.start, 60) for w in workers))
     assert workers[0].env is not None
     queue = workers[0].env["TEMPORAL_TASK_QUEUE"]
@@ -175,8 +164,8 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     except TimeoutError:
         unfinished = await explain_unfinished(handles)
         raise AssertionError("servers did not finish:\n" + unfinished) from None
-    verdict = ledger(booting_emulator, {h.id: 1 for h in handles})
-    requests = booting_emulator.admin("GET", "/requests").json()["requests"]
+    verdict = ledger(module_emulator, {h.id: 1 for h in handles})
+    requests = module_emulator.admin("GET", "/requests").json()["requests"]
     # Instance calls only: a catalog load (each worker's first quote) is one activity
     # but three listings, and the queue's limit counts activities.
     peak = peak_in_window([r["time"] for r in requests if "/instances" in r["path"]], WINDOW)

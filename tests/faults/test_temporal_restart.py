@@ -24,31 +24,19 @@ from core.lifecycle import ServerState
 from devstack.components import temporal_process
 from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import explain_unfinished, fleet_in_process, ledger
-from tests.integration.conftest import Fleet
-from tests.support.emulator import RunningEmulator, running_emulator
-from workflows.server import ServerWorkflow
+from tests.integration.support import Fleet, wait_until_ready
+from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PERIOD, MARGIN, BOOT = 40, 10, 1
+EMULATOR_SEED = 41
 SERVERS = 4
 ON_TIME = timedelta(seconds=3)  # a delete takes one request; the rest is scheduling slack
 # After a restart the workers' pollers reconnect with backoff before the overdue timers'
 # workflow tasks run; the overdue case gives the margin room for that.
 OVERDUE_MARGIN = 20
 RESUMED_WITHIN = 10.0
-
-
-@pytest.fixture(scope="module")
-def emulator_40s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(
-        tmp_path_factory.mktemp("restart-emulator"),
-        billing_period_seconds=PERIOD,
-        boot_seconds=BOOT,
-        rate_limit=1000,
-        seed=41,
-    ) as running:
-        yield running
 
 
 @pytest.fixture
@@ -71,14 +59,14 @@ def dev_server(tmp_path: Path) -> Iterator[ManagedProcess]:
 
 @pytest.fixture
 async def fleet(
-    dev_server: ManagedProcess, emulator_40s: RunningEmulator, mongo_uri: str
+    dev_server: ManagedProcess, module_emulator: RunningEmulator, mongo_uri: str
 ) -> AsyncIterator[Fleet]:
     port = dev_server.argv[dev_server.argv.index("--port") + 1]
     client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
-    emulator_40s.reset()
+    module_emulator.reset()
     async with fleet_in_process(
         client,
-        emulator_40s,
+        module_emulator,
         mongo_uri,
         billing_period_seconds=PERIOD,
         terminate_before_seconds=MARGIN,
@@ -95,12 +83,9 @@ async def start_idle_servers(
         )
         for i in range(SERVERS)
     ]
-    for _ in range(100):
-        states = [(await h.query(ServerWorkflow.status)).state for h in handles]
-        if all(s == ServerState.READY for s in states):
-            return handles
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"servers not READY: {states}")
+    for handle in handles:
+        await wait_until_ready(handle, within=20)
+    return handles
 
 
 async def restart(dev_server: ManagedProcess, down_for: float) -> float:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +30,8 @@ from tests.faults.support import (
     fleet_in_process,
     ledger,
 )
-from tests.integration.conftest import Fleet
-from tests.support.emulator import RunningEmulator, running_emulator
+from tests.integration.support import Fleet
+from tests.support.emulator import RunningEmulator
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.server import ServerWorkflow
 
@@ -40,6 +39,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 IDLE, BUSY = 20, 4
 PERIOD = 40
+BOOT = 2
+EMULATOR_SEED = 23
 MARGIN = 20
 EXTRA_HOURS_BOUND = 3  # target 0; observed 0-2 per run, printed either way
 BURST = {"route": "*", "status": 429, "retry_after": 2}
@@ -52,18 +53,6 @@ BASE_FAULTS: dict[str, Any] = {
     "drop_create_response": {"rate": 0.3},
     "locked_delete": {"rate": 0.2},
 }
-
-
-@pytest.fixture(scope="module")
-def emulator_40s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(
-        tmp_path_factory.mktemp("faults-emulator"),
-        billing_period_seconds=PERIOD,
-        boot_seconds=2,
-        rate_limit=1000,
-        seed=23,
-    ) as running:
-        yield running
 
 
 async def post_faults(fleet: Fleet, config: dict[str, Any]) -> None:
@@ -95,12 +84,12 @@ async def busy_across_one_boundary(fleet: Fleet, handle: WorkflowHandle[Any, Any
 
 
 async def test_every_lifecycle_completes_without_leaks_or_duplicates_despite_vultr_faults(
-    temporal_env: WorkflowEnvironment, mongo_uri: str, emulator_40s: RunningEmulator
+    temporal_env: WorkflowEnvironment, mongo_uri: str, module_emulator: RunningEmulator
 ) -> None:
-    emulator_40s.reset()
+    module_emulator.reset()
     async with fleet_in_process(
         temporal_env.client,
-        emulator_40s,
+        module_emulator,
         mongo_uri,
         max_servers=IDLE + BUSY,
         billing_period_seconds=PERIOD,
@@ -177,14 +166,14 @@ async def lifecycles_under_faults(fleet: Fleet) -> None:
 
 
 async def test_a_delete_refused_while_the_server_is_locked_still_finishes_before_the_boundary(
-    temporal_env: WorkflowEnvironment, mongo_uri: str, emulator_40s: RunningEmulator
+    temporal_env: WorkflowEnvironment, mongo_uri: str, module_emulator: RunningEmulator
 ) -> None:
     """Four deletes in a row answer "locked"; the lock is gone 14 s into the 20 s margin
     (retries at +2, +6 and +14 s). The next try must come before the boundary."""
-    emulator_40s.reset()
+    module_emulator.reset()
     async with fleet_in_process(
         temporal_env.client,
-        emulator_40s,
+        module_emulator,
         mongo_uri,
         billing_period_seconds=PERIOD,
         terminate_before_seconds=MARGIN,

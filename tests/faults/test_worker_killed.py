@@ -44,7 +44,7 @@ from tests.faults.support import (
     recovered_activities,
     unique,
 )
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,6 +54,7 @@ BUSY, IDLE = 10, 40
 IDLE_EVERY = 3.5  # seconds between idle starts
 KILL_SPACING = (55.0, 60.0)  # well apart: each lifecycle phase sees at most one crash
 SEED = 20240601
+EMULATOR_SEED = SEED % 1000
 # Slow calls widen the windows in which a kill lands mid-request.
 LATENCY = {
     "route_latency_ms": {
@@ -69,23 +70,11 @@ TARGETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def emulator_120s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(
-        tmp_path_factory.mktemp("killed-emulator"),
-        billing_period_seconds=PERIOD,
-        boot_seconds=BOOT,
-        rate_limit=1000,
-        seed=SEED % 1000,
-    ) as running:
-        yield running
-
-
 @pytest.fixture
 def worker(
     temporal_env: WorkflowEnvironment,
     mongo_uri: str,
-    emulator_120s: RunningEmulator,
+    module_emulator: RunningEmulator,
     tmp_path: Path,
 ) -> Iterator[ManagedProcess]:
     """`python worker.py` configured through its environment, not yet started."""
@@ -96,7 +85,7 @@ def worker(
         "TEMPORAL_TASK_QUEUE": unique("killed"),
         "MONGO_URI": mongo_uri,
         "MONGO_DB": unique("killed").replace("-", "_"),
-        "VULTR_API_URL": emulator_120s.api_url,
+        "VULTR_API_URL": module_emulator.api_url,
         "VULTR_API_KEY": TEST_API_KEY,
         "BILLING_PERIOD_SECONDS": str(PERIOD),
         "TERMINATE_BEFORE_SECONDS": str(MARGIN),
@@ -235,13 +224,13 @@ async def chaos(run: Run, worker: ManagedProcess, rng: random.Random, kills: lis
 
 
 async def test_killed_workers_leave_no_duplicate_no_leak_and_no_extra_billed_hour(
-    temporal_env: WorkflowEnvironment, worker: ManagedProcess, emulator_120s: RunningEmulator
+    temporal_env: WorkflowEnvironment, worker: ManagedProcess, module_emulator: RunningEmulator
 ) -> None:
-    emulator_120s.reset()
-    emulator_120s.admin("POST", "/faults", json=LATENCY)
+    module_emulator.reset()
+    module_emulator.admin("POST", "/faults", json=LATENCY)
     await asyncio.to_thread(worker.start, 60)
     assert worker.env is not None
-    run = Run(temporal_env.client, worker.env["TEMPORAL_TASK_QUEUE"], emulator_120s)
+    run = Run(temporal_env.client, worker.env["TEMPORAL_TASK_QUEUE"], module_emulator)
     rng = random.Random(SEED)
     kills: list[Kill] = []
     chaos_task = asyncio.create_task(chaos(run, worker, rng, kills))
@@ -270,11 +259,11 @@ async def test_killed_workers_leave_no_duplicate_no_leak_and_no_extra_billed_hou
     finally:
         await chaos_task
     statuses = results[: len(run.handles)]
-    verdict = ledger(emulator_120s, run.intended)
+    verdict = ledger(module_emulator, run.intended)
     recoveries = [
         r for h in run.handles.values() for r in await recovered_activities(run.client, h)
     ]
-    requests = emulator_120s.admin("GET", "/requests").json()["requests"]
+    requests = module_emulator.admin("GET", "/requests").json()["requests"]
     extra = sum(verdict.extra_hours.values())
     print(
         f"\nworker killed: runs={len(statuses)} kills={len(kills)} failures="

@@ -27,35 +27,24 @@ from core.models import ServerInput, ServerPolicy, ServerSpec
 from devstack.components import worker_process
 from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import ledger, unique
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PERIOD, MARGIN, BOOT = 40, 20, 2
+EMULATOR_SEED = 41
 DELETE_ROUTE = "DELETE /v2/instances/{instance-id}"
 # A slow DELETE keeps the attempt in flight long enough to kill its worker mid-call.
 SLOW_DELETE = {"route_latency_ms": {DELETE_ROUTE: 3000}}
 RETRY_WITHIN = 10.0  # seconds from the kill to the next DELETE
 
 
-@pytest.fixture(scope="module")
-def emulator_40s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(
-        tmp_path_factory.mktemp("mid-delete-emulator"),
-        billing_period_seconds=PERIOD,
-        boot_seconds=BOOT,
-        rate_limit=1000,
-        seed=41,
-    ) as running:
-        yield running
-
-
 @pytest.fixture
 def two_workers(
     temporal_env: WorkflowEnvironment,
     mongo_uri: str,
-    emulator_40s: RunningEmulator,
+    module_emulator: RunningEmulator,
     tmp_path: Path,
 ) -> Iterator[list[ManagedProcess]]:
     """Two `python worker.py` on the same queues and database, both started."""
@@ -69,7 +58,7 @@ def two_workers(
             "TEMPORAL_TASK_QUEUE": queue,
             "MONGO_URI": mongo_uri,
             "MONGO_DB": db,
-            "VULTR_API_URL": emulator_40s.api_url,
+            "VULTR_API_URL": module_emulator.api_url,
             "VULTR_API_KEY": TEST_API_KEY,
             "BILLING_PERIOD_SECONDS": str(PERIOD),
             "TERMINATE_BEFORE_SECONDS": str(MARGIN),
@@ -105,10 +94,10 @@ async def delete_in_flight(handle: WorkflowHandle[Any, Any]) -> str:
 async def test_a_worker_killed_mid_delete_is_replaced_within_seconds_and_no_period_is_added(
     temporal_env: WorkflowEnvironment,
     two_workers: list[ManagedProcess],
-    emulator_40s: RunningEmulator,
+    module_emulator: RunningEmulator,
 ) -> None:
-    emulator_40s.reset()
-    emulator_40s.admin("POST", "/faults", json=SLOW_DELETE)
+    module_emulator.reset()
+    module_emulator.admin("POST", "/faults", json=SLOW_DELETE)
     inp = ServerInput(
         name=unique("mid-delete"),
         spec=ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284),
@@ -132,11 +121,11 @@ async def test_a_worker_killed_mid_delete_is_replaced_within_seconds_and_no_peri
     status = await asyncio.wait_for(handle.result(), timeout=75)
     deletes = [
         r["time"]
-        for r in emulator_40s.admin("GET", "/requests").json()["requests"]
+        for r in module_emulator.admin("GET", "/requests").json()["requests"]
         if r["route"] == DELETE_ROUTE
     ]
     retries = [t - killed_at for t in deletes if t > killed_at]
-    [row] = ledger(emulator_40s).by_label[handle.id]
+    [row] = ledger(module_emulator).by_label[handle.id]
     # created_at is given to the second, so the true boundary is up to 1 s later; the
     # ledger's units are billed from the exact time and decide.
     boundary = datetime.fromisoformat(row["created_at"]) + timedelta(seconds=PERIOD + 1)

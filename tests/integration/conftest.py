@@ -6,26 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
-from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.fleet_store import ensure_read_model_indexes
-from core.models import ServerInput, ServerPolicy, ServerSpec
-from core.settings import Settings, load_settings
+from core.settings import load_settings
 from leases import LeaseStore
+from tests.integration.support import BOOT, MARGIN, PERIOD, Fleet
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 from worker import build_workers, open_providers
-from workflows.server import ServerWorkflow
-
-PERIOD = 20  # seconds per billed "hour" on the fast emulator
-MARGIN = 5
-BOOT = 2
 
 
 @pytest.fixture(scope="session")
@@ -69,47 +61,6 @@ def fast_digitalocean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
         extra_args=["--api-key", TEST_API_KEY],
     ) as running:
         yield running
-
-
-@dataclass
-class Fleet:
-    client: Client
-    settings: Settings
-    emulator: RunningEmulator
-    db: Any
-
-    def spec(self, **overrides: Any) -> ServerSpec:
-        return ServerSpec(**{"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, **overrides})
-
-    def policy(self, **overrides: Any) -> ServerPolicy:
-        values = {
-            "billing_period_seconds": PERIOD,
-            "terminate_before_seconds": MARGIN,
-            "ready_poll_seconds": 0.5,
-            "readiness_timeout_seconds": 60,
-            **overrides,
-        }
-        return ServerPolicy(**values)
-
-    async def start(self, name: str, **policy: Any) -> WorkflowHandle:
-        inp = ServerInput(name=name, spec=self.spec(), policy=self.policy(**policy))
-        return await self.client.start_workflow(
-            ServerWorkflow.run,
-            inp,
-            id=inp.workflow_id,
-            task_queue=self.settings.temporal_task_queue,
-        )
-
-    def ledger(self) -> list[dict[str, Any]]:
-        return self.emulator.admin("GET", "/ledger").json()["ledger"]
-
-    def live_instances(self) -> list[dict[str, Any]]:
-        response = httpx.get(
-            f"{self.emulator.api_url}/instances",
-            headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-            params={"per_page": 500},
-        )
-        return response.json()["instances"]
 
 
 @pytest.fixture

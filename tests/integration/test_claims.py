@@ -11,8 +11,8 @@ from temporalio.api.enums.v1 import EventType
 from client.claims import ClaimBroker, ClaimError
 from core.lifecycle import ServerState
 from leases import LeaseStore
-from tests.integration.conftest import Fleet
-from tests.integration.test_reconcile import wait_until_ready
+from tests.integration.support import Fleet, wait_for_state, wait_until_ready
+from tests.support.waits import wait_until
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -26,11 +26,12 @@ async def started_ready(fleet: Fleet, name: str, **policy):
     """READY in the workflow and in the read model, which is what claims look at."""
     handle = await fleet.start(name, billing_period_seconds=300, **policy)
     await wait_until_ready(handle)
-    for _ in range(80):
-        if await fleet.db["servers"].find_one({"name": name, "state": "READY"}):
-            return handle
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{name} never recorded READY")
+    await wait_until(
+        lambda: fleet.db["servers"].find_one({"name": name, "state": "READY"}),
+        within=20,
+        what=f"{name} recorded READY",
+    )
+    return handle
 
 
 async def stop_all(fleet: Fleet, handles) -> None:
@@ -69,12 +70,9 @@ async def test_a_lapsed_claim_returns_the_server_to_idle(fleet_factory):
     claim = await broker(fleet).claim("job-dies", ttl=timedelta(seconds=2))
     assert claim.server == "lapsing"
     assert (await handle.query(ServerWorkflow.status)).state == ServerState.EXECUTING
-    for _ in range(40):  # nobody renews: the lease lapses after 2 s
-        await asyncio.sleep(0.25)
-        if (await handle.query(ServerWorkflow.status)).state == ServerState.IDLE:
-            break
-    status = await handle.query(ServerWorkflow.status)
-    assert status.state == ServerState.IDLE and status.active_tasks == []
+    # Nobody renews: the lease lapses after 2 s.
+    status = await wait_for_state(handle, ServerState.IDLE, within=10)
+    assert status.active_tasks == []
     await stop_all(fleet, [handle])
 
 

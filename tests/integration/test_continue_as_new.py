@@ -10,8 +10,7 @@ import pytest
 
 from core.lifecycle import ServerState
 from core.models import ServerInput, TaskSignal
-from tests.integration.conftest import Fleet
-from tests.integration.test_reconcile import wait_until_ready
+from tests.integration.support import Fleet, wait_until_ready
 from workflows.server import ServerWorkflow
 
 pytestmark = [

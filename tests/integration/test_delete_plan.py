@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from rich.console import Console
@@ -12,8 +12,7 @@ from rich.console import Console
 from cli.render import status_view
 from core.lifecycle import FINAL_STATES, ServerState
 from core.models import ServerStatus
-from tests.integration.conftest import MARGIN, PERIOD
-from tests.integration.test_lifecycle import _parse
+from tests.integration.support import MARGIN, PERIOD
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -54,7 +53,9 @@ async def test_clustered_deadlines_spread_over_the_delete_budget_and_none_is_lat
         assert at < boundary_deadline + timedelta(seconds=1)
     assert all(row["units"] == 1 for row in fleet.ledger())
     for row in fleet.ledger():
-        assert _parse(row["deleted_at"]) < _parse(row["created_at"]) + timedelta(seconds=PERIOD)
+        assert datetime.fromisoformat(row["deleted_at"]) < datetime.fromisoformat(
+            row["created_at"]
+        ) + timedelta(seconds=PERIOD)
     assert moved, "four deadlines within a few seconds: at least one moves earlier"
     early = moved[0]
     seconds = (early.planned_from - early.terminate_at).total_seconds()  # type: ignore[operator]

@@ -19,15 +19,14 @@ import pytest
 from core.lifecycle import ServerState
 from core.models import PolicyOverrides, ServerInput, ServerSpec, TaskSignal
 from core.naming import MANAGED_TAG, instance_tag
-from tests.integration.conftest import BOOT, Fleet
-from tests.integration.test_reconcile import wait_until_ready
+from tests.integration.support import BOOT, Fleet, wait_for_state, wait_until_ready
+from tests.integration.support import DIGITALOCEAN_UBUNTU as UBUNTU
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
 
-UBUNTU = 155112933  # ubuntu-24-04-x64 in the DigitalOcean face's catalog
 DO_SPEC = ServerSpec(provider="digitalocean", region="nyc3", plan="s-1vcpu-1gb", os_id=UBUNTU)
 MINIMUM = 60  # DigitalOcean bills at least 60 s a Droplet
 
@@ -170,13 +169,7 @@ async def test_a_wrong_token_fails_the_server_with_a_clear_auth_error(
         digitalocean_token="not-the-token", digitalocean_api_url=fast_digitalocean.api_url
     )
     handle = await start(fleet, "do-badtoken", 2)
-    status = None
-    for _ in range(60):
-        status = await handle.query(ServerWorkflow.status)
-        if status.state == ServerState.ERROR:
-            break
-        await asyncio.sleep(0.25)
-    assert status is not None and status.state == ServerState.ERROR
+    status = await wait_for_state(handle, ServerState.ERROR, within=15)
     assert "401 from DigitalOcean" in (status.error or "")
     assert "check DIGITALOCEAN_TOKEN" in (status.error or "")
     assert ledger(fast_digitalocean) == []

@@ -12,14 +12,13 @@ import pytest
 
 from core.lifecycle import ServerState
 from core.models import ServerInput, ServerSpec, TaskSignal
-from tests.integration.conftest import MARGIN, PERIOD, Fleet
-from tests.integration.test_reconcile import wait_until_ready
+from tests.integration.support import HETZNER_UBUNTU as UBUNTU
+from tests.integration.support import MARGIN, PERIOD, Fleet, wait_until_ready
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
 
-UBUNTU = 161547269  # ubuntu-24.04, x86, in the Hetzner face's catalog
 HETZNER_SPEC = ServerSpec(provider="hetzner", region="fsn1", plan="cx22", os_id=UBUNTU)
 
 

@@ -14,9 +14,8 @@ import pytest
 from core.lifecycle import ServerState
 from core.naming import MANAGED_TAG, instance_tag
 from providers.hetzner.labels import labels_from_tags
-from tests.integration.conftest import Fleet
-from tests.integration.test_hetzner_lifecycle import UBUNTU
-from tests.integration.test_reconcile import wait_until_ready
+from tests.integration.support import HETZNER_UBUNTU as UBUNTU
+from tests.integration.support import Fleet, wait_until_ready
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.reconcile import ReconcileFleetWorkflow, ReconcileInput
 from workflows.server import ServerWorkflow

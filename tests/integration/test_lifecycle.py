@@ -9,7 +9,7 @@ import pytest
 
 from core.lifecycle import ServerState
 from core.models import TaskSignal
-from tests.integration.conftest import MARGIN, PERIOD, Fleet
+from tests.integration.support import MARGIN, PERIOD, Fleet
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]

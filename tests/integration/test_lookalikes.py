@@ -17,9 +17,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.naming import MANAGED_TAG, WORKFLOW_TAG_PREFIX, instance_tag
 from providers.hetzner.labels import labels_from_tags
-from tests.integration.conftest import Fleet
-from tests.integration.test_digitalocean_lifecycle import UBUNTU as DO_UBUNTU
-from tests.integration.test_hetzner_lifecycle import UBUNTU as HZ_UBUNTU
+from tests.integration.support import DIGITALOCEAN_UBUNTU as DO_UBUNTU
+from tests.integration.support import HETZNER_UBUNTU as HZ_UBUNTU
+from tests.integration.support import Fleet
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 

@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 
 from core.lifecycle import ServerState
 from core.naming import MANAGED_TAG, instance_tag
-from tests.integration.conftest import Fleet
-from tests.integration.test_reconcile import reconcile, wait_until_ready
-from tests.support.emulator import TEST_API_KEY
+from tests.integration.support import Fleet, create_directly, reconcile, wait_until_ready
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -30,16 +27,6 @@ NOT_OURS: dict[str, list[str]] = {
 }
 # With filters honoured, `tag=<managed tag>` lists only those carrying it.
 LISTED_WITH_FILTER = sum(MANAGED_TAG in tags for tags in NOT_OURS.values())
-
-
-def create_directly(fleet: Fleet, label: str, tags: list[str]) -> str:
-    response = httpx.post(
-        f"{fleet.emulator.api_url}/instances",
-        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-        json={"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": label, "tags": tags},
-    )
-    response.raise_for_status()
-    return response.json()["instance"]["id"]
 
 
 def seed_not_ours(fleet: Fleet) -> dict[str, dict[str, Any]]:

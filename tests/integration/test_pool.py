@@ -9,7 +9,8 @@ import pytest
 
 from client.claims import ClaimBroker
 from leases import LeaseStore
-from tests.integration.conftest import PERIOD, Fleet
+from tests.integration.support import PERIOD, Fleet
+from tests.support.waits import wait_until
 from workflows.pool import PoolInput, WarmPoolWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -38,12 +39,11 @@ async def start_pool(fleet: Fleet, pool: str, min_idle: int):
 
 
 async def wait_available(fleet: Fleet, pool: str, n: int, seconds: float = 30) -> dict[str, int]:
-    for _ in range(int(seconds * 4)):
+    async def available() -> dict[str, int] | None:
         counts = await census(fleet, pool)
-        if counts.get("READY", 0) + counts.get("IDLE", 0) >= n:
-            return counts
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"pool never reached {n} available: {counts}")
+        return counts if counts.get("READY", 0) + counts.get("IDLE", 0) >= n else None
+
+    return await wait_until(available, within=seconds, interval=0.25, what=f"{n} available")
 
 
 async def shutdown(fleet: Fleet, pool_handle) -> None:

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-
 import httpx
 import pytest
 
 from core.lifecycle import ServerState
 from core.naming import MANAGED_TAG, instance_tag
-from tests.integration.conftest import Fleet
+from tests.integration.support import Fleet, create_directly, reconcile, wait_until_ready
 from tests.support.emulator import TEST_API_KEY
-from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
 
 
-def create_directly(fleet: Fleet, workflow_id: str) -> str:
+def create_ours(fleet: Fleet, workflow_id: str) -> str:
     """An instance made outside any workflow, carrying our label and tags."""
-    response = httpx.post(
-        f"{fleet.emulator.api_url}/instances",
-        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-        json={
-            "region": "ewr",
-            "plan": "vc2-1c-1gb",
-            "os_id": 2284,
-            "label": workflow_id,
-            "tags": [MANAGED_TAG, instance_tag(workflow_id)],
-        },
-    )
-    response.raise_for_status()
-    return response.json()["instance"]["id"]
+    return create_directly(fleet, workflow_id, [MANAGED_TAG, instance_tag(workflow_id)])
 
 
 def delete_directly(fleet: Fleet, instance_id: str) -> None:
@@ -42,26 +26,8 @@ def delete_directly(fleet: Fleet, instance_id: str) -> None:
     ).raise_for_status()
 
 
-async def reconcile(fleet: Fleet, action: str = "adopt"):
-    return await fleet.client.execute_workflow(
-        ReconcileWorkflow.run,
-        ReconcileInput(grace_seconds=0, orphan_action=action, policy=fleet.policy()),
-        id=f"reconcile-{uuid.uuid4().hex[:8]}",
-        task_queue=fleet.settings.temporal_task_queue,
-    )
-
-
-async def wait_until_ready(handle) -> None:
-    for _ in range(120):
-        status = await handle.query(ServerWorkflow.status)
-        if status.state == ServerState.READY:
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"not READY: {status.state}")
-
-
 async def test_an_orphan_is_adopted_and_terminated_at_its_own_deadline(fleet: Fleet):
-    instance_id = create_directly(fleet, "server-orphan-a")
+    instance_id = create_ours(fleet, "server-orphan-a")
     report = await reconcile(fleet, "adopt")
     assert [f.kind for f in report.findings] == ["orphan"]
     assert "adopted" in report.actions[0]
@@ -76,7 +42,7 @@ async def test_an_orphan_is_adopted_and_terminated_at_its_own_deadline(fleet: Fl
 
 
 async def test_an_orphan_is_deleted_when_so_configured(fleet: Fleet):
-    create_directly(fleet, "server-orphan-b")
+    create_ours(fleet, "server-orphan-b")
     report = await reconcile(fleet, "delete")
     assert report.actions and report.actions[0].startswith("deleted orphan")
     assert fleet.live_instances() == []
@@ -100,7 +66,7 @@ async def test_a_duplicate_instance_is_deleted_and_the_owned_one_kept(fleet: Fle
     handle = await fleet.start("doubled", billing_period_seconds=600)
     await wait_until_ready(handle)
     owned = (await handle.query(ServerWorkflow.status)).instance_id
-    extra = create_directly(fleet, "server-doubled")
+    extra = create_ours(fleet, "server-doubled")
     report = await reconcile(fleet)
     assert [(f.kind, f.instance_id) for f in report.findings] == [("duplicate", extra)]
     assert [i["id"] for i in fleet.live_instances()] == [owned]

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.models import ServerInput, ServerPolicy, ServerSpec
 from devstack.components import worker_process
 from devstack.procs import ManagedProcess, free_port, tcp_ready
-from tests.integration.conftest import BOOT, PERIOD
+from tests.integration.support import BOOT, PERIOD
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from tests.support.prometheus import prometheus_tool
 from workflows.reconcile import ReconcileFleetWorkflow, ReconcileInput

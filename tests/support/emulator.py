@@ -15,6 +15,8 @@ from devstack.components import emulator_process
 from devstack.procs import ManagedProcess, free_port
 
 TEST_API_KEY = "test-key-not-a-secret"
+# The one key `one_key_emulator` accepts (an account with one real key).
+ONE_KEY = "the-only-accepted-key"
 
 
 # Each face's API prefix.
@@ -78,6 +80,18 @@ def hetzner_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
         rate_limit=100_000,
         seed=7,
         extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def one_key_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """A Vultr face that accepts ONE_KEY only: any other key is an auth error."""
+    with running_emulator(
+        tmp_path_factory.mktemp("one-key-emulator"),
+        boot_seconds=1,
+        rate_limit=1000,
+        extra_args=["--api-key", ONE_KEY],
     ) as running:
         yield running
 

@@ -23,7 +23,7 @@ from providers.vultr import (
     VultrTransportError,
     VultrValidationError,
 )
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from tests.support.emulator import ONE_KEY, TEST_API_KEY, RunningEmulator, running_emulator
 
 CREATE_ROUTE = "POST /v2/instances"
 GET_ROUTE = "GET /v2/instances/{instance-id}"
@@ -54,18 +54,6 @@ def requests_log(emulator: RunningEmulator) -> list[dict[str, Any]]:
 async def client(fresh_emulator: RunningEmulator) -> AsyncIterator[VultrClient]:
     async with VultrClient(TEST_API_KEY, fresh_emulator.api_url, timeout=10) as vultr:
         yield vultr
-
-
-@pytest.fixture(scope="module")
-def keyed_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """An emulator that accepts one API key only."""
-    with running_emulator(
-        tmp_path_factory.mktemp("keyed-emulator"),
-        boot_seconds=1,
-        rate_limit=1000,
-        extra_args=["--api-key", "the-only-valid-key"],
-    ) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -236,17 +224,17 @@ async def test_a_missing_server_is_not_found(client: VultrClient) -> None:
 
 
 async def test_a_wrong_api_key_is_an_auth_error_naming_the_variable(
-    keyed_emulator: RunningEmulator,
+    one_key_emulator: RunningEmulator,
 ) -> None:
-    async with VultrClient("a-wrong-key", keyed_emulator.api_url) as vultr:
+    async with VultrClient("a-wrong-key", one_key_emulator.api_url) as vultr:
         with pytest.raises(VultrAuthError, match="^401 from Vultr: check VULTR_API_KEY") as caught:
             await vultr.list_instances()
     assert caught.value.non_retryable is True
     assert "a-wrong-key" not in str(caught.value)
 
 
-async def test_the_right_api_key_is_accepted(keyed_emulator: RunningEmulator) -> None:
-    async with VultrClient("the-only-valid-key", keyed_emulator.api_url) as vultr:
+async def test_the_right_api_key_is_accepted(one_key_emulator: RunningEmulator) -> None:
+    async with VultrClient(ONE_KEY, one_key_emulator.api_url) as vultr:
         assert isinstance(await vultr.list_instances(), list)
 
 

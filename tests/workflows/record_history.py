@@ -22,7 +22,7 @@ from core.lifecycle import ServerState
 from core.models import ClaimRequest, TaskSignal, TerminationRequest
 from tests.support.temporal import _binary, register_search_attributes
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import server_input, start, wait_for_state, workers
+from tests.workflows.support import server_input, start, wait_for_state, workers
 from workflows.server import ServerWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -8,12 +8,11 @@ from datetime import timedelta
 from core.lifecycle import ServerState
 from core.models import ServerStatus, TaskSignal
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import (
+from tests.workflows.support import (
     MARGIN,
     PERIOD,
     assert_at,
     entered,
-    env,  # noqa: F401  (fixture)
     server_input,
     start,
     wait_for_state,

@@ -7,17 +7,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
-from temporalio.testing import WorkflowEnvironment
-
 from core.lifecycle import ServerState
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import PERIOD, server_input, start, workers
-
-
-@pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
-    return time_skipping_env
+from tests.workflows.support import PERIOD, server_input, start, workers
 
 
 async def test_records_that_never_answer_after_ready_do_not_delay_the_delete(env):

@@ -7,12 +7,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
-from temporalio.testing import WorkflowEnvironment
-
 from core.lifecycle import ServerState
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import (
+from tests.workflows.support import (
     MARGIN,
     PERIOD,
     entered,
@@ -22,11 +19,6 @@ from tests.workflows.test_server_workflow import (
 )
 
 CHECK_WAIT = timedelta(seconds=10)  # min(10 s, MARGIN / 4) with the 60 s margin
-
-
-@pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
-    return time_skipping_env
 
 
 def member(name: str):  # type: ignore[no-untyped-def]

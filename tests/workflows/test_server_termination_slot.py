@@ -7,11 +7,10 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from core.lifecycle import ServerState
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import (
+from tests.workflows.support import (
     MARGIN,
     PERIOD,
     entered,
@@ -21,11 +20,6 @@ from tests.workflows.test_server_workflow import (
 )
 
 SLOT_WAIT = timedelta(seconds=10)  # min(10 s, MARGIN / 4) with the 60 s margin
-
-
-@pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
-    return time_skipping_env
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from core.lifecycle import ServerState
 from core.models import ClaimRequest, TaskSignal
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import (
+from tests.workflows.support import (
     MARGIN,
     PERIOD,
     server_input,
@@ -23,11 +21,6 @@ from tests.workflows.test_server_workflow import (
     workers,
 )
 from workflows.server import ServerWorkflow
-
-
-@pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
-    return time_skipping_env
 
 
 async def workflow_tasks_between_accept_and_answer(handle: WorkflowHandle) -> list[int]:

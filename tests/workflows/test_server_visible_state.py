@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -17,7 +16,7 @@ from core.lifecycle import ServerState
 from core.models import PolicyOverrides, ServerInput, TaskSignal, TerminationRequest
 from core.settings import load_settings
 from tests.workflows.fake_activities import FakeCloud
-from tests.workflows.test_server_workflow import (
+from tests.workflows.support import (
     MARGIN,
     PERIOD,
     SPEC,
@@ -32,11 +31,6 @@ from workflows.server import ServerWorkflow
 
 WORKER_PERIOD = 1200
 WORKER_MARGIN = 30
-
-
-@pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
-    return time_skipping_env
 
 
 @asynccontextmanager
