@@ -1,5 +1,6 @@
-"""The embedded MongoDB runs with its retryable-write records pruned oldest-first
-(devstack/secantusd.py), and a driver's retry is still answered, not re-applied."""
+"""The embedded MongoDB runs with its retryable-write records pruned oldest-first and
+its writes by `_id` looked up by it (devstack/secantusd.py); a driver's retry is still
+answered, not re-applied, and a lookup by `_id` finds what MongoDB's equality finds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from bson import Int64
 from pymongo import AsyncMongoClient
-from secantus import transactions
+from secantus import storage, transactions
 
 from devstack import secantusd
 from tests.support.mongo import start_embedded_mongo
@@ -85,3 +86,34 @@ async def test_embedded_server_runs_the_repair_and_still_replays_a_retry(tmp_pat
         assert secantusd.STARTED_LINE in proc.log_path.read_text()
     finally:
         proc.stop()
+
+
+def _slots(monkeypatch: pytest.MonkeyPatch, repaired: bool) -> storage.Storage:
+    if repaired:
+        monkeypatch.setattr(storage.Storage, "_try_index_id_keys", secantusd._try_index_id_keys)
+    db = storage.Storage(":memory:")
+    db.insert("db", "slots", [{"_id": {"res": "q", "i": i}, "owner": f"o{i}"} for i in range(50)])
+    return db
+
+
+@pytest.mark.parametrize("repaired", [False, True])
+def test_a_find_and_modify_write_reads_only_the_document_it_names(
+    monkeypatch: pytest.MonkeyPatch, repaired: bool
+) -> None:
+    db = _slots(monkeypatch, repaired)
+    # The filter findAndModify writes the document it found with.
+    write = {"_id": {"res": "q", "i": 7}, "$and": [{"owner": "o7"}]}
+    read = len(db._candidates_iter("db", "slots", write))
+    assert read == (1 if repaired else 50)  # stock SecantusDB scans the collection
+    assert db.find_matching("db", "slots", write) == [{"_id": {"res": "q", "i": 7}, "owner": "o7"}]
+
+
+def test_document_ids_match_as_mongodb_compares_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _slots(monkeypatch, repaired=True)
+    found = db.find_matching("db", "slots", {"_id": {"res": "q", "i": 7.0}})
+    assert [doc["owner"] for doc in found] == ["o7"]  # equal across number types
+    assert db.find_matching("db", "slots", {"_id": {"i": 7, "res": "q"}}) == []  # field order
+    assert db.find_matching("db", "slots", {"_id": {"res": "q", "i": 99}}) == []
+    scalar = {"_id": 5, "$and": [{"n": 1}]}
+    db.insert("db", "plain", [{"_id": 5, "n": 1}, {"_id": 6, "n": 1}])
+    assert db.find_matching("db", "plain", scalar) == [{"_id": 5, "n": 1}]
