@@ -35,6 +35,7 @@ __all__ = [
     "SLOT_SPACE",
     "expired_expr",
     "fenced_write_pipeline",
+    "free_filter",
     "grant_pipeline",
     "live_expr",
     "live_filter",
@@ -90,6 +91,16 @@ def live_stages(resource: str, owner: str | None = None, token: int | None = Non
     if token is not None:
         query["token"] = Int64(token)
     return [{"$match": query}, {"$match": {"$expr": live_expr()}}]
+
+
+def free_filter(resource: str, among: list[int] | None = None) -> Expr:
+    """A released or never used slot (numbered one of `among`, if given), by plain
+    equalities and an `$in` that an index answers alone (`res_free`), so a grant
+    reads neither the slots that are held nor, with `among`, all the free ones."""
+    query: Expr = {"res": resource, "retired": False, "expires_ms": Int64(0)}
+    if among is not None:
+        query["i"] = {"$in": among}
+    return query
 
 
 def pick_filter(resource: str, owner: str) -> Expr:

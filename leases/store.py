@@ -11,7 +11,9 @@ is bounded on the server and the client by `op_timeout` (pymongo's `timeoutMS`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -40,6 +42,7 @@ from leases.pipelines import (
     SLOT_SPACE,
     expired_expr,
     fenced_write_pipeline,
+    free_filter,
     grant_pipeline,
     live_expr,
     live_filter,
@@ -83,6 +86,10 @@ _SLOTS_RECHECK_S = 60.0
 _FIRST_SLOTS = 16
 # Slot documents created per write (each write is bounded).
 _SLOT_BATCH = 250
+# A grant tries this many slot numbers first once a process knows more slots than
+# _PROBE_FROM, then any free slot.
+_PROBES = 8
+_PROBE_FROM = 64
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -167,6 +174,10 @@ class LeaseStore:
         self._ready: dict[str, float] = {}
         # resource -> (stored limit, slots 0..n-1 known to exist), as this process last saw
         self._slots: dict[str, tuple[int, int]] = {}
+        # resource -> held while this process makes or grows its slots, so that the
+        # refusals of many concurrent acquires grow it once, not once each
+        self._making: dict[str, asyncio.Lock] = {}
+        self._random = random.Random()
         self._indexed = False
 
     @property
@@ -199,6 +210,9 @@ class LeaseStore:
                 [("res", 1), ("owner", 1)], unique=True, sparse=True, name="res_owner"
             )
             await self._leases.create_index([("res", 1), ("expires_ms", 1)], name="res_expiry")
+            await self._leases.create_index(
+                [("res", 1), ("retired", 1), ("expires_ms", 1), ("i", 1)], name="res_free"
+            )
             await self._leases.create_index("owner", sparse=True, name="owner")
         self._indexed = True
 
@@ -270,18 +284,30 @@ class LeaseStore:
         self._ready[resource] = time.monotonic()
         self._slots[resource] = (stored, min(stored, _FIRST_SLOTS))
 
+    async def _make_ready(self, resource: str, default: int, older_than: float | None) -> None:
+        """`_prepare` once per process at a time: unless `resource` was made ready
+        since (or, with `older_than`, within that many seconds)."""
+        async with self._making.setdefault(resource, asyncio.Lock()):
+            ready = self._ready.get(resource)
+            if ready is None or (older_than is not None and time.monotonic() - ready > older_than):
+                await self._prepare(resource, default)
+
     async def _grow(self, resource: str) -> bool:
         """After a refusal: double the resource's slots, up to its stored limit.
         False when it already has them all (the refusal stands)."""
-        limit, have = self._slots[resource]
-        if have >= limit:
-            return False
-        grown = min(limit, 2 * have)
-        await self._create_slots(resource, have, grown)
-        # Read after our own inserts, like set_limit: a shrink that raced them retires
-        # what was created above it.
-        stored = await self._retire_above_stored(resource)
-        self._slots[resource] = (stored, min(stored, grown))
+        _limit, seen = self._slots[resource]
+        async with self._making.setdefault(resource, asyncio.Lock()):
+            limit, have = self._slots[resource]
+            if have > seen:
+                return True  # grown while this call waited: its new slots are to try
+            if have >= limit:
+                return False
+            grown = min(limit, 2 * have)
+            await self._create_slots(resource, have, grown)
+            # Read after our own inserts, like set_limit: a shrink that raced them
+            # retires what was created above it.
+            stored = await self._retire_above_stored(resource)
+            self._slots[resource] = (stored, min(stored, grown))
         return True
 
     async def _create_slots(self, resource: str, first: int, end: int) -> None:
@@ -389,10 +415,10 @@ class LeaseStore:
         started = time.perf_counter()
         try:
             if resource not in self._ready:
-                await self._prepare(resource, limit)
+                await self._make_ready(resource, limit, None)
             doc, op = await self._grant(resource, owner, ttl_ms)
             if doc is None and time.monotonic() - self._ready[resource] > _SLOTS_RECHECK_S:
-                await self._prepare(resource, limit)
+                await self._make_ready(resource, limit, _SLOTS_RECHECK_S)
                 doc, op = await self._grant(resource, owner, ttl_ms)
             while doc is None and await self._grow(resource):
                 doc, op = await self._grant(resource, owner, ttl_ms)
@@ -417,17 +443,41 @@ class LeaseStore:
         return _lease(doc)
 
     async def _grant(self, resource: str, owner: str, ttl_ms: int) -> tuple[Any, ObjectId]:
-        """One findAndModify in the common case: the owner's slot or a free one."""
+        """One findAndModify in the common case: a free slot, found by index. An owner
+        that holds a slot already is refused it by the unique (res, owner) index and
+        gets its own. With none free, (None, op) while this process knows of fewer
+        slots than the limit, for the caller to grow them; at the limit, the owner's
+        own or an expired one (a search an index cannot narrow to a few slots)."""
         op = ObjectId()
         pipeline = grant_pipeline(owner, ttl_ms, op, self._grace_ms)
+        limit, known = self._slots.get(resource, (0, 0))
         for _ in range(_UPSERT_ATTEMPTS):
             try:
                 with self._bounded():
-                    doc = await self._leases.find_one_and_update(
-                        pick_filter(resource, owner),
-                        pipeline,
-                        return_document=ReturnDocument.AFTER,
-                    )
+                    doc = None
+                    if known > _PROBE_FROM:
+                        # A few slots by number first: a server that reads every free
+                        # slot it matches (SecantusDB) then reads a few, not hundreds.
+                        among = self._random.sample(range(known), _PROBES)
+                        doc = await self._leases.find_one_and_update(
+                            free_filter(resource, among),
+                            pipeline,
+                            return_document=ReturnDocument.AFTER,
+                        )
+                    if doc is None:
+                        doc = await self._leases.find_one_and_update(
+                            free_filter(resource), pipeline, return_document=ReturnDocument.AFTER
+                        )
+                    if doc is None and known < limit:
+                        # Growing makes free slots; an owner that holds one meets it
+                        # again through the unique index when it takes a new one.
+                        return None, op
+                    if doc is None:
+                        doc = await self._leases.find_one_and_update(
+                            pick_filter(resource, owner),
+                            pipeline,
+                            return_document=ReturnDocument.AFTER,
+                        )
                 if doc is not None:
                     return doc, op
             except DuplicateKeyError:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from bson import Int64
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
-from leases import LeaseStore
+from leases import Lease, LeaseStore
 from tests.leases.support import ms, server_now
 
 SHORT = timedelta(milliseconds=300)
@@ -162,3 +162,73 @@ async def test_a_shrink_during_growth_admits_no_more_than_the_new_limit(
     late = [await stores[0].acquire("shrink", f"late-{i}", LONG, 1) for i in range(10)]
     assert sum(lease is not None for lease in late) == 2
     assert len(await stores[2].holders("shrink")) == 12
+
+
+class _Inserts(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "insert":
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_concurrent_refusals_in_one_process_grow_the_slots_once_per_step(
+    mongo_uri: str, mongo_db: Any
+) -> None:
+    inserts = _Inserts()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri, event_listeners=[inserts])
+    try:
+        store = LeaseStore(client[mongo_db.name])
+        # 16 slots at first, then 32 and 64: three rounds of inserts, however many
+        # acquires found the slots full at once.
+        granted = await asyncio.gather(
+            *(store.acquire("burst", f"wf-{i}", LONG, 1000) for i in range(60))
+        )
+    finally:
+        await client.close()
+    assert all(granted)
+    assert inserts.count == 3, inserts.count
+
+
+async def in_batches(
+    stores: list[LeaseStore], resource: str, owners: range, limit: int
+) -> list[Lease | None]:
+    """Acquires by two processes, ten at a time (enough to overlap, few enough for an
+    embedded server to answer each within the store's bound)."""
+    granted: list[Lease | None] = []
+    for start in range(owners.start, owners.stop, 10):
+        granted += await asyncio.gather(
+            *(
+                stores[i % 2].acquire(resource, f"wf-{i}", LONG, limit)
+                for i in range(start, min(start + 10, owners.stop))
+            )
+        )
+    return granted
+
+
+async def test_grants_by_slot_number_in_a_large_pool_keep_one_slot_per_owner_and_the_limit(
+    stores: list[LeaseStore],
+) -> None:
+    # Past 64 known slots a grant tries a few slot numbers before any free slot.
+    first = await in_batches(stores, "wide", range(120), 150)
+    assert all(first)
+    for lease in first[::2]:
+        assert lease is not None and await stores[0].release(lease)
+    again = await in_batches(stores, "wide", range(60, 200), 150)
+    holders = await stores[0].holders("wide")
+    # 60 still held; of the 140 asking, the 30 among them already holding get their own
+    # slot back, and 90 of the other 110 the free slots.
+    assert len(holders) == 150 and sum(lease is not None for lease in again) == 30 + 90
+    assert len({h.owner for h in holders}) == 150
+    assert len({h.token for h in holders}) == 150
+    kept = {lease.owner: lease.token for lease in first[1::2] if lease is not None}
+    assert all(
+        kept[h.owner] == h.token for h in holders if h.owner in kept and int(h.owner[3:]) >= 60
+    )

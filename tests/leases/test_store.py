@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from leases import Lease, LeaseStore
+from leases.pipelines import free_filter
 from tests.leases.support import acquire_within, server_now
 
 SHORT = timedelta(milliseconds=300)
@@ -319,3 +320,15 @@ async def test_owner_names_that_look_like_field_paths_are_plain_data(store: Leas
     assert [h.owner for h in await store.holders("quota")] == ["$owner"]
     assert await store.release(lease) is True
     assert await store.release_all("$owner") == 0
+
+
+async def test_a_grant_finds_its_free_slot_by_index_not_among_the_held_ones(
+    store: LeaseStore,
+) -> None:
+    for owner in ("wf-a", "wf-b", "wf-c"):
+        assert await store.acquire("quota", owner, LONG, limit=100) is not None
+    for query in (free_filter("quota"), free_filter("quota", among=[3, 9, 12])):
+        plan = await store.collection.database.command(
+            "explain", {"find": store.collection.name, "filter": query, "limit": 1}
+        )
+        assert "res_free" in str(plan["queryPlanner"]["winningPlan"]), plan
