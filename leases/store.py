@@ -442,6 +442,12 @@ class LeaseStore:
         self._observe("acquire", "acquired" if grant.get("fresh") else "reacquired", started)
         return _lease(doc)
 
+    async def _take(self, query: Mapping[str, Any], pipeline: list[dict[str, Any]]) -> Any:
+        """The slot `query` matches, after `pipeline` granted it; None if none matches."""
+        return await self._leases.find_one_and_update(
+            query, pipeline, return_document=ReturnDocument.AFTER
+        )
+
     async def _grant(self, resource: str, owner: str, ttl_ms: int) -> tuple[Any, ObjectId]:
         """One findAndModify in the common case: a free slot, found by index. An owner
         that holds a slot already is refused it by the unique (res, owner) index and
@@ -459,25 +465,15 @@ class LeaseStore:
                         # A few slots by number first: a server that reads every free
                         # slot it matches (SecantusDB) then reads a few, not hundreds.
                         among = self._random.sample(range(known), _PROBES)
-                        doc = await self._leases.find_one_and_update(
-                            free_filter(resource, among),
-                            pipeline,
-                            return_document=ReturnDocument.AFTER,
-                        )
+                        doc = await self._take(free_filter(resource, among), pipeline)
                     if doc is None:
-                        doc = await self._leases.find_one_and_update(
-                            free_filter(resource), pipeline, return_document=ReturnDocument.AFTER
-                        )
+                        doc = await self._take(free_filter(resource), pipeline)
                     if doc is None and known < limit:
                         # Growing makes free slots; an owner that holds one meets it
                         # again through the unique index when it takes a new one.
                         return None, op
                     if doc is None:
-                        doc = await self._leases.find_one_and_update(
-                            pick_filter(resource, owner),
-                            pipeline,
-                            return_document=ReturnDocument.AFTER,
-                        )
+                        doc = await self._take(pick_filter(resource, owner), pipeline)
                 if doc is not None:
                     return doc, op
             except DuplicateKeyError:

@@ -15,7 +15,7 @@ from activities.reconcile import ReconcileReport
 from core.lifecycle import ServerState
 from core.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
 from core.settings import Settings
-from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, create_vultr_instance
 from tests.support.waits import wait_until
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.server import ServerWorkflow
@@ -73,13 +73,7 @@ class Fleet:
 
 def create_directly(fleet: Fleet, label: str, tags: list[str]) -> str:
     """An instance made at the emulator outside any workflow."""
-    response = httpx.post(
-        f"{fleet.emulator.api_url}/instances",
-        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-        json={"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": label, "tags": tags},
-    )
-    response.raise_for_status()
-    return response.json()["instance"]["id"]
+    return create_vultr_instance(fleet.emulator, label, tags)
 
 
 async def wait_for_state(

@@ -42,6 +42,17 @@ class RunningEmulator:
         self.admin("POST", "/reset")
 
 
+def create_vultr_instance(emulator: RunningEmulator, label: str, tags: list[str]) -> str:
+    """An instance made at the Vultr face outside any workflow; its id."""
+    response = httpx.post(
+        f"{emulator.api_url}/instances",
+        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+        json={"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": label, "tags": tags},
+    )
+    response.raise_for_status()
+    return response.json()["instance"]["id"]
+
+
 def start_emulator(log_dir: Path, provider: str = "vultr", **options) -> RunningEmulator:  # type: ignore[no-untyped-def]
     port = free_port()
     proc = emulator_process(port, log_dir / f"emulator-{port}.log", provider=provider, **options)

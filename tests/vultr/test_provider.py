@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from core.models import ServerSpec
@@ -13,7 +12,7 @@ from providers.base import Provider
 from providers.errors import ProviderValidationError
 from providers.vultr import VultrClient
 from providers.vultr.provider import VultrProvider
-from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, create_vultr_instance
 
 SPEC = ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284, tags=["team:ci"])
 
@@ -22,16 +21,6 @@ SPEC = ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284, tags=["team:ci"])
 async def provider(fresh_emulator: RunningEmulator) -> AsyncIterator[Provider]:
     async with VultrClient(TEST_API_KEY, fresh_emulator.api_url, timeout=10) as client:
         yield VultrProvider(client)
-
-
-def create_directly(emulator: RunningEmulator, label: str, tags: list[str]) -> str:
-    response = httpx.post(
-        f"{emulator.api_url}/instances",
-        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-        json={"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": label, "tags": tags},
-    )
-    response.raise_for_status()
-    return response.json()["instance"]["id"]
 
 
 async def test_a_quote_carries_the_price_and_an_hourly_billing_model(provider: Provider):
@@ -62,9 +51,9 @@ async def test_find_and_list_decide_ownership_on_each_instance(
 ):
     if filters == "ignored":
         fresh_emulator.admin("POST", "/faults", json={"ignore_list_filters": True})
-    create_directly(fresh_emulator, "server-web-1", [])  # looks like ours, is not
-    create_directly(fresh_emulator, "server-web-1", [instance_tag("server-web-1")])
-    create_directly(fresh_emulator, "managed-only", [MANAGED_TAG])
+    create_vultr_instance(fresh_emulator, "server-web-1", [])  # looks like ours, is not
+    create_vultr_instance(fresh_emulator, "server-web-1", [instance_tag("server-web-1")])
+    create_vultr_instance(fresh_emulator, "managed-only", [MANAGED_TAG])
     ours = await provider.create(SPEC, owner="server-web-1", hostname="web-1")
     assert [i.id for i in await provider.find("server-web-1")] == [ours.id]
     owned = await provider.list_owned()

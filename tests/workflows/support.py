@@ -4,9 +4,10 @@ the workers over in-memory activities, and waits on the skipped clock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -43,14 +44,18 @@ def server_input(name: str, **policy: object) -> ServerInput:
 
 
 @asynccontextmanager
-async def workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AsyncIterator[str]:
+async def workers(
+    env: WorkflowEnvironment, cloud: FakeCloud, extra_activities: Sequence[Callable[..., Any]] = ()
+) -> AsyncIterator[str]:
+    """A worker on a fresh queue over the fake cloud's store activities (and
+    `extra_activities`), and one on its Vultr queue over its provider activities."""
     queue = f"servers-{uuid.uuid4().hex[:8]}"
     async with (
         Worker(
             env.client,
             task_queue=queue,
             workflows=[ServerWorkflow],
-            activities=cloud.store_activities(),
+            activities=[*cloud.store_activities(), *extra_activities],
             # A bug in workflow code fails the test instead of retrying the task forever.
             workflow_failure_exception_types=[Exception],
         ),

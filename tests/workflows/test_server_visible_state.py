@@ -3,13 +3,10 @@ will go (terminate_at follows the policy), a pending termination and its reason.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.policy import PolicyActivities
 from core.lifecycle import ServerState
@@ -25,42 +22,26 @@ from tests.workflows.support import (
     server_input,
     start,
     wait_for_state,
+    workers,
 )
-from workflows.policies import provider_task_queue
 from workflows.server import ServerWorkflow
 
 WORKER_PERIOD = 1200
 WORKER_MARGIN = 30
 
 
-@asynccontextmanager
-async def workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AsyncIterator[str]:
+def policy_workers(env: WorkflowEnvironment, cloud: FakeCloud) -> AbstractAsyncContextManager[str]:
     """The fake cloud, and the real policy resolution with a worker's settings."""
     settings = load_settings(
         billing_period_seconds=WORKER_PERIOD, terminate_before_seconds=WORKER_MARGIN
     )
-    queue = f"servers-{uuid.uuid4().hex[:8]}"
-    async with (
-        Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[ServerWorkflow],
-            activities=[*cloud.store_activities(), PolicyActivities(settings).resolve_policy],
-            workflow_failure_exception_types=[Exception],
-        ),
-        Worker(
-            env.client,
-            task_queue=provider_task_queue(queue, "vultr"),
-            activities=cloud.provider_activities(),
-        ),
-    ):
-        yield queue
+    return workers(env, cloud, [PolicyActivities(settings).resolve_policy])
 
 
 async def test_server_started_without_a_policy_runs_by_the_workers_settings(env):
     cloud = FakeCloud(env)
     inp = ServerInput(name="by-worker", spec=SPEC, overrides=PolicyOverrides(max_idle_seconds=5000))
-    async with workers(env, cloud) as queue:
+    async with policy_workers(env, cloud) as queue:
         handle = await start(env, queue, inp)
         ready = await wait_for_state(env, handle, ServerState.READY)
         result = await handle.result()
@@ -74,7 +55,7 @@ async def test_server_started_without_a_policy_runs_by_the_workers_settings(env)
 
 async def test_terminate_at_is_max_idle_after_going_idle_when_that_comes_first(env):
     cloud = FakeCloud(env)
-    async with workers(env, cloud) as queue:
+    async with policy_workers(env, cloud) as queue:
         handle = await start(env, queue, server_input("short-idle", max_idle_seconds=600))
         ready = await wait_for_state(env, handle, ServerState.READY)
         (ready_at,) = entered(ready, ServerState.READY)
@@ -87,7 +68,7 @@ async def test_terminate_at_is_max_idle_after_going_idle_when_that_comes_first(e
 
 async def test_keep_idle_without_limits_announces_no_end(env):
     cloud = FakeCloud(env)
-    async with workers(env, cloud) as queue:
+    async with policy_workers(env, cloud) as queue:
         handle = await start(env, queue, server_input("kept", terminate_idle_at_deadline=False))
         await wait_for_state(env, handle, ServerState.READY)
         await env.sleep(PERIOD + 60)  # past the first deadline, still kept
@@ -99,7 +80,7 @@ async def test_keep_idle_without_limits_announces_no_end(env):
 
 async def test_keep_idle_with_max_lifetime_announces_the_first_deadline_past_it(env):
     cloud = FakeCloud(env)
-    async with workers(env, cloud) as queue:
+    async with policy_workers(env, cloud) as queue:
         handle = await start(
             env,
             queue,
@@ -115,7 +96,7 @@ async def test_keep_idle_with_max_lifetime_announces_the_first_deadline_past_it(
 
 async def test_terminate_on_a_busy_server_shows_the_pending_termination_and_reason(env):
     cloud = FakeCloud(env)
-    async with workers(env, cloud) as queue:
+    async with policy_workers(env, cloud) as queue:
         handle = await start(env, queue, server_input("t-1"))
         await wait_for_state(env, handle, ServerState.READY)
         await handle.execute_update(ServerWorkflow.start_task, TaskSignal(task_id="job"))
@@ -138,7 +119,7 @@ async def test_terminate_on_a_busy_server_shows_the_pending_termination_and_reas
 
 async def test_terminate_now_answers_with_the_termination_it_started(env):
     cloud = FakeCloud(env)
-    async with workers(env, cloud) as queue:
+    async with policy_workers(env, cloud) as queue:
         handle = await start(env, queue, server_input("q-2"))
         await wait_for_state(env, handle, ServerState.READY)
         await handle.execute_update(ServerWorkflow.start_task, TaskSignal(task_id="job"))
