@@ -11,17 +11,19 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from cli import claims, fleet_ops
 from cli.bulk import Selector, terminate_selection
-from cli.fleet_ops import register as register_fleet_commands
 from cli.inputs import batch_names, read_cloud_init
 from cli.options import (
     ImageOption,
+    JsonFlag,
     OsIdOption,
     PlanOption,
     ProviderOption,
     RegionOption,
     server_kind,
 )
+from cli.pools import pool_app
 from cli.provisioning import provision_batch
 from cli.render import (
     dump_json,
@@ -51,15 +53,15 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="starter.py",
-    help="Cost-aware lifecycle manager for hourly-billed Vultr servers. Settings come from "
-    "the environment and .env (TEMPORAL_ADDRESS, MONGO_URI, VULTR_API_KEY, ...).",
+    help="Cost-aware lifecycle manager for rented Vultr, Hetzner Cloud and DigitalOcean "
+    "servers. Settings come from the environment and .env (TEMPORAL_ADDRESS, MONGO_URI, "
+    "VULTR_API_KEY, ...).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 BusyTaskOption = Annotated[
     str,
     typer.Option("--task", help="Id of the job that starts (1-200 chars); `idle` with it ends it."),
@@ -387,7 +389,9 @@ def demo(
     raise typer.Exit(run_demo(servers=servers, keep_stack=keep_stack))
 
 
-register_fleet_commands(app)
+claims.register(app)
+fleet_ops.register(app)
+app.add_typer(pool_app, name="pool")
 
 
 def main() -> NoReturn:

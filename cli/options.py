@@ -1,5 +1,6 @@
-"""The options that say where a server runs and what it is, shared by `provision`,
-`claim` and `pool start`, and the one rule that fills them in."""
+"""Options several commands share: where a server runs and what it is (`provision`,
+`claim`, `pool start`) and the one rule that fills them in, `--json`, and a claim's
+`--ttl`."""
 
 from __future__ import annotations
 
@@ -12,13 +13,29 @@ from core.settings import Settings
 from providers import DEFAULT_PROVIDER, PROVIDER_IDS
 
 __all__ = [
+    "MAX_TTL_SECONDS",
     "ImageOption",
+    "JsonFlag",
     "OsIdOption",
     "PlanOption",
     "ProviderOption",
     "RegionOption",
     "ServerKind",
+    "TtlOption",
     "server_kind",
+]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+# A claim is renewed by its job; one that outlives a day is a mistake, not a plan.
+MAX_TTL_SECONDS = 86_400
+TtlOption = Annotated[
+    int,
+    typer.Option(
+        "--ttl",
+        min=5,
+        max=MAX_TTL_SECONDS,
+        help=f"Seconds the claim lasts unless renewed (heartbeat), 5 to {MAX_TTL_SECONDS} (a day).",
+    ),
 ]
 
 ProviderOption = Annotated[str, typer.Option(help=f"Cloud provider: {', '.join(PROVIDER_IDS)}.")]

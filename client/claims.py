@@ -29,6 +29,7 @@ from core.models import (
     ServerSpec,
     TaskSignal,
     TerminationRequest,
+    workflow_id_for,
 )
 from core.naming import name_from_workflow_id
 from core.settings import Settings
@@ -288,6 +289,14 @@ class ClaimBroker:
             ),
         )
         return True
+
+    async def held(self, server: str, task_id: str) -> Claim | None:
+        """The live claim `task_id` holds on `server`, or None (lapsed, released, never)."""
+        workflow_id = workflow_id_for(server)
+        for lease in await self._store.holders(claim_resource(workflow_id)):
+            if lease.owner == task_id:
+                return self._claim(workflow_id, task_id, lease, reused=True)
+        return None
 
     async def heartbeat(self, claim: Claim, ttl: timedelta = timedelta(minutes=5)) -> Claim:
         lease = await self._store.renew(claim.lease, ttl)

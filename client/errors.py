@@ -13,6 +13,8 @@ __all__ = [
     "FleetError",
     "FleetUnavailable",
     "InvalidRequest",
+    "PoolExists",
+    "PoolNotRunning",
     "RequestRefused",
     "ServerExists",
     "ServerFailed",
@@ -110,3 +112,20 @@ class WaitTimeout(FleetError, TimeoutError):
 
 class FleetUnavailable(FleetError, ConnectionError):
     """Temporal, MongoDB or the workers did not answer; the message names the setting."""
+
+
+class PoolExists(FleetError):
+    def __init__(self, pool: str) -> None:
+        super().__init__(
+            f"pool {pool} is already running; change its size with `pool set {pool} "
+            f"--min-idle N`, or `pool stop {pool}` first"
+        )
+        self.pool = pool
+
+
+class PoolNotRunning(FleetError, LookupError):
+    """No pool of that name runs: it never started, or it was stopped."""
+
+    def __init__(self, pool: str) -> None:
+        super().__init__(f"no running pool named {pool}; start it with `pool start {pool}`")
+        self.pool = pool

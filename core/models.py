@@ -34,7 +34,7 @@ __all__ = [
     "ClaimResult",
     "ServerInput",
     "ServerPolicy",
-    "ServerRuntime",
+    "CarriedState",
     "ServerSpec",
     "ServerStatus",
     "TaskSignal",
@@ -228,7 +228,7 @@ class DeleteSlot(_Model):
     deadline: datetime
 
 
-class ServerRuntime(_Model):
+class CarriedState(_Model):
     """All mutable state of one server; carried whole across continue-as-new."""
 
     state: ServerState = ServerState.PROVISIONING
@@ -272,7 +272,7 @@ class ServerInput(_Model):
     # Warm-pool membership: at a deadline an idle member stays if the pool needs it.
     pool: str | None = None
     # Present only when continuing as new.
-    runtime: ServerRuntime | None = None
+    runtime: CarriedState | None = None
 
     @field_validator("name")
     @classmethod
@@ -310,7 +310,7 @@ def billing_cost(
     return units, billing.cost(units, monthly_cost or 0.0, plan)
 
 
-def planned_from(rt: ServerRuntime) -> datetime | None:
+def planned_from(rt: CarriedState) -> datetime | None:
     """The deadline the delete plan moved the server's end from (None if not moved)."""
     slot = rt.delete_slot
     if slot is None or rt.terminate_at != slot.at or slot.at >= slot.deadline:
@@ -366,7 +366,7 @@ class ServerStatus(_Model):
         name: str,
         spec: ServerSpec,
         policy: ServerPolicy | None,
-        rt: ServerRuntime,
+        rt: CarriedState,
         now: datetime,
         pool: str | None = None,
     ) -> ServerStatus:

@@ -41,12 +41,12 @@ with workflow.unsafe.imports_passed_through():
         ServerState,
     )
     from core.models import (
+        CarriedState,
         ClaimRequest,
         ClaimResult,
         DeleteSlot,
         ServerInput,
         ServerPolicy,
-        ServerRuntime,
         ServerStatus,
         TaskSignal,
         TerminationRequest,
@@ -89,7 +89,7 @@ MONGO_CALL_TIMEOUT = timedelta(seconds=15)
 DELETE_PLAN_TIMEOUT = timedelta(seconds=30)
 
 
-class _Cleanup(Exception):
+class _TerminatedWhileProvisioning(Exception):
     """Provisioning stopped on purpose (termination requested); no error to report."""
 
 
@@ -98,7 +98,7 @@ class ServerWorkflow:
     @workflow.init
     def __init__(self, input: ServerInput) -> None:
         self._input = input
-        self._rt: ServerRuntime = input.runtime or ServerRuntime()
+        self._rt: CarriedState = input.runtime or CarriedState()
         # None until the worker resolves it (the first activity of a new server).
         self._policy: ServerPolicy | None = input.policy
         # Bumped by every signal and update: wakes the main loop to re-evaluate.
@@ -139,7 +139,7 @@ class ServerWorkflow:
                 await self._provision()
             await self._serve()
             await self._terminate()
-        except _Cleanup:
+        except _TerminatedWhileProvisioning:
             await self._terminate()
         except ActivityError as err:
             await self._fail(self._describe(err))
@@ -246,7 +246,7 @@ class ServerWorkflow:
             await handle
         except (ActivityError, asyncio.CancelledError):
             pass
-        raise _Cleanup()
+        raise _TerminatedWhileProvisioning()
 
     # ------------------------------------------------------------- serving
 
