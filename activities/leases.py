@@ -9,18 +9,20 @@ from contextlib import contextmanager
 
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from leases import (
     Lease,
     LeaseHoldersInput,
     LeaseOutcomeUnknown,
     LeaseStore,
+    LeaseStoreBusy,
     is_ambiguous,
 )
 
 __all__ = [
     "LEASE_OUTCOME_UNKNOWN",
+    "LEASE_STORE_BUSY",
     "LEASE_UNAVAILABLE",
     "MONGO_TRANSIENT",
     "LeaseActivities",
@@ -30,6 +32,7 @@ __all__ = [
 # Error types, for retry policies and for callers that inspect failures.
 LEASE_UNAVAILABLE = "LeaseUnavailable"
 LEASE_OUTCOME_UNKNOWN = "LeaseOutcomeUnknown"
+LEASE_STORE_BUSY = "LeaseStoreBusy"
 MONGO_TRANSIENT = "MongoTransient"
 
 # Server codes that mean "try again": primary stepping down or unreachable, shutdown,
@@ -56,6 +59,13 @@ def mongo_errors(doing: str) -> Iterator[None]:
     # exceeds Temporal's size limit and the UI would show no reason at all.
     except LeaseOutcomeUnknown as exc:
         raise ApplicationError(f"{doing}: {_short(exc)}", type=LEASE_OUTCOME_UNKNOWN) from None
+    except LeaseStoreBusy as exc:
+        # Expected in a burst and retried with backoff: no traceback in the worker log.
+        raise ApplicationError(
+            f"{doing}: {exc}",
+            type=LEASE_STORE_BUSY,
+            category=ApplicationErrorCategory.BENIGN,
+        ) from None
     except PyMongoError as exc:
         if not _is_transient(exc):
             raise

@@ -1,6 +1,6 @@
 """MongoDB leases and semaphores with fencing tokens; no Temporal imports."""
 
-from leases.errors import LeaseError, LeaseOutcomeUnknown
+from leases.errors import LeaseError, LeaseOutcomeUnknown, LeaseStoreBusy
 from leases.metrics import (
     LeaseMetrics,
     LeaseOperation,
@@ -13,6 +13,7 @@ from leases.models import (
 )
 from leases.store import (
     DEFAULT_GC_GRACE,
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_OP_TIMEOUT,
     DEFAULT_WRITE_CONCERN,
     MAX_LIMIT,
@@ -22,6 +23,7 @@ from leases.store import (
 
 __all__ = [
     "DEFAULT_GC_GRACE",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_OP_TIMEOUT",
     "DEFAULT_WRITE_CONCERN",
     "MAX_LIMIT",
@@ -33,6 +35,7 @@ __all__ = [
     "LeaseOutcome",
     "LeaseOutcomeUnknown",
     "LeaseStore",
+    "LeaseStoreBusy",
     "NoopLeaseMetrics",
     "is_ambiguous",
 ]

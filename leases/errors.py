@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LeaseError", "LeaseOutcomeUnknown"]
+__all__ = ["LeaseError", "LeaseOutcomeUnknown", "LeaseStoreBusy"]
 
 
 class LeaseError(Exception):
@@ -26,3 +26,16 @@ class LeaseOutcomeUnknown(LeaseError):
         self.operation = operation
         self.resource = resource
         self.owner = owner
+
+
+class LeaseStoreBusy(LeaseError):
+    """This process already has its most lease calls in flight and none finished in
+    time; nothing was sent to MongoDB, so retrying later is safe."""
+
+    def __init__(self, operation: str, resource: str, in_flight: int, waited: float) -> None:
+        super().__init__(
+            f"{operation} on lease {resource!r} not sent: this process has {in_flight} lease "
+            f"calls in flight and none finished within {waited:g} s; retry later"
+        )
+        self.operation = operation
+        self.resource = resource

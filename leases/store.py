@@ -15,7 +15,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from pymongo.errors import (
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from leases.errors import LeaseOutcomeUnknown
+from leases.errors import LeaseOutcomeUnknown, LeaseStoreBusy
 from leases.metrics import LeaseMetrics, LeaseOperation, LeaseOutcome, NoopLeaseMetrics
 from leases.models import Lease
 from leases.pipelines import (
@@ -73,6 +74,11 @@ DEFAULT_OP_TIMEOUT = timedelta(seconds=5)
 # majority writes before its journal reaches the disk unless asked, and a SIGKILL then
 # loses granted leases (and their fence) that were already acknowledged.
 DEFAULT_WRITE_CONCERN = WriteConcern("majority", j=True)
+# Lease calls one process sends at once. A burst of thousands of acquires sent together
+# waits in the driver's pool or the server's queue, and that wait counts against each
+# call's timeout: most time out and are retried, so the server does the work twice. A
+# call waits here instead, before its timeout starts.
+DEFAULT_MAX_IN_FLIGHT = 32
 MAX_LIMIT = SLOT_SPACE - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UPSERT_ATTEMPTS = 3
@@ -144,7 +150,10 @@ class LeaseStore:
     anything less on a replica set, a failover can hand one lease to two holders.
     `gc_grace` is how long after a slot's last expiry the TTL index may delete it.
     `op_timeout` bounds each MongoDB call (and separately, the read-back after an
-    ambiguous one); keep twice it below the calling activity's start-to-close timeout.
+    ambiguous one). `max_in_flight` lease calls (acquire, renew, release) run at once;
+    another waits up to half `op_timeout` for one to finish, else raises LeaseStoreBusy
+    without sending anything. Keep 2.5 x `op_timeout` below the calling activity's
+    start-to-close timeout.
     """
 
     def __init__(
@@ -156,6 +165,7 @@ class LeaseStore:
         metrics: LeaseMetrics | None = None,
         gc_grace: timedelta = DEFAULT_GC_GRACE,
         op_timeout: timedelta = DEFAULT_OP_TIMEOUT,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         if not db.client.options.retry_writes:
             raise ValueError(
@@ -179,6 +189,10 @@ class LeaseStore:
         self._making: dict[str, asyncio.Lock] = {}
         self._random = random.Random()
         self._indexed = False
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        self._max_in_flight = max_in_flight
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     @property
     def collection(self) -> AsyncCollection[Any]:
@@ -186,6 +200,19 @@ class LeaseStore:
 
     def _bounded(self) -> Any:
         return pymongo.timeout(self._timeout)
+
+    @asynccontextmanager
+    async def _admitted(self, operation: str, resource: str) -> AsyncIterator[None]:
+        """One of the `max_in_flight` lease calls of this process, or LeaseStoreBusy."""
+        wait = self._timeout / 2
+        try:
+            await asyncio.wait_for(self._in_flight.acquire(), wait)
+        except TimeoutError:
+            raise LeaseStoreBusy(operation, resource, self._max_in_flight, wait) from None
+        try:
+            yield
+        finally:
+            self._in_flight.release()
 
     async def ensure_indexes(self) -> None:
         """Create the indexes and move resources kept in the former one-document form
@@ -412,6 +439,10 @@ class LeaseStore:
         _check_names(resource, owner)
         _check_limit(limit)
         ttl_ms = _ms(ttl, "ttl")
+        async with self._admitted("acquire", resource):
+            return await self._acquire(resource, owner, ttl_ms, limit)
+
+    async def _acquire(self, resource: str, owner: str, ttl_ms: int, limit: int) -> Lease | None:
         started = time.perf_counter()
         try:
             if resource not in self._ready:
@@ -511,6 +542,10 @@ class LeaseStore:
         After an ambiguous write the holding is read back, so the expiry returned may be
         the one from before this renew: always trust the returned `expires_at`."""
         ttl_ms = _ms(ttl, "ttl")
+        async with self._admitted("renew", lease.resource):
+            return await self._renew(lease, ttl_ms)
+
+    async def _renew(self, lease: Lease, ttl_ms: int) -> Lease | None:
         started = time.perf_counter()
         try:
             with self._bounded():
@@ -537,6 +572,10 @@ class LeaseStore:
     async def release(self, lease: Lease) -> bool:
         """Give the slot back. True if it was live and is now released; False if it was
         not held any more (already released, expired or taken over): a harmless no-op."""
+        async with self._admitted("release", lease.resource):
+            return await self._release(lease)
+
+    async def _release(self, lease: Lease) -> bool:
         started = time.perf_counter()
         try:
             with self._bounded():
