@@ -2,11 +2,13 @@
 signal still shows in the state as the number grows.
 
     .venv/bin/python bench/scale.py [--quick | --full] [--start N] [--budget-seconds S]
+                                    [--workers N]
 
-Starts its own stack (bench/harness.py) with one `python worker.py` process, then
+Starts its own stack (bench/harness.py) with one `python worker.py` process (or
+--workers of them on the same queues and database), then
 ramps the number of live servers (start, x2, x4, ...). At each step it provisions the
 new servers, waits until all are READY, records the resident memory (RSS) of the
-worker and of the Temporal dev server, and samples signal-to-state latency on a
+workers (summed) and of the Temporal dev server, and samples signal-to-state latency on a
 random subset of idle servers: the time from sending `mark_busy` until the `status`
 query shows EXECUTING (the query is repeated every 10 ms), followed by `mark_idle`.
 The ramp stops when p99 exceeds --p99-limit (1 s), when the next step would not fit
@@ -77,6 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--burst", action="store_true", help="start each step's servers all at once (unpaced)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
 
@@ -101,6 +104,10 @@ async def probe(stack: BenchStack, name: str, task_id: str) -> dict[str, float]:
     return {"latency": seen - started, "signal_rpc": signalled - started, "polls": polls}
 
 
+def workers_rss(stack: BenchStack) -> int:
+    return sum(stack.rss_bytes(worker) for worker in stack.workers)
+
+
 async def run() -> int:
     args = parse_args()
     size, sizes = resolve_size(args, PRESETS)
@@ -117,6 +124,7 @@ async def run() -> int:
         vultr_requests_per_second=args.vultr_rps,
         ready_poll_seconds=1.0,
         seed=args.seed,
+        workers=args.workers,
     )
     rng = random.Random(args.seed)
     steps: list[dict[str, Any]] = []
@@ -129,7 +137,7 @@ async def run() -> int:
         steps.append(
             {
                 "live": 0,
-                "worker_rss_mib": stack.rss_bytes(stack.worker) / MIB,
+                "worker_rss_mib": workers_rss(stack) / MIB,
                 "temporal_rss_mib": stack.rss_bytes(stack.temporal) / MIB,
             }
         )
@@ -162,7 +170,7 @@ async def run() -> int:
                         "ready_of_step": sum(d["state"] == "READY" for d in docs.values()),
                         "step_size": new,
                         "waited_seconds": time.monotonic() - t,
-                        "worker_rss_mib": stack.rss_bytes(stack.worker) / MIB,
+                        "worker_rss_mib": workers_rss(stack) / MIB,
                         "temporal_rss_mib": stack.rss_bytes(stack.temporal) / MIB,
                     }
                 )
@@ -184,7 +192,7 @@ async def run() -> int:
                 "live": len(live),
                 "provision_seconds": provisioned,
                 "provision_rate_per_s": new / provisioned,
-                "worker_rss_mib": stack.rss_bytes(stack.worker) / MIB,
+                "worker_rss_mib": workers_rss(stack) / MIB,
                 "temporal_rss_mib": stack.rss_bytes(stack.temporal) / MIB,
                 "latency_seconds": latency,
                 "signal_rpc_seconds": distribution([p["signal_rpc"] for p in probes]),
@@ -222,9 +230,10 @@ async def run() -> int:
         worker_log = stack.worker_log_counts()
 
     print(
-        f"\nscale — size {size}: one worker process; ramp from {start} x{args.factor:g}, "
-        f"budget {budget:.0f} s, {samples} probes per step ({args.probe_concurrency} at a "
-        f"time), billing period {DAY} s, Vultr queue {args.vultr_rps:g} req/s, instant boot\n"
+        f"\nscale — size {size}: {args.workers} worker process(es); ramp from {start} "
+        f"x{args.factor:g}, budget {budget:.0f} s, {samples} probes per step "
+        f"({args.probe_concurrency} at a time), billing period {DAY} s, "
+        f"Vultr queue {args.vultr_rps:g} req/s, instant boot\n"
     )
     rows = []
     for s in steps:
