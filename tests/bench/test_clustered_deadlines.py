@@ -38,6 +38,7 @@ def test_the_boundary_spread_runs_from_the_first_creation_to_the_last():
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # a whole stack of its own
 async def test_clustered_deadlines_are_each_deleted_before_their_boundary_with_the_plan():
     servers, rate, margin = clustered_servers(2.0, 5), 2.0, 5
     period = period_for(servers, rate, margin, 25.0)

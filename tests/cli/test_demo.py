@@ -17,7 +17,7 @@ from core.settings import load_settings
 from devstack.components import PROJECT_ROOT
 from tests.devstack.helpers import descendants, still_alive
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # the whole stack, privately
 
 DEMO_TIMEOUT = 150  # the demo itself promises under two minutes
 

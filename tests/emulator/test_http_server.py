@@ -17,6 +17,7 @@ from tests.emulator.spec import (
     instance_schema_fields,
 )
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from tests.support.waits import poll_until
 
 SERVER_BODY = {"region": "ewr", "plan": "vc2-1c-1gb", "os_id": 2284, "label": "http-test"}
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
@@ -120,12 +121,12 @@ def test_the_account_total_is_a_number_of_dollars(api: httpx.Client) -> None:
 
 def test_an_instance_boots_on_the_real_clock(api: httpx.Client) -> None:
     instance_id = _created_id(api)  # the session emulator boots in 1 s
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def booted() -> dict | None:  # type: ignore[type-arg]
         instance = api.get(f"/instances/{instance_id}").json()["instance"]
-        if instance["server_status"] == "ok":
-            break
-        time.sleep(0.1)
+        return instance if instance["server_status"] == "ok" else None
+
+    instance = poll_until(booted, within=5, what=f"instance {instance_id} booted")
     assert (instance["status"], instance["power_status"]) == ("active", "running")
 
 
@@ -218,11 +219,12 @@ def test_each_request_is_logged_to_stdout_without_the_token(
     httpx.get(
         f"{configured_emulator.base}{marker}", headers={"Authorization": "Bearer the-one-key"}
     )
-    deadline = time.monotonic() + 5
-    text = ""
-    while time.monotonic() < deadline and marker not in text:
+
+    def logged() -> str | None:
         text = configured_emulator.process.log_path.read_text()
-        time.sleep(0.05)
+        return text if marker in text else None
+
+    text = poll_until(logged, within=5, interval=0.05, what=f"{marker} in the emulator log")
     line = next(line for line in text.splitlines() if marker in line)
     assert '"GET ' in line and " 404 " in line
     assert "the-one-key" not in text

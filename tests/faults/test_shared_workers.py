@@ -35,6 +35,7 @@ from devstack.components import worker_process
 from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import explain_extra_hours, explain_unfinished, ledger, unique
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from tests.support.waits import wait_until
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
@@ -103,25 +104,27 @@ async def start(env: WorkflowEnvironment, queue: str, name: str) -> WorkflowHand
 
 async def ready(handles: list[WorkflowHandle[Any, Any]], count: int) -> list[str]:
     """Waits until `count` servers are READY (or later), and names them."""
-    while True:
+
+    async def up() -> list[str] | None:
         statuses = await asyncio.gather(*(h.query(ServerWorkflow.status) for h in handles))
-        up = [
+        ids = [
             h.id
             for h, s in zip(handles, statuses, strict=True)
             if s.billing_start is not None and s.state != ServerState.PROVISIONING
         ]
-        if len(up) >= count:
-            return up
-        await asyncio.sleep(0.2)
+        return ids if len(ids) >= count else None
+
+    return await wait_until(up, within=40, what=f"{count} servers READY")
 
 
 async def settled(handles: list[WorkflowHandle[Any, Any]]) -> None:
     """Waits until none of the workflows has an activity scheduled or running."""
-    while True:
+
+    async def idle() -> bool:
         descriptions = await asyncio.gather(*(h.describe() for h in handles))
-        if not any(d.raw_description.pending_activities for d in descriptions):
-            return
-        await asyncio.sleep(0.1)
+        return not any(d.raw_description.pending_activities for d in descriptions)
+
+    await wait_until(idle, within=10, interval=0.1, what="no activity in flight")
 
 
 async def task_workers(handle: WorkflowHandle[Any, Any]) -> list[str]:
@@ -148,8 +151,8 @@ async def test_two_workers_share_quota_and_rate_limit_and_survive_one_killed(
     queue = workers[0].env["TEMPORAL_TASK_QUEUE"]
     handles = [await start(temporal_env, queue, f"shared-{i}") for i in range(SERVERS)]
 
-    first_wave = await asyncio.wait_for(ready(handles, QUOTA), timeout=40)
-    await asyncio.wait_for(settled([h for h in handles if h.id in first_wave]), timeout=10)
+    first_wave = await ready(handles, QUOTA)
+    await settled([h for h in handles if h.id in first_wave])
     # Kill the worker that completed most of the first wave's latest workflow tasks:
     # those workflows are cached (sticky) there and must move to the other one.
     before = {h.id: await task_workers(h) for h in handles if h.id in first_wave}

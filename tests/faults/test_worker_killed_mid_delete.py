@@ -28,6 +28,7 @@ from devstack.components import worker_process
 from devstack.procs import ManagedProcess, free_port
 from tests.faults.support import ledger, unique
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
+from tests.support.waits import wait_until
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -82,13 +83,18 @@ def two_workers(
 
 async def delete_in_flight(handle: WorkflowHandle[Any, Any]) -> str:
     """The identity (`pid@host`) of the worker running the server's delete right now."""
-    while True:
+
+    async def deleting_worker() -> str | None:
         desc = await handle.describe()
         for pending in desc.raw_description.pending_activities:
             started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             if started and pending.activity_type.name == "delete_instance":
-                return pending.last_worker_identity
-        await asyncio.sleep(0.1)
+                return str(pending.last_worker_identity)
+        return None
+
+    return await wait_until(
+        deleting_worker, within=PERIOD, interval=0.1, what=f"a delete of {handle.id} running"
+    )
 
 
 async def test_a_worker_killed_mid_delete_is_replaced_within_seconds_and_no_period_is_added(
@@ -113,7 +119,7 @@ async def test_a_worker_killed_mid_delete_is_replaced_within_seconds_and_no_peri
     handle = await temporal_env.client.start_workflow(
         ServerWorkflow.run, inp, id=inp.workflow_id, task_queue=queue
     )
-    identity = await asyncio.wait_for(delete_in_flight(handle), timeout=PERIOD)
+    identity = await delete_in_flight(handle)
     victim = next(w for w in two_workers if identity.startswith(f"{w.pid}@"))
     victim.kill()
     killed_at = time.time()

@@ -16,17 +16,16 @@ from activities.fleet_store import ensure_read_model_indexes
 from core.settings import load_settings
 from leases import LeaseStore
 from tests.integration.support import BOOT, MARGIN, PERIOD, Fleet
-from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
+from tests.support.emulator import TEST_API_KEY, RunningEmulator, quick_face
 from worker import build_workers, open_providers
 
 
 @pytest.fixture(scope="session")
 def fast_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(
+    with quick_face(
         tmp_path_factory.mktemp("fast-emulator"),
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
-        rate_limit=1000,
         seed=11,
     ) as running:
         yield running
@@ -35,14 +34,12 @@ def fast_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningE
 @pytest.fixture(scope="session")
 def fast_hetzner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """The Hetzner face with the same short billing "hour" as the Vultr one."""
-    with running_emulator(
+    with quick_face(
         tmp_path_factory.mktemp("fast-hetzner"),
-        provider="hetzner",
+        "hetzner",
         billing_period_seconds=PERIOD,
         boot_seconds=BOOT,
-        rate_limit=100_000,
         seed=11,
-        extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
     ) as running:
         yield running
 
@@ -52,13 +49,12 @@ def fast_digitalocean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
     """The DigitalOcean face billing real seconds (its default 3600 s hour): per-second
     servers wait out idle windows in real seconds, so its ledger's seconds are the
     workflow's. Only the test token is accepted, so a wrong one is an auth error."""
-    with running_emulator(
+    with quick_face(
         tmp_path_factory.mktemp("fast-digitalocean"),
-        provider="digitalocean",
+        "digitalocean",
+        api_key=TEST_API_KEY,
         boot_seconds=BOOT,
-        rate_limit=0,
         seed=11,
-        extra_args=["--api-key", TEST_API_KEY],
     ) as running:
         yield running
 

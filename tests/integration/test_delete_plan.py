@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -13,11 +12,14 @@ from cli.render import status_view
 from core.lifecycle import FINAL_STATES, ServerState
 from core.models import ServerStatus
 from tests.integration.support import MARGIN, PERIOD
+from tests.support.waits import wait_until
 from workflows.server import ServerWorkflow
 
 pytestmark = [pytest.mark.integration]
 
 BUCKET = 4  # seconds per delete: 4 requests a second, a sixteenth of them for deletes
+# Each server ends at its first deadline, under a period after READY; spread by the plan.
+ENDED_WITHIN = 3 * PERIOD
 
 
 def rendered(status: ServerStatus) -> str:
@@ -29,12 +31,14 @@ def rendered(status: ServerStatus) -> str:
 async def moved_statuses(handles) -> list[ServerStatus]:  # type: ignore[no-untyped-def]
     """Every live status seen whose end the delete plan moved, until all have ended."""
     seen: list[ServerStatus] = []
-    while True:
+
+    async def all_ended() -> bool:
         statuses = [await h.query(ServerWorkflow.status) for h in handles]
-        seen += [s for s in statuses if s.planned_from is not None]
-        if all(s.state in FINAL_STATES for s in statuses):
-            return seen
-        await asyncio.sleep(0.2)
+        seen.extend(s for s in statuses if s.planned_from is not None)
+        return all(s.state in FINAL_STATES for s in statuses)
+
+    await wait_until(all_ended, within=ENDED_WITHIN, what="every server ended")
+    return seen
 
 
 async def test_clustered_deadlines_spread_over_the_delete_budget_and_none_is_late(fleet_factory):

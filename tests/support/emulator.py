@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,25 +73,46 @@ def running_emulator(
         running.process.stop()
 
 
+# Per face, what keeps its rate limit and delete delay from pacing a test: Vultr a
+# 1,000 req/s bucket; Hetzner a large, fast-refilling bucket and 1 s deletes (its
+# default is as slow as the real one); DigitalOcean no limit at all.
+QUICK_FACE_OPTIONS: dict[str, dict[str, Any]] = {
+    "vultr": {"rate_limit": 1000, "extra_args": []},
+    "hetzner": {
+        "rate_limit": 100_000,
+        "extra_args": ["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
+    },
+    "digitalocean": {"rate_limit": 0, "extra_args": []},
+}
+
+
+@contextmanager
+def quick_face(
+    log_dir: Path, provider: str = "vultr", *, api_key: str | None = None, **options: Any
+) -> Iterator[RunningEmulator]:
+    """An emulator of `provider` whose limits never pace a test (QUICK_FACE_OPTIONS);
+    with `api_key`, only that key is accepted. `options` (boot_seconds, seed, billing
+    period...) go to the emulator as given."""
+    face = QUICK_FACE_OPTIONS[provider]
+    extra = [*face["extra_args"], *(["--api-key", api_key] if api_key else [])]
+    with running_emulator(
+        log_dir, provider, rate_limit=face["rate_limit"], extra_args=extra, **options
+    ) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A fast emulator shared by the session: 1 s boot, 3600 s billing period."""
-    with running_emulator(
-        tmp_path_factory.mktemp("emulator-logs"), boot_seconds=1, rate_limit=1000, seed=7
-    ) as running:
+    with quick_face(tmp_path_factory.mktemp("emulator-logs"), boot_seconds=1, seed=7) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
 def hetzner_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A fast Hetzner face shared by the session: 1 s boot, 1 s delete, a large bucket."""
-    with running_emulator(
-        tmp_path_factory.mktemp("hetzner-emulator-logs"),
-        provider="hetzner",
-        boot_seconds=1,
-        rate_limit=100_000,
-        seed=7,
-        extra_args=["--delete-seconds", "1", "--rate-limit-refill-per-second", "1000"],
+    with quick_face(
+        tmp_path_factory.mktemp("hetzner-emulator-logs"), "hetzner", boot_seconds=1, seed=7
     ) as running:
         yield running
 
@@ -98,11 +120,8 @@ def hetzner_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
 @pytest.fixture(scope="session")
 def one_key_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A Vultr face that accepts ONE_KEY only: any other key is an auth error."""
-    with running_emulator(
-        tmp_path_factory.mktemp("one-key-emulator"),
-        boot_seconds=1,
-        rate_limit=1000,
-        extra_args=["--api-key", ONE_KEY],
+    with quick_face(
+        tmp_path_factory.mktemp("one-key-emulator"), api_key=ONE_KEY, boot_seconds=1
     ) as running:
         yield running
 

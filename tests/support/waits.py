@@ -11,6 +11,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def _timed_out(what: str, within: float, value: object) -> AssertionError:
+    return AssertionError(f"{what} did not hold within {within:g} s; last: {value!r}")
+
+
 async def wait_until(
     probe: Callable[[], Awaitable[T]],
     *,
@@ -26,5 +30,24 @@ async def wait_until(
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} did not hold within {within:g} s; last: {value!r}")
+            raise _timed_out(what, within, value)
         await asyncio.sleep(interval)
+
+
+def poll_until(
+    probe: Callable[[], T],
+    *,
+    within: float,
+    interval: float = 0.1,
+    what: str = "the condition",
+) -> T:
+    """`wait_until` for synchronous tests: call `probe()` until it returns something
+    truthy; AssertionError naming `what` and the last value after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise _timed_out(what, within, value)
+        time.sleep(interval)

@@ -28,7 +28,7 @@ from providers.errors import (
     ProviderTransportError,
     ProviderValidationError,
 )
-from tests.digitalocean.conftest import DROPLET, FakeClock
+from tests.providers.digitalocean.conftest import DROPLET, FakeClock
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
 
 MOCK_TOKEN = "dop_v1_mock0123456789"

@@ -3,16 +3,16 @@ wire, a dropped create response, and the state file across a restart."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.emulator_hetzner.conftest import SERVER_BODY
-from tests.emulator_hetzner.spec import assert_conforms
+from tests.emulator.hetzner.conftest import SERVER_BODY
+from tests.emulator.hetzner.spec import assert_conforms
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
+from tests.support.waits import poll_until
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
@@ -36,15 +36,18 @@ def test_serves_hetzner_v1_over_http_and_deletes_through_deleting(
         assert created.status_code == 201
         assert created.headers["RateLimit-Limit"] == "100000"
         server_id = created.json()["server"]["id"]
-        deadline = time.monotonic() + 10
-        while api.get(f"/servers/{server_id}").json()["server"]["status"] != "running":
-            assert time.monotonic() < deadline, "the server never reached running"
-            time.sleep(0.2)
+        poll_until(
+            lambda: api.get(f"/servers/{server_id}").json()["server"]["status"] == "running",
+            within=10,
+            what="the server running",
+        )
         assert api.delete(f"/servers/{server_id}").status_code == 200
         assert api.get(f"/servers/{server_id}").json()["server"]["status"] == "deleting"
-        while api.get(f"/servers/{server_id}").status_code != 404:
-            assert time.monotonic() < deadline, "the deleted server never went"
-            time.sleep(0.2)
+        poll_until(
+            lambda: api.get(f"/servers/{server_id}").status_code == 404,
+            within=10,
+            what="the deleted server gone",
+        )
         for path in ("/server_types", "/locations", "/images"):
             assert api.get(path).status_code == 200
 

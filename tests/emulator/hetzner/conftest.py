@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from emulator import HetznerConfig, create_app
 from tests.emulator.conftest import FakeClock
-from tests.emulator_hetzner.spec import assert_conforms
+from tests.emulator.hetzner.spec import assert_conforms
 
 TOKEN = "in-process-token"
 SERVER_BODY = {"name": "web-1", "server_type": "cx22", "image": "ubuntu-24.04", "location": "fsn1"}

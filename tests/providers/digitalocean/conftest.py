@@ -12,7 +12,7 @@ import pytest
 
 from emulator import create_app
 from emulator.digitalocean.config import DigitalOceanConfig
-from tests.digitalocean.spec import assert_conforms
+from tests.providers.digitalocean.spec import assert_conforms
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 START = datetime(2024, 1, 10, 12, 0, 0, tzinfo=UTC)

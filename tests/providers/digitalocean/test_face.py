@@ -11,7 +11,7 @@ from emulator import ResponseDropped
 from emulator.__main__ import parse_args
 from emulator.digitalocean.catalog import MONTHLY_CAP_HOURS, SIZE_BY_SLUG
 from emulator.digitalocean.config import DigitalOceanConfig
-from tests.digitalocean.conftest import START, DoEmulator
+from tests.providers.digitalocean.conftest import START, DoEmulator
 
 
 async def _all_pages(do: DoEmulator, **params: Any) -> list[dict[str, Any]]:
