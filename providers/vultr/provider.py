@@ -17,8 +17,6 @@ from providers.vultr.models import Instance as VultrInstance
 
 __all__ = ["VultrProvider", "vultr_billing_model"]
 
-READY = ("active", "running", "ok")  # status, power_status, server_status
-
 
 def vultr_billing_model(plan_id: str, period_seconds: float = 3600) -> BillingModel:
     """Every started hour from deploy, capped per calendar month (672 h, GPU 730 h)."""
@@ -45,7 +43,7 @@ def as_instance(found: VultrInstance) -> Instance:
         plan=found.plan,
         image=str(found.os_id) if found.os_id else "",
         status=f"{found.status}/{found.power_status}/{found.server_status}",
-        ready=(found.status, found.power_status, found.server_status) == READY,
+        ready=found.is_ready,
         created=found.date_created,
         ip=found.main_ip if found.main_ip and found.main_ip != "0.0.0.0" else None,
         tags=tuple(found.tags),
