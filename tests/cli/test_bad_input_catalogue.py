@@ -22,8 +22,7 @@ from client.errors import ServerNotFound
 from client.fleet import ServerFleet
 from core.lifecycle import ServerState
 from core.models import TaskSignal
-from tests.cli.conftest import Cli, CliResult, Fleet, unique
-from tests.cli.support import assert_never_started, one_error_line
+from tests.cli.support import Cli, CliResult, Fleet, assert_never_started, one_error_line, unique
 from tests.support.mongo import RestartableMongo
 from tests.support.waits import wait_until
 from workflows.pool import WarmPoolWorkflow

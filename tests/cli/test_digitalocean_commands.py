@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.cli.conftest import Cli, cli_env, unique
+from tests.cli.support import Cli, cli_env, unique
 from tests.integration.conftest import (  # noqa: F401 - fixtures used here
     do_fleet,
     fast_digitalocean,

@@ -8,7 +8,7 @@ from client.errors import RequestRefused, WaitTimeout
 from client.fleet import ServerFleet, build_spec
 from core.lifecycle import ServerState
 from core.models import ServerSpec, workflow_id_for
-from tests.cli.conftest import Fleet, unique
+from tests.cli.support import Fleet, unique
 from workflows.search_attributes import NAME_KEY, PLAN_KEY, REGION_KEY, STATE_KEY
 
 pytestmark = [pytest.mark.integration]

@@ -7,8 +7,7 @@ import asyncio
 from activities.fleet_store import QUOTA_RESOURCE
 from core.naming import MANAGED_TAG
 from leases import LeaseStore
-from tests.cli.conftest import Cli, unique
-from tests.cli.support import one_error_line
+from tests.cli.support import Cli, one_error_line, unique
 from tests.integration.support import Fleet, create_directly
 from tests.support.waits import wait_until
 

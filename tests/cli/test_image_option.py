@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core.lifecycle import ServerState
-from tests.cli.conftest import Cli, Fleet, unique
-from tests.cli.support import one_error_line
+from tests.cli.support import Cli, Fleet, one_error_line, unique
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.integration]

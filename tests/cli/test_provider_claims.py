@@ -8,8 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.cli.conftest import Cli, unique
-from tests.cli.support import one_error_line
+from tests.cli.support import Cli, one_error_line, unique
 
 pytestmark = [pytest.mark.integration]
 

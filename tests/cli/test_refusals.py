@@ -11,8 +11,7 @@ from client.fleet import ServerFleet
 from core.lifecycle import ServerState
 from core.models import MAX_CLOUD_INIT_BYTES
 from devstack.procs import free_port
-from tests.cli.conftest import Cli, Fleet, cli_env, unique
-from tests.cli.support import assert_never_started, one_error_line
+from tests.cli.support import Cli, Fleet, assert_never_started, cli_env, one_error_line, unique
 
 pytestmark = [pytest.mark.integration]
 

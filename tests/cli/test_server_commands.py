@@ -12,7 +12,7 @@ from client.fleet import ServerFleet
 from core.lifecycle import ServerState
 from core.models import ServerInput
 from devstack.procs import venv_bin
-from tests.cli.conftest import Cli, Fleet, unique
+from tests.cli.support import Cli, Fleet, unique
 
 pytestmark = [pytest.mark.integration]
 

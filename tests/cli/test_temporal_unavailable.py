@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.procs import free_port
-from tests.cli.conftest import Cli, unique
-from tests.cli.support import one_error_line
+from tests.cli.support import Cli, one_error_line, unique
 
 pytestmark = [pytest.mark.integration]
 

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from client.fleet import ServerFleet
 from core.lifecycle import ServerState
 from core.models import ServerInput, workflow_id_for
-from tests.cli.conftest import Cli, CliResult, Fleet, cli_env, unique
+from tests.cli.support import Cli, CliResult, Fleet, cli_env, unique
 from workflows.search_attributes import TERMINATE_AT_KEY
 from workflows.server import ServerWorkflow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from tests.emulator.conftest import SERVER_BODY, InProcess, MakeEmulator, client_for
+from tests.emulator.support import SERVER_BODY, InProcess, MakeEmulator, client_for
 
 
 async def test_health_answers_ok(emu: InProcess) -> None:

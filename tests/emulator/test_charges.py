@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from emulator.vultr.catalog import PLAN_BY_ID
 from emulator.vultr.store import InstanceStore
 from emulator.vultr.validation import parse_create_request
-from tests.emulator.conftest import FakeClock, InProcess, MakeEmulator
+from tests.emulator.support import FakeClock, InProcess, MakeEmulator
 
 HOUR = 3600.0
 

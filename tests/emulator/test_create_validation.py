@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emulator.vultr.validation import MAX_USER_DATA_BYTES
-from tests.emulator.conftest import SERVER_BODY, InProcess
+from tests.emulator.support import SERVER_BODY, InProcess
 
 
 async def _refusal(emu: InProcess, body: Any) -> str:

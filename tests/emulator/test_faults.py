@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from emulator import FaultConfig, ResponseDropped
-from tests.emulator.conftest import SERVER_BODY, InProcess, MakeEmulator
+from tests.emulator.support import SERVER_BODY, InProcess, MakeEmulator
 
 
 async def _set_faults(emu: InProcess, faults: dict[str, Any]) -> httpx.Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulator.core.clock import format_time
-from tests.emulator.conftest import InProcess, MakeEmulator
+from tests.emulator.support import InProcess, MakeEmulator
 
 
 def _state(instance: dict[str, object]) -> tuple[object, object, object]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from emulator.vultr.catalog import OPERATING_SYSTEMS, PLANS, REGIONS
-from tests.emulator.conftest import InProcess
+from tests.emulator.support import InProcess
 
 
 async def _pages(emu: InProcess, path: str, key: str, **params: Any) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator.conftest import InProcess, MakeEmulator, client_for
+from tests.emulator.support import InProcess, MakeEmulator, client_for
 
 
 async def _statuses(emu: InProcess, count: int) -> list[int]:

@@ -7,12 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.support import API_KEY, DIGITALOCEAN_TOKEN, HCLOUD_TOKEN
+from tests.security.support import API_KEY, BOOT, DIGITALOCEAN_TOKEN, HCLOUD_TOKEN, PERIOD
 from tests.support.emulator import RunningEmulator, quick_face
-
-PERIOD = 20  # seconds per billed "hour"
-MARGIN = 5
-BOOT = 2
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,11 @@ from devstack.procs import ManagedProcess, free_port
 
 __all__ = [
     "API_KEY",
+    "BOOT",
     "DIGITALOCEAN_TOKEN",
     "HCLOUD_TOKEN",
+    "MARGIN",
+    "PERIOD",
     "SECRETS",
     "LogCapture",
     "RunningCodecServer",
@@ -35,6 +38,10 @@ __all__ = [
 
 # Loggers that set their own level somewhere; forced to DEBUG while capturing.
 CHATTY_LOGGERS = ("httpx", "httpcore", "temporalio", "pymongo", "providers", "leases", "activities")
+
+PERIOD = 20  # seconds per billed "hour" on the security tests' emulators
+MARGIN = 5
+BOOT = 2
 
 
 def _b64_inner(value: bytes, offset: int, encode: Callable[[bytes], bytes]) -> bytes:

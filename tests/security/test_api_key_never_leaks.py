@@ -40,11 +40,12 @@ from devstack.components import worker_process
 from devstack.procs import free_port
 from leases import LeaseStore
 from providers.vultr import CreateInstanceRequest, VultrAuthError, VultrClient, VultrError
-from tests.security.conftest import MARGIN, PERIOD
 from tests.security.support import (
     API_KEY,
     DIGITALOCEAN_TOKEN,
     HCLOUD_TOKEN,
+    MARGIN,
+    PERIOD,
     SECRETS,
     LogCapture,
     Secret,

@@ -26,8 +26,14 @@ from core.models import ServerInput, ServerPolicy, ServerSpec, ServerStatus
 from core.settings import Settings, load_settings
 from devstack.procs import venv_bin
 from leases import LeaseStore
-from tests.security.conftest import MARGIN, PERIOD
-from tests.security.support import API_KEY, Secret, iter_payloads, start_codec_server
+from tests.security.support import (
+    API_KEY,
+    MARGIN,
+    PERIOD,
+    Secret,
+    iter_payloads,
+    start_codec_server,
+)
 from tests.support.emulator import RunningEmulator
 from worker import build_workers, open_providers
 from workflows.server import ServerWorkflow

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from emulator.hetzner.catalog import SERVER_TYPE_BY_NAME
-from tests.emulator.conftest import FakeClock
-from tests.emulator.hetzner.conftest import InProcess, MakeHetzner
+from tests.emulator.hetzner.support import InProcess, MakeHetzner
+from tests.emulator.support import FakeClock
 
 HOURLY = SERVER_TYPE_BY_NAME["cx22"].prices["fsn1"].hourly
 MONTHLY = SERVER_TYPE_BY_NAME["cx22"].prices["fsn1"].monthly

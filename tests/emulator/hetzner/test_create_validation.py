@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.hetzner.conftest import SERVER_BODY, InProcess
+from tests.emulator.hetzner.support import SERVER_BODY, InProcess
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ and injected faults in Hetzner's error body."""
 
 from __future__ import annotations
 
-from tests.emulator.hetzner.conftest import SERVER_BODY, InProcess, MakeHetzner, client_for
+from tests.emulator.hetzner.support import SERVER_BODY, InProcess, MakeHetzner, client_for
 
 
 async def test_every_answer_carries_the_rate_limit_headers(make_hetzner: MakeHetzner) -> None:

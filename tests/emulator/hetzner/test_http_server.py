@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulator.hetzner.conftest import SERVER_BODY
 from tests.emulator.hetzner.spec import assert_conforms
+from tests.emulator.hetzner.support import SERVER_BODY
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
 from tests.support.waits import poll_until
 

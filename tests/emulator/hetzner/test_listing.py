@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.hetzner.conftest import InProcess
+from tests.emulator.hetzner.support import InProcess
 
 MANAGED = {"managed-by": "vultr-lifecycle"}
 

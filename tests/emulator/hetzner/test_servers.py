@@ -3,7 +3,7 @@ and the lifecycle initializing -> starting -> running from the clock."""
 
 from __future__ import annotations
 
-from tests.emulator.hetzner.conftest import SERVER_BODY, InProcess
+from tests.emulator.hetzner.support import SERVER_BODY, InProcess
 
 
 async def test_create_answers_201_with_server_action_and_password(hz: InProcess) -> None:

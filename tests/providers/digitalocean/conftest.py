@@ -4,7 +4,6 @@ the spec, and one real emulator process for the client tests over HTTP."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,44 +11,13 @@ import pytest
 
 from emulator import create_app
 from emulator.digitalocean.config import DigitalOceanConfig
-from tests.providers.digitalocean.spec import assert_conforms
+from tests.providers.digitalocean.support import (
+    TOKEN,
+    DoEmulator,
+    FakeClock,
+    _conforms,
+)
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, running_emulator
-
-START = datetime(2024, 1, 10, 12, 0, 0, tzinfo=UTC)
-TOKEN = "in-process-token"
-DROPLET = {"name": "web-1", "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64"}
-
-
-class FakeClock:
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class DoEmulator:
-    """An in-process DigitalOcean face, its clock, and a client whose every /v2 answer is
-    validated against the spec."""
-
-    def __init__(self, clock: FakeClock, client: httpx.AsyncClient) -> None:
-        self.clock = clock
-        self.client = client
-
-    async def create(self, **fields: Any) -> dict[str, Any]:
-        response = await self.client.post("/v2/droplets", json={**DROPLET, **fields})
-        assert response.status_code == 202, response.text
-        droplet: dict[str, Any] = response.json()["droplet"]
-        return droplet
-
-
-async def _conforms(response: httpx.Response) -> None:
-    if response.request.url.path.startswith("/v2/"):
-        await response.aread()
-        assert_conforms(response)
 
 
 @pytest.fixture

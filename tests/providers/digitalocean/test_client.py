@@ -28,7 +28,8 @@ from providers.errors import (
     ProviderTransportError,
     ProviderValidationError,
 )
-from tests.providers.digitalocean.conftest import DROPLET, FakeClock
+from tests.emulator.support import FakeClock
+from tests.providers.digitalocean.support import DROPLET
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, start_emulator
 
 MOCK_TOKEN = "dop_v1_mock0123456789"

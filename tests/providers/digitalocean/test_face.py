@@ -11,7 +11,8 @@ from emulator import ResponseDropped
 from emulator.__main__ import parse_args
 from emulator.digitalocean.catalog import MONTHLY_CAP_HOURS, SIZE_BY_SLUG
 from emulator.digitalocean.config import DigitalOceanConfig
-from tests.providers.digitalocean.conftest import START, DoEmulator
+from tests.emulator.support import START
+from tests.providers.digitalocean.support import DoEmulator
 
 
 async def _all_pages(do: DoEmulator, **params: Any) -> list[dict[str, Any]]:

@@ -10,12 +10,8 @@ import httpx
 import pytest
 
 from providers.hetzner import HetznerClient
+from tests.providers.hetzner.support import BASE_URL, SECRET_TOKEN, Handler
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
-
-SECRET_TOKEN = "hcloud-live-0123456789abcdef-DO-NOT-LEAK"
-BASE_URL = "https://api.example.test/v1"
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -39,10 +35,3 @@ async def mock_client() -> AsyncIterator[Callable[..., HetznerClient]]:
     yield make
     for built in made:
         await built.aclose()
-
-
-def error_answer(
-    status: int, code: str, message: str = "refused", headers: dict[str, str] | None = None
-) -> Handler:
-    body = {"error": {"code": code, "message": message, "details": {}}}
-    return lambda request: httpx.Response(status, json=body, headers=headers)

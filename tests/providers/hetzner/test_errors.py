@@ -21,7 +21,7 @@ from providers.errors import (
 )
 from providers.hetzner import HetznerClient
 from providers.hetzner.errors import retry_after_from_headers
-from tests.providers.hetzner.conftest import SECRET_TOKEN, error_answer
+from tests.providers.hetzner.support import SECRET_TOKEN, error_answer
 
 MakeClient = Callable[..., HetznerClient]
 

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
 from providers.vultr import VultrClient
-
-SECRET_KEY = "sk-live-0123456789abcdef-DO-NOT-LEAK"
-BASE_URL = "https://api.example.test/v2"
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@dataclass
-class Scripted:
-    """Answers requests with `handler` and remembers every request it saw."""
-
-    handler: Handler
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
+from tests.providers.vultr.support import BASE_URL, SECRET_KEY, Handler, Scripted
 
 
 @pytest.fixture

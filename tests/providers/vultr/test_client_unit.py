@@ -35,7 +35,7 @@ from providers.vultr import (
     VultrTransportError,
     VultrValidationError,
 )
-from tests.providers.vultr.conftest import BASE_URL, SECRET_KEY, Scripted
+from tests.providers.vultr.support import BASE_URL, SECRET_KEY, Scripted
 
 MakeClient = Callable[..., VultrClient]
 MakeScripted = Callable[..., Scripted]

@@ -14,7 +14,7 @@ from providers.vultr import (
     VultrClient,
     VultrError,
 )
-from tests.providers.vultr.conftest import SECRET_KEY, Scripted
+from tests.providers.vultr.support import SECRET_KEY, Scripted
 
 MakeClient = Callable[..., VultrClient]
 REQUEST = CreateInstanceRequest(region="ewr", plan="vc2-1c-1gb", os_id=2284)
