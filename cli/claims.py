@@ -81,10 +81,11 @@ def heartbeat(name: NameArg, task: TaskOption, ttl: TtlOption = 300) -> None:
     settings = load_cli_settings()
 
     async def act(fleet: ServerFleet) -> Claim:
-        held = await _held_claim(fleet, name, task)
+        broker = _broker(fleet)
+        held = await _held_claim(fleet, broker, name, task)
         try:
             async with fleet.mongo(f"renew the claim on {name}"):
-                return await _broker(fleet).heartbeat(held, timedelta(seconds=ttl))
+                return await broker.heartbeat(held, timedelta(seconds=ttl))
         except ClaimError as exc:
             fail(str(exc))
 
@@ -97,9 +98,10 @@ def release(name: NameArg, task: TaskOption) -> None:
     settings = load_cli_settings()
 
     async def act(fleet: ServerFleet) -> None:
-        held = await _held_claim(fleet, name, task)
+        broker = _broker(fleet)
+        held = await _held_claim(fleet, broker, name, task)
         async with fleet.mongo(f"release the claim on {name}"):
-            await _broker(fleet).release(held)
+            await broker.release(held)
 
     run_with_fleet(settings, act)
     typer.echo(f"{task} released {name}")
@@ -117,9 +119,9 @@ def _broker(fleet: ServerFleet) -> ClaimBroker:
     return ClaimBroker(fleet.client, fleet.settings, fleet.db, store, check_spec=fleet.check_spec)
 
 
-async def _held_claim(fleet: ServerFleet, name: str, task_id: str) -> Claim:
+async def _held_claim(fleet: ServerFleet, broker: ClaimBroker, name: str, task_id: str) -> Claim:
     async with fleet.mongo(f"look up the claims on {name}"):
-        held = await _broker(fleet).held(name, task_id)
+        held = await broker.held(name, task_id)
     if held is not None:
         return held
     # Say why: an unknown or finished server is not a lapsed claim.
