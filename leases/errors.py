@@ -29,13 +29,13 @@ class LeaseOutcomeUnknown(LeaseError):
 
 
 class LeaseStoreBusy(LeaseError):
-    """This process already has its most lease calls in flight and none finished in
-    time; nothing was sent to MongoDB, so retrying later is safe."""
+    """This process already has its most lease store calls in flight and none finished
+    in time; nothing was sent to MongoDB, so retrying later is safe."""
 
     def __init__(self, operation: str, resource: str, in_flight: int, waited: float) -> None:
         super().__init__(
-            f"{operation} on lease {resource!r} not sent: this process has {in_flight} lease "
-            f"calls in flight and none finished within {waited:g} s; retry later"
+            f"{operation} on {resource!r} not sent: this process has {in_flight} lease "
+            f"store calls in flight and none finished within {waited:g} s; retry later"
         )
         self.operation = operation
         self.resource = resource

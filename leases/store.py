@@ -150,9 +150,9 @@ class LeaseStore:
     anything less on a replica set, a failover can hand one lease to two holders.
     `gc_grace` is how long after a slot's last expiry the TTL index may delete it.
     `op_timeout` bounds each MongoDB call (and separately, the read-back after an
-    ambiguous one). `max_in_flight` lease calls (acquire, renew, release) run at once;
-    another waits up to half `op_timeout` for one to finish, else raises LeaseStoreBusy
-    without sending anything. Keep 2.5 x `op_timeout` below the calling activity's
+    ambiguous one). `max_in_flight` calls of this store (lease calls and fenced writes)
+    run at once; another waits up to half `op_timeout` for one to finish, else raises
+    LeaseStoreBusy without sending anything. Keep 2.5 x `op_timeout` below the calling activity's
     start-to-close timeout.
     """
 
@@ -203,7 +203,9 @@ class LeaseStore:
 
     @asynccontextmanager
     async def _admitted(self, operation: str, resource: str) -> AsyncIterator[None]:
-        """One of the `max_in_flight` lease calls of this process, or LeaseStoreBusy."""
+        """One of the `max_in_flight` calls of this store, or LeaseStoreBusy. The wait is
+        before the call's own timeout starts, so a burst queues here, not in the driver's
+        pool or the server's, where it would time out and be retried twice over."""
         wait = self._timeout / 2
         try:
             await asyncio.wait_for(self._in_flight.acquire(), wait)
@@ -606,19 +608,21 @@ class LeaseStore:
         """
         if not owner:
             raise ValueError("owner must be a non-empty string")
-        with self._bounded():
-            result = await self._leases.update_many(
-                {"owner": owner, "res": {"$exists": True}, "$expr": live_expr()},
-                release_pipeline(),
-            )
-        return result.modified_count
+        async with self._admitted("release all", owner):
+            with self._bounded():
+                result = await self._leases.update_many(
+                    {"owner": owner, "res": {"$exists": True}, "$expr": live_expr()},
+                    release_pipeline(),
+                )
+            return result.modified_count
 
     async def holders(self, resource: str) -> list[Lease]:
         """The live holders of `resource`, judged by the server's clock, by slot."""
-        with self._bounded():
-            cursor = await self._leases.aggregate([*live_stages(resource), {"$sort": {"i": 1}}])
-            docs = await cursor.to_list()
-        return [_lease(doc) for doc in docs]
+        async with self._admitted("list holders", resource):
+            with self._bounded():
+                cursor = await self._leases.aggregate([*live_stages(resource), {"$sort": {"i": 1}}])
+                docs = await cursor.to_list()
+            return [_lease(doc) for doc in docs]
 
     # -- fenced writes to other collections ---------------------------------------------
 
@@ -645,14 +649,16 @@ class LeaseStore:
                 )
         coll = self._db.get_collection(collection) if isinstance(collection, str) else collection
         coll = coll.with_options(write_concern=self._wc)
-        with self._bounded():
-            doc = await self._upsert(
-                coll,
-                doc_id,
-                fenced_write_pipeline(dict(fields), fence, fence_field),
-                projection={fence_field: 1},
-            )
-        return bool(doc.get(fence_field) == fence)
+        target = f"{coll.name}/{doc_id}"
+        async with self._admitted("fenced write", target):
+            with self._bounded():
+                doc = await self._upsert(
+                    coll,
+                    doc_id,
+                    fenced_write_pipeline(dict(fields), fence, fence_field),
+                    projection={fence_field: 1},
+                )
+            return bool(doc.get(fence_field) == fence)
 
     # -- internals ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""A process sends at most `max_in_flight` lease calls at once: a burst of acquires
-waits in the store, before each call's timeout starts, instead of timing out in the
-driver's pool or the server's queue; a call that cannot get in is refused unsent."""
+"""A process sends at most `max_in_flight` lease store calls at once (lease calls and
+fenced read-model writes): a burst waits in the store, before each call's timeout
+starts, instead of timing out in the driver's pool or the server's queue; a call that
+cannot get in is refused unsent."""
 
 from __future__ import annotations
 
@@ -62,6 +63,45 @@ async def test_a_burst_of_acquires_sends_at_most_max_in_flight_calls_at_once(
     assert 1 < listener.most <= 3, listener.most
 
 
+async def test_fenced_writes_share_the_bound_with_lease_calls(
+    mongo_uri: str, mongo_db: Any
+) -> None:
+    listener = _InFlight()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[listener]
+    )
+    try:
+        store = LeaseStore(client[mongo_db.name], max_in_flight=3)
+        await store.ensure_indexes()
+        listener.most = 0
+        writes = (
+            store.fenced_write("servers", f"srv-{i}", {"state": "READY"}, 1) for i in range(40)
+        )
+        acquires = (store.acquire("mixed", f"wf-{i}", LONG, 100) for i in range(20))
+        results = await asyncio.gather(*writes, *acquires)
+        written = await client[mongo_db.name]["servers"].count_documents({"state": "READY"})
+    finally:
+        await client.close()
+
+    assert all(results)
+    assert written == 40
+    assert 1 < listener.most <= 3, listener.most
+
+
+async def test_a_fenced_write_that_cannot_get_in_is_refused_without_being_sent(
+    mongo_db: Any,
+) -> None:
+    store = LeaseStore(mongo_db, max_in_flight=1, op_timeout=timedelta(milliseconds=400))
+    await store.ensure_indexes()
+
+    async with store._admitted("acquire", "held-open"):
+        with pytest.raises(LeaseStoreBusy, match="fenced write on 'servers/srv-1' not sent"):
+            await store.fenced_write("servers", "srv-1", {"state": "READY"}, 1)
+
+    assert await mongo_db["servers"].find_one({"_id": "srv-1"}) is None
+    assert await store.fenced_write("servers", "srv-1", {"state": "READY"}, 1) is True
+
+
 async def test_a_call_that_cannot_get_in_is_refused_without_being_sent(mongo_db: Any) -> None:
     store = LeaseStore(mongo_db, max_in_flight=1, op_timeout=timedelta(milliseconds=400))
     await store.ensure_indexes()
@@ -69,7 +109,7 @@ async def test_a_call_that_cannot_get_in_is_refused_without_being_sent(mongo_db:
 
     async with store._admitted("acquire", "held-open"):  # the one call in flight
         started = loop.time()
-        with pytest.raises(LeaseStoreBusy, match="1 lease calls in flight") as busy:
+        with pytest.raises(LeaseStoreBusy, match="1 lease store calls in flight") as busy:
             await store.acquire("refused", "wf-a", LONG, 5)
         waited = loop.time() - started
 
