@@ -2,15 +2,17 @@
 signal still shows in the state as the number grows.
 
     .venv/bin/python bench/scale.py [--quick | --full] [--start N] [--budget-seconds S]
-                                    [--workers N]
+                                    [--steps 1000,2000,5000] [--workers N]
 
 Starts its own stack (bench/harness.py) with one `python worker.py` process (or
 --workers of them on the same queues and database), then
-ramps the number of live servers (start, x2, x4, ...). At each step it provisions the
+ramps the number of live servers (start, x2, x4, ..., or the --steps given). At each step it provisions the
 new servers, waits until all are READY, records the resident memory (RSS) of the
 workers (summed) and of the Temporal dev server, and samples signal-to-state latency on a
 random subset of idle servers: the time from sending `mark_busy` until the `status`
 query shows EXECUTING (the query is repeated every 10 ms), followed by `mark_idle`.
+It also reads the history length of 20 servers of the first step that are never
+probed: their growth between steps is what a waiting server adds to Temporal's history.
 The ramp stops when p99 exceeds --p99-limit (1 s), when the next step would not fit
 the time budget, when a step's provisioning stalls (far slower than the Vultr queue
 allows), or at --max-servers. New servers are started at the pace the Vultr queue
@@ -63,6 +65,18 @@ DAY = 86_400
 ACTIVITIES_PER_SERVER = 5
 PROBE_TIMEOUT = 30.0
 MIB = 1024 * 1024
+# Servers of the first step whose history length is read at every step.
+HISTORY_SAMPLE = 20
+
+
+def live_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not counts or counts[0] < 1 or counts != sorted(set(counts)):
+        raise argparse.ArgumentTypeError(f"steps must grow from at least 1: {text!r}")
+    return counts
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,6 +86,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--budget-seconds", type=float, help="time for the ramp")
     parser.add_argument("--samples", type=int, help="latency probes per step")
     parser.add_argument("--factor", type=float, default=2.0, help="growth per step")
+    parser.add_argument(
+        "--steps",
+        type=live_counts,
+        default=None,
+        help="live servers at each step, e.g. 1000,2000,5000 (instead of --start and --factor)",
+    )
     parser.add_argument("--max-servers", type=int, default=None, help="stop after this step")
     parser.add_argument("--p99-limit", type=float, default=1.0, help="stop above this p99 (s)")
     parser.add_argument("--probe-concurrency", type=int, default=10)
@@ -130,7 +150,13 @@ async def run() -> int:
     steps: list[dict[str, Any]] = []
     live: list[str] = []
     stop_reason = "max servers reached"
-    log(f"size {size}: ramp from {start} x{args.factor:g}, budget {budget:.0f} s")
+    # The live counts to step through: the given ones, or start x factor up to the max.
+    planned = iter(args.steps or [])
+    if args.steps:
+        start = next(planned)
+        log(f"size {size}: ramp through {args.steps}, budget {budget:.0f} s")
+    else:
+        log(f"size {size}: ramp from {start} x{args.factor:g}, budget {budget:.0f} s")
     async with BenchStack(options, "scale") as stack:
         began = time.monotonic()
         await asyncio.sleep(3)
@@ -143,6 +169,8 @@ async def run() -> int:
         )
         target = start
         stalled = False
+        sampled: list[str] = []
+        last_events: tuple[float, float] | None = None
         # Paced at what the Vultr queue can serve anyway, so that the account quota
         # lease is not hit by a whole step at once (--burst does that).
         pace = None if args.burst else args.vultr_rps / ACTIVITIES_PER_SERVER
@@ -178,7 +206,10 @@ async def run() -> int:
             provisioned = time.monotonic() - t
             await asyncio.sleep(5)  # the READY transitions' record activities finish
             docs = await stack.read_model()
-            idle = [n for n in live if docs[n]["state"] in ("READY", "IDLE")]
+            # A fixed sample of the first step is never probed: its history growth between
+            # steps is what a waiting server costs Temporal while the fleet grows.
+            sampled = sampled or live[:HISTORY_SAMPLE]
+            idle = [n for n in live if docs[n]["state"] in ("READY", "IDLE") and n not in sampled]
             chosen = rng.sample(idle, min(samples, len(idle)))
             log(f"step {target}: provisioned in {provisioned:.0f} s; probing {len(chosen)}")
             t = time.monotonic()
@@ -200,6 +231,14 @@ async def run() -> int:
                 "timeouts": sum(p["latency"] > PROBE_TIMEOUT for p in probes),
                 "probe_seconds": probe_seconds,
             }
+            lengths = await stack.histories(sampled)
+            events = sum(len(h) for h in lengths.values()) / len(sampled)
+            now = time.monotonic()
+            if last_events is not None:
+                grown, hours = events - last_events[0], (now - last_events[1]) / 3600
+                step["history_events_per_server_hour"] = grown / hours
+            step["history_events_per_server"] = events
+            last_events = (events, now)
             steps.append(step)
             log(
                 f"step {len(live)}: p50 {latency['p50'] * 1000:.0f} ms, p99 "
@@ -208,6 +247,11 @@ async def run() -> int:
             if latency["p99"] > args.p99_limit:
                 stop_reason = f"p99 {latency['p99']:.2f} s above {args.p99_limit:g} s"
                 break
+            if args.steps:
+                target = next(planned, 0)
+                if not target:
+                    break
+                continue
             target = int(target * args.factor)
             if args.max_servers and target > args.max_servers:
                 break
@@ -229,9 +273,10 @@ async def run() -> int:
         left = sum(row["deleted_at"] is None for row in ledger)
         worker_log = stack.worker_log_counts()
 
+    ramp = f"ramp through {args.steps}" if args.steps else f"ramp from {start} x{args.factor:g}"
     print(
-        f"\nscale — size {size}: {args.workers} worker process(es); ramp from {start} "
-        f"x{args.factor:g}, budget {budget:.0f} s, {samples} probes per step "
+        f"\nscale — size {size}: {args.workers} worker process(es); {ramp}, "
+        f"budget {budget:.0f} s, {samples} probes per step "
         f"({args.probe_concurrency} at a time), billing period {DAY} s, "
         f"Vultr queue {args.vultr_rps:g} req/s, instant boot\n"
     )
@@ -245,6 +290,8 @@ async def run() -> int:
                     "-",
                     f"{s['worker_rss_mib']:.0f}",
                     f"{s['temporal_rss_mib']:.0f}",
+                    "-",
+                    "-",
                     "-",
                     "-",
                     "-",
@@ -263,6 +310,8 @@ async def run() -> int:
                     "-",
                     "-",
                     "-",
+                    "-",
+                    "-",
                 )
             )
             continue
@@ -277,6 +326,10 @@ async def run() -> int:
                 f"{lat['p50'] * 1000:.0f} / {lat['p99'] * 1000:.0f} / {lat['max'] * 1000:.0f}",
                 f"{rpc['p50'] * 1000:.0f}",
                 f"{lat['n']} ({s['timeouts']} timed out)",
+                f"{s['history_events_per_server']:.0f}",
+                f"{s['history_events_per_server_hour']:.0f}"
+                if "history_events_per_server_hour" in s
+                else "-",
             )
         )
     print_table(
@@ -289,6 +342,8 @@ async def run() -> int:
             "signal -> EXECUTING p50/p99/max ms",
             "signal RPC p50 ms",
             "probes",
+            f"history events/server ({HISTORY_SAMPLE} unprobed of step 1)",
+            "their growth per server-hour since the last step",
         ),
         rows,
     )
