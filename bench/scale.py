@@ -5,8 +5,8 @@ signal still shows in the state as the number grows.
                                     [--steps 1000,2000,5000] [--workers N]
 
 Starts its own stack (bench/harness.py) with one `python worker.py` process (or
---workers of them on the same queues and database), then
-ramps the number of live servers (start, x2, x4, ..., or the --steps given). At each step it provisions the
+--workers of them on the same queues and database), then ramps the number of live
+servers (start, x2, x4, ..., or the --steps given). At each step it provisions the
 new servers, waits until all are READY, records the resident memory (RSS) of the
 workers (summed) and of the Temporal dev server, and samples signal-to-state latency on a
 random subset of idle servers: the time from sending `mark_busy` until the `status`
