@@ -136,7 +136,10 @@ async def run() -> int:
         float(sizes["budget_seconds"]),
         int(sizes["samples"]),
     )
+    # The account quota admits the largest step (the harness's default is 2,000).
+    largest = max(args.steps) if args.steps else (args.max_servers or 10_000)
     options = StackOptions(
+        max_servers=max(largest, 2_000),
         billing_period_seconds=DAY,
         terminate_before_seconds=60,
         boot_seconds=0,
