@@ -97,22 +97,28 @@ def temporal_process(
     headless: bool = False,
     dynamic_config: dict[str, str] | None = None,
 ) -> ManagedProcess:
-    argv = [venv_bin("temporal"), "server", "start-dev", "--ip", host, "--port", str(port)]
-    argv += ["--namespace", namespace, "--log-level", "warn"]
-    # Its HTTP API and metrics ports default to fixed numbers; pick free ones so that
-    # several dev servers (tests, benchmarks) can run side by side.
-    argv += ["--http-port", str(free_port(host)), "--metrics-port", str(free_port(host))]
+    fixed = [venv_bin("temporal"), "server", "start-dev", "--ip", host, "--port", str(port)]
+    fixed += ["--namespace", namespace, "--log-level", "warn"]
     if headless:
-        argv.append("--headless")
+        fixed.append("--headless")
     else:
-        argv += ["--ui-port", str(ui_port)]
+        fixed += ["--ui-port", str(ui_port)]
     if db_filename is not None:
-        argv += ["--db-filename", str(db_filename)]
+        fixed += ["--db-filename", str(db_filename)]
     for name, kind in SEARCH_ATTRIBUTES.items():
-        argv += ["--search-attribute", f"{name}={kind}"]
+        fixed += ["--search-attribute", f"{name}={kind}"]
     for key, value in (dynamic_config or {}).items():
-        argv += ["--dynamic-config-value", f"{key}={value}"]
-    return ManagedProcess("Temporal dev server", argv, log_path, tcp_ready(host, port))
+        fixed += ["--dynamic-config-value", f"{key}={value}"]
+
+    def argv() -> list[str]:
+        # Its HTTP API and metrics ports default to fixed numbers; pick free ones so
+        # that several dev servers (tests, benchmarks) can run side by side. Another
+        # socket can take one before the server binds it: then it starts again.
+        return [*fixed, "--http-port", str(free_port(host)), "--metrics-port", str(free_port(host))]
+
+    return ManagedProcess(
+        "Temporal dev server", argv(), log_path, tcp_ready(host, port), fresh_argv=argv
+    )
 
 
 def worker_process(log_path: Path, env: dict[str, str], ready_port: int) -> ManagedProcess:

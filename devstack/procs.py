@@ -103,6 +103,15 @@ def venv_bin(name: str) -> str:
     return name
 
 
+# What a Go or Python server prints when its port was taken.
+PORT_CLASH = "address already in use"
+PORT_CLASH_RETRIES = 3
+
+
+class _PortClash(Exception):
+    """The process exited during start because a port it was given was taken."""
+
+
 @dataclass
 class ManagedProcess:
     """One component as a child process in its own process group, logging to a file."""
@@ -113,13 +122,33 @@ class ManagedProcess:
     ready: Callable[[], bool]
     env: dict[str, str] | None = None
     cwd: Path | None = None
+    # New arguments (fresh `free_port()`s) for when the process exits during start
+    # because a port picked for it was taken in between; tried up to PORT_CLASH_RETRIES.
+    fresh_argv: Callable[[], Sequence[str]] | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self, timeout: float = 30.0, cancel: threading.Event | None = None) -> None:
         """Spawn and wait until `ready()`; if `cancel` is set meanwhile, stop and raise
         StartCancelled (lets a signal handler interrupt a start without raising in it)."""
+        for attempt in range(PORT_CLASH_RETRIES + 1):
+            try:
+                self._start_once(timeout, cancel)
+                return
+            except _PortClash:
+                if self.fresh_argv is None or attempt == PORT_CLASH_RETRIES:
+                    raise ComponentError(self._exited_message()) from None
+                self.argv = list(self.fresh_argv())
+
+    def _exited_message(self) -> str:
+        code = self.process.returncode if self.process else None
+        return (
+            f"{self.name} exited with code {code} during start; see {self.log_path}:\n{self.tail()}"
+        )
+
+    def _start_once(self, timeout: float, cancel: threading.Event | None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        began_at = log.tell()  # this attempt's output starts here
         env = {**os.environ, **(self.env or {})}
         # Output goes to a log file: no colour codes (NO_COLOR is honoured by the Temporal
         # SDK core's logger, the Temporal CLI and rich; the FORCE_* variables would win).
@@ -142,10 +171,9 @@ class ManagedProcess:
                 self.stop()
                 raise StartCancelled(f"start of the {self.name} cancelled")
             if self.process.poll() is not None:
-                raise ComponentError(
-                    f"{self.name} exited with code {self.process.returncode} during start; "
-                    f"see {self.log_path}:\n{self.tail()}"
-                )
+                if PORT_CLASH in self._output_since(began_at):
+                    raise _PortClash
+                raise ComponentError(self._exited_message())
             try:
                 if self.ready():
                     return
@@ -196,6 +224,14 @@ class ManagedProcess:
             os.killpg(self.process.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def _output_since(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def tail(self, lines: int = 20) -> str:
         try:
