@@ -117,6 +117,7 @@ def build_workers(
             policy.resolve_policy,
             directory.served_providers,
         ],
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
     calls = []
     for provider_id, provider in providers.items():

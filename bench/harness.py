@@ -308,6 +308,7 @@ class StackOptions:
     # Worker settings left at the worker's defaults when None.
     idle_window_seconds: int | None = None  # IDLE_WINDOW_SECONDS (per-second servers)
     reconcile_interval_seconds: int | None = None  # RECONCILE_INTERVAL_SECONDS
+    worker_max_cached_workflows: int | None = None  # WORKER_MAX_CACHED_WORKFLOWS
 
     def policy(self) -> ServerPolicy:
         return ServerPolicy(
@@ -439,6 +440,8 @@ class BenchStack:
             optional["idle_window_seconds"] = opts.idle_window_seconds
         if opts.reconcile_interval_seconds is not None:
             optional["reconcile_interval_seconds"] = opts.reconcile_interval_seconds
+        if opts.worker_max_cached_workflows is not None:
+            optional["worker_max_cached_workflows"] = opts.worker_max_cached_workflows
         metrics_port = free_port()
         self.settings = load_settings(
             **hetzner,

@@ -53,6 +53,7 @@ from bench.harness import (  # noqa: E402
     write_results,
 )
 from core.models import TaskSignal  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from workflows.server import ServerWorkflow  # noqa: E402
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -100,6 +101,12 @@ def parse_args() -> argparse.Namespace:
         "--burst", action="store_true", help="start each step's servers all at once (unpaced)"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--cache",
+        type=int,
+        default=None,
+        help="WORKER_MAX_CACHED_WORKFLOWS of each worker (the worker's default if not given)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
 
@@ -148,6 +155,7 @@ async def run() -> int:
         ready_poll_seconds=1.0,
         seed=args.seed,
         workers=args.workers,
+        worker_max_cached_workflows=args.cache,
     )
     rng = random.Random(args.seed)
     steps: list[dict[str, Any]] = []
@@ -281,7 +289,8 @@ async def run() -> int:
         f"\nscale — size {size}: {args.workers} worker process(es); {ramp}, "
         f"budget {budget:.0f} s, {samples} probes per step "
         f"({args.probe_concurrency} at a time), billing period {DAY} s, "
-        f"Vultr queue {args.vultr_rps:g} req/s, instant boot\n"
+        f"Vultr queue {args.vultr_rps:g} req/s, instant boot, workflow cache "
+        f"{args.cache or Settings.model_fields['worker_max_cached_workflows'].default}\n"
     )
     rows = []
     for s in steps:

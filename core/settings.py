@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     default_plan: str = "vc2-1c-1gb"
     default_os_id: int = 2284
 
+    # Workflows a worker keeps in memory between their tasks. A task of one that is not
+    # kept replays its whole history first, so keep it above the live servers a worker
+    # runs (about 0.3 MiB each).
+    worker_max_cached_workflows: int = Field(default=5000, gt=0)
+
     # Observability and security
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     # How often the worker re-reads the read model for the fleet gauges.

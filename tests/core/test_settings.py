@@ -19,6 +19,7 @@ def test_defaults_match_the_design():
     assert s.billing_period_seconds == 3600
     assert s.terminate_before_seconds == 60
     assert s.max_concurrent_terminations == 30
+    assert s.worker_max_cached_workflows == 5000
     assert s.temporal_address == "localhost:7233"
     assert s.mongo_uri == "mongodb://localhost:27017"
     assert s.vultr_api_url == "https://api.vultr.com/v2"
@@ -36,6 +37,7 @@ def test_defaults_match_the_design():
         ("TEMPORAL_ADDRESS", "localhost", "TEMPORAL_ADDRESS"),
         ("VULTR_API_URL", "api.vultr.com", "VULTR_API_URL"),
         ("MAX_SERVERS", "0", "MAX_SERVERS"),
+        ("WORKER_MAX_CACHED_WORKFLOWS", "0", "WORKER_MAX_CACHED_WORKFLOWS"),
         ("HETZNER_MAX_SERVERS", "0", "HETZNER_MAX_SERVERS"),
         ("VULTR_REQUESTS_PER_SECOND", "31", "VULTR_REQUESTS_PER_SECOND"),
         ("PAYLOAD_ENCRYPTION_KEY", "zz", "PAYLOAD_ENCRYPTION_KEY"),
