@@ -1,18 +1,18 @@
 """What a task queue's activity rate limit dispatches: the rate a worker asks for
 (`max_task_queue_activities_per_second`, the worker's per-provider request rate)
 against the rate activities actually start, with the dev server's default task-queue
-partitions and with one partition, side by side in one run.
+partitions (4) and with one, side by side in one run.
 
     .venv/bin/python bench/queue_rate.py [--rate 1] [--activities 16]
 
-Two Temporal dev servers start at once (headless, in memory), one with the default
-dynamic config and one with `matching.numTaskqueueReadPartitions` and
-`matching.numTaskqueueWritePartitions` set to 1. On each, one workflow schedules
---activities activities together on a queue whose worker asks for --rate per second;
-each activity notes when it started. Prints, per server, the achieved rate
-((n - 1) / (last start - first start)) and the gaps between starts, and writes JSON to
-bench/results/. A provider account's rate (Hetzner: 1 request/s) is only kept near
-its budget when the achieved rate is near the asked one.
+Two Temporal dev servers start at once (headless, in memory), one with
+`matching.numTaskqueueReadPartitions` and `matching.numTaskqueueWritePartitions` at
+the server's default 4 and one with them at 1, as the project's dev servers run. On
+each, one workflow schedules --activities activities together on a queue whose worker
+asks for --rate per second; each activity notes when it started. Prints, per server,
+the achieved rate ((n - 1) / (last start - first start)) and the gaps between starts,
+and writes JSON to bench/results/. A provider account's rate (Hetzner: 1 request/s)
+is only kept near its budget when the achieved rate is near the asked one.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker  # noqa: E402
 
 from bench.harness import distribution, log, print_table, write_results  # noqa: E402
-from devstack.components import temporal_process  # noqa: E402
+from devstack.components import ONE_PARTITION_PER_QUEUE, temporal_process  # noqa: E402
 from devstack.procs import ManagedProcess, free_port  # noqa: E402
 
-ONE_PARTITION = {
-    "matching.numTaskqueueReadPartitions": "1",
-    "matching.numTaskqueueWritePartitions": "1",
+# The server's default is 4; the project's dev servers run with one.
+VARIANTS: dict[str, dict[str, str]] = {
+    "4 (the server's default)": {key: "4" for key in ONE_PARTITION_PER_QUEUE},
+    "1 (the dev stack's)": ONE_PARTITION_PER_QUEUE,
 }
-VARIANTS: dict[str, dict[str, str]] = {"default partitions": {}, "one partition": ONE_PARTITION}
 TASK_QUEUE = "rate-probe"
 
 
@@ -119,7 +119,7 @@ def main() -> int:
         try:
             for name, config in VARIANTS.items():
                 port = free_port()
-                log_path = Path(tmp) / f"{name.replace(' ', '-')}.log"
+                log_path = Path(tmp) / f"partitions-{name.split()[0]}.log"
                 server = temporal_process(port, 0, log_path, headless=True, dynamic_config=config)
                 servers.append(server)
                 server.start(timeout=60)

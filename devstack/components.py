@@ -12,6 +12,7 @@ from devstack.procs import ManagedProcess, free_port, tcp_ready, venv_bin
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 __all__ = [
+    "ONE_PARTITION_PER_QUEUE",
     "SEARCH_ATTRIBUTES",
     "emulator_process",
     "mongo_process",
@@ -86,6 +87,16 @@ def emulator_process(
     )
 
 
+# One partition per task queue: the server splits a queue's activity rate limit
+# among its partitions (4 by default), so a provider queue at 1 request/s started
+# bursts at once and then waited 4 s, 0.56 activities/s on average
+# (bench/queue_rate.py); with one it starts them 1 s apart.
+ONE_PARTITION_PER_QUEUE = {
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
+
+
 def temporal_process(
     port: int,
     ui_port: int,
@@ -107,7 +118,7 @@ def temporal_process(
         fixed += ["--db-filename", str(db_filename)]
     for name, kind in SEARCH_ATTRIBUTES.items():
         fixed += ["--search-attribute", f"{name}={kind}"]
-    for key, value in (dynamic_config or {}).items():
+    for key, value in (ONE_PARTITION_PER_QUEUE | (dynamic_config or {})).items():
         fixed += ["--dynamic-config-value", f"{key}={value}"]
 
     def argv() -> list[str]:

@@ -32,7 +32,9 @@ from temporalio.client import Client
 from core.settings import Settings
 from devstack.components import SEARCH_ATTRIBUTES
 from devstack.procs import ManagedProcess, free_port, tcp_ready, venv_bin
+from providers import PROVIDER_IDS
 from tests.support.shared_specs import shared_spec
+from workflows.policies import provider_task_queue
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -707,3 +709,15 @@ def test_grafana_provisions_the_dashboards_with_the_prometheus_service_as_source
     fleet = json.loads((dashboards / "fleet.json").read_text())
     uids = {t["datasource"]["uid"] for p in fleet["panels"] for t in p["targets"]}
     assert uids == {source["uid"]}
+
+
+def test_each_provider_queue_of_the_default_queue_has_one_partition() -> None:
+    main = interpolate(environment(service("worker"))["TEMPORAL_TASK_QUEUE"] or "", {})
+    dynamic = yaml.safe_load(compose()["configs"]["temporal-dynamic-config"]["content"])
+    for key in ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions"):
+        one = {
+            entry["constraints"]["taskQueueName"]
+            for entry in dynamic[key]
+            if entry["value"] == 1 and set(entry["constraints"]) == {"taskQueueName"}
+        }
+        assert one == {provider_task_queue(main, p) for p in PROVIDER_IDS}, key

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.components import SEARCH_ATTRIBUTES
+from devstack.components import ONE_PARTITION_PER_QUEUE, SEARCH_ATTRIBUTES
 from devstack.procs import venv_bin
 from workflows.search_attributes import ALL_KEYS
 
@@ -73,6 +73,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_extra_args=[
             "--dynamic-config-value",
             "limit.historyCount.suggestContinueAsNew=60",
+            *(
+                arg
+                for key, value in ONE_PARTITION_PER_QUEUE.items()
+                for arg in ("--dynamic-config-value", f"{key}={value}")
+            ),
         ],
     )
     try:
