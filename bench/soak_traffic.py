@@ -63,7 +63,9 @@ class TrafficPlan:
 @dataclass
 class TaskRecord:
     """A job on a server: by signals (mark_busy/mark_idle) or by claim (a lease and the
-    workflow's claim update). Times are when the soak sent (claim: got back) each end."""
+    workflow's claim update). A job starts when Temporal accepted its mark_busy (the
+    signal call returned; retried through a Temporal restart, it may land after the
+    server was deleted) or its claim came back, and ends when the soak sent its end."""
 
     server: str
     task_id: str
@@ -187,6 +189,7 @@ class Traffic:
             if not sent:
                 task.ended = task.started  # never reached the workflow: it never ran
                 return
+            task.started = time.time()  # the server is the job's from here on
             await self._hold(self.rng.uniform(*self.plan.task_seconds))
             await self._retry("mark_idle", lambda: self.stack.signal_idle(server, task.task_id))
             task.ended = time.time()
