@@ -108,7 +108,10 @@ def parse_args() -> argparse.Namespace:
         help="WORKER_MAX_CACHED_WORKFLOWS of each worker (the worker's default if not given)",
     )
     parser.add_argument("--seed", type=int, default=1)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.cache is not None and args.cache < 1:
+        parser.error(f"--cache must be at least 1, got {args.cache}")
+    return args
 
 
 async def probe(stack: BenchStack, name: str, task_id: str) -> dict[str, float]:

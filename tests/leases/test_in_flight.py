@@ -6,6 +6,8 @@ cannot get in is refused unsent."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -39,23 +41,33 @@ class _InFlight(monitoring.CommandListener):
     succeeded = failed = _ended
 
 
-async def test_a_burst_of_acquires_sends_at_most_max_in_flight_calls_at_once(
-    mongo_uri: str, mongo_db: Any
-) -> None:
+@asynccontextmanager
+async def counted_store(
+    mongo_uri: str, db_name: str
+) -> AsyncIterator[tuple[LeaseStore, _InFlight]]:
+    """A store with `max_in_flight=3` on a client whose lease commands are counted
+    from the moment it is ready."""
     listener = _InFlight()
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         mongo_uri, tz_aware=True, event_listeners=[listener]
     )
     try:
-        store = LeaseStore(client[mongo_db.name], max_in_flight=3)
+        store = LeaseStore(client[db_name], max_in_flight=3)
         await store.ensure_indexes()
         listener.most = 0
+        yield store, listener
+    finally:
+        await client.close()
+
+
+async def test_a_burst_of_acquires_sends_at_most_max_in_flight_calls_at_once(
+    mongo_uri: str, mongo_db: Any
+) -> None:
+    async with counted_store(mongo_uri, mongo_db.name) as (store, listener):
         granted = await asyncio.gather(
             *(store.acquire("gated", f"wf-{i}", LONG, 100) for i in range(60))
         )
         holders = await store.holders("gated")
-    finally:
-        await client.close()
 
     assert all(granted)
     assert len(holders) == 60
@@ -66,22 +78,13 @@ async def test_a_burst_of_acquires_sends_at_most_max_in_flight_calls_at_once(
 async def test_fenced_writes_share_the_bound_with_lease_calls(
     mongo_uri: str, mongo_db: Any
 ) -> None:
-    listener = _InFlight()
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        mongo_uri, tz_aware=True, event_listeners=[listener]
-    )
-    try:
-        store = LeaseStore(client[mongo_db.name], max_in_flight=3)
-        await store.ensure_indexes()
-        listener.most = 0
+    async with counted_store(mongo_uri, mongo_db.name) as (store, listener):
         writes = (
             store.fenced_write("servers", f"srv-{i}", {"state": "READY"}, 1) for i in range(40)
         )
         acquires = (store.acquire("mixed", f"wf-{i}", LONG, 100) for i in range(20))
         results = await asyncio.gather(*writes, *acquires)
-        written = await client[mongo_db.name]["servers"].count_documents({"state": "READY"})
-    finally:
-        await client.close()
+    written = await mongo_db["servers"].count_documents({"state": "READY"})
 
     assert all(results)
     assert written == 40
