@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.delete_plan import DeletePlanActivities, ensure_delete_plan_indexes
 from activities.fleet_store import FleetStoreActivities, ensure_read_model_indexes
@@ -54,6 +55,14 @@ WORKFLOWS: Sequence[type] = (
     ReconcileFleetWorkflow,
     WarmPoolWorkflow,
     SpecCheckWorkflow,
+)
+# The sandbox imports a workflow's module afresh for every new run (tens of ms; more
+# where PYTHONDONTWRITEBYTECODE leaves it no bytecode cache), which bounds how fast
+# a burst of servers starts. The workflows package and the project modules it imports
+# hold no state of their own (tests/workflows/test_module_state.py), so runs share
+# them; the sandbox still guards builtins, and the workflow tests run fully sandboxed.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
 )
 
 
@@ -102,6 +111,7 @@ def build_workers(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[
             fleet_store.take_quota_slot,
             fleet_store.take_termination_slot,

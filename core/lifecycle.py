@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 __all__ = [
     "ACTIVE_STATES",
@@ -28,15 +30,17 @@ class ServerState(StrEnum):
 
 S = ServerState
 
-TRANSITIONS: dict[ServerState, frozenset[ServerState]] = {
-    S.PROVISIONING: frozenset({S.READY, S.TERMINATING, S.ERROR}),
-    S.READY: frozenset({S.EXECUTING, S.TERMINATING, S.ERROR}),
-    S.EXECUTING: frozenset({S.IDLE, S.TERMINATING, S.ERROR}),
-    S.IDLE: frozenset({S.EXECUTING, S.TERMINATING, S.ERROR}),
-    S.TERMINATING: frozenset({S.TERMINATED, S.ERROR}),
-    S.TERMINATED: frozenset(),
-    S.ERROR: frozenset(),
-}
+TRANSITIONS: Mapping[ServerState, frozenset[ServerState]] = MappingProxyType(
+    {
+        S.PROVISIONING: frozenset({S.READY, S.TERMINATING, S.ERROR}),
+        S.READY: frozenset({S.EXECUTING, S.TERMINATING, S.ERROR}),
+        S.EXECUTING: frozenset({S.IDLE, S.TERMINATING, S.ERROR}),
+        S.IDLE: frozenset({S.EXECUTING, S.TERMINATING, S.ERROR}),
+        S.TERMINATING: frozenset({S.TERMINATED, S.ERROR}),
+        S.TERMINATED: frozenset(),
+        S.ERROR: frozenset(),
+    }
+)
 
 FINAL_STATES = frozenset({S.TERMINATED, S.ERROR})
 # A job can be handed a server in these states without provisioning a new one.

@@ -49,7 +49,6 @@ __all__ = [
 
 Expr = dict[str, Any]
 
-NOW_MS: Expr = {"$toLong": "$$NOW"}
 # Room for this many slots per resource in a token; 2**20 * epoch ms fits a long
 # until the 23rd century.
 SLOT_SPACE = 1 << 20
@@ -59,17 +58,22 @@ def slot_id(resource: str, i: int) -> dict[str, Any]:
     return {"res": resource, "i": i}
 
 
+def _now_ms() -> Expr:
+    """The server's clock in epoch ms; a fresh dict each time, as every expression here."""
+    return {"$toLong": "$$NOW"}
+
+
 def _text(value: str) -> Expr:
     """A caller's string as data: unwrapped, "$x" would be read as a field path."""
     return {"$literal": value}
 
 
 def live_expr() -> Expr:
-    return {"$gt": ["$expires_ms", NOW_MS]}
+    return {"$gt": ["$expires_ms", _now_ms()]}
 
 
 def expired_expr() -> Expr:
-    return {"$lte": ["$expires_ms", NOW_MS]}
+    return {"$lte": ["$expires_ms", _now_ms()]}
 
 
 def live_filter(resource: str, owner: str | None = None, token: int | None = None) -> Expr:
@@ -134,12 +138,12 @@ def grant_pipeline(owner: str, ttl_ms: int, op: ObjectId, grace_ms: int) -> list
     """Give the matched slot to `owner`: its own live holding keeps its token and is
     extended; anything else (free, expired, the owner's expired one) gets a new token.
     `last_grant.op == op` in the result tells this call was granted."""
-    until = {"$add": [NOW_MS, Int64(ttl_ms)]}
+    until = {"$add": [_now_ms(), Int64(ttl_ms)]}
     keep = "$_keep"
     fresh_token = {
         "$max": [
             {"$add": ["$fence", Int64(SLOT_SPACE)]},
-            {"$add": [{"$multiply": [NOW_MS, Int64(SLOT_SPACE)]}, {"$toLong": "$i"}]},
+            {"$add": [{"$multiply": [_now_ms(), Int64(SLOT_SPACE)]}, {"$toLong": "$i"}]},
         ]
     }
     return [
@@ -173,7 +177,7 @@ def grant_pipeline(owner: str, ttl_ms: int, op: ObjectId, grace_ms: int) -> list
 
 
 def renew_pipeline(ttl_ms: int, grace_ms: int) -> list[Expr]:
-    until = {"$add": [NOW_MS, Int64(ttl_ms)]}
+    until = {"$add": [_now_ms(), Int64(ttl_ms)]}
     return [{"$set": {"expires_ms": until, "gc_after": _gc_after(until, grace_ms)}}]
 
 

@@ -3,6 +3,9 @@ and their registration: the one list the dev server, tests and compose setup use
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from temporalio.common import SearchAttributeKey
 
 __all__ = [
@@ -36,6 +39,6 @@ ALL_KEYS = (
 )
 
 # Name -> type as `temporal operator search-attribute create --type` spells it.
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    key.name: key.indexed_value_type.name.title() for key in ALL_KEYS
-}
+SEARCH_ATTRIBUTES: Mapping[str, str] = MappingProxyType(
+    {key.name: key.indexed_value_type.name.title() for key in ALL_KEYS}
+)

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import load_settings
 from leases import LeaseStore
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
-from worker import build_workers, open_providers
+from worker import WORKFLOW_RUNNER, build_workers, open_providers
 from workflows.policies import provider_task_queue
 
 
@@ -35,6 +35,7 @@ async def test_the_workflow_cache_and_the_request_rates_come_from_the_settings(
 
     assert main.task_queue == "wiring"
     assert main.config()["max_cached_workflows"] == 1234
+    assert main.config()["workflow_runner"] is WORKFLOW_RUNNER
     (vultr,) = calls
     assert vultr.task_queue == provider_task_queue("wiring", "vultr")
     assert vultr.config()["max_task_queue_activities_per_second"] == 7
