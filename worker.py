@@ -40,7 +40,7 @@ from providers.hetzner.client import HetznerClient
 from providers.hetzner.provider import HetznerProvider
 from providers.vultr import VultrClient
 from providers.vultr.provider import VultrProvider
-from workflows.policies import provider_task_queue
+from workflows.policies import provider_catalog_queue, provider_task_queue
 from workflows.pool import WarmPoolWorkflow
 from workflows.reconcile import ReconcileFleetWorkflow, ReconcileWorkflow
 from workflows.schedules import ensure_reconcile_schedule
@@ -93,8 +93,8 @@ def build_workers(
     db: AsyncDatabase[Any],
     store: LeaseStore,
 ) -> list[Worker]:
-    """The workers of one process: workflows + store activities, and one per provider
-    for its calls, on that provider's rate-limited queue."""
+    """The workers of one process: workflows + store activities, and two per provider:
+    its API calls on its rate-limited queue, its catalog checks on its catalog queue."""
     fleet_store = FleetStoreActivities(
         store,
         db,
@@ -133,13 +133,14 @@ def build_workers(
     for provider_id, provider in providers.items():
         cloud = ProviderActivities(provider)
         reconcile = ReconcileActivities(client, provider, db)
+        catalog = [cloud.quote_plan, cloud.spec_problems]
         calls.append(
             Worker(
                 client,
                 task_queue=provider_task_queue(settings.temporal_task_queue, provider_id),
                 activities=[
-                    cloud.quote_plan,
-                    cloud.spec_problems,
+                    # Also here for checks scheduled before they had their own queue.
+                    *catalog,
                     cloud.find_instance,
                     cloud.create_instance,
                     cloud.check_ready,
@@ -149,6 +150,13 @@ def build_workers(
                 ],
                 # Enforced by the server across every worker polling this queue.
                 max_task_queue_activities_per_second=settings.requests_per_second(provider_id),
+            )
+        )
+        calls.append(
+            Worker(
+                client,
+                task_queue=provider_catalog_queue(settings.temporal_task_queue, provider_id),
+                activities=catalog,
             )
         )
     return [main, *calls]

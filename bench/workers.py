@@ -14,9 +14,9 @@ workers must not raise it). Instances left, servers not TERMINATED and duplicate
 instances are counted too.
 
 The emulator boots in 2 s and never answers 429, so the queue's limit is what paces
-the fleet. The limit counts activities, not requests: a catalog load (each worker's
-first quote) is one activity but three listings, so the busiest second is shown for
-all requests and for instance calls alone, beside the busiest 5 s average.
+the fleet. A catalog load (each worker's first quote) is three listings on the
+catalog queue, outside the limit, so the busiest second is shown for all requests and
+for instance calls alone, beside the busiest 5 s average.
 
 Sizes: --quick 30 servers, default 60, --full 200. At 200 servers (quota 200) on
 SecantusDB every quota acquire timed out (`ambiguous acquire ... NetworkTimeout`), at
@@ -57,7 +57,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 DAY = 86_400  # no deadline falls inside a run: termination is requested
 BOOT = 2.0
-CALLS_PER_SERVER = 7  # quote, look up, create, readiness (x1-2), delete, confirm
+CALLS_PER_SERVER = 7  # look up, create, readiness (x1-3), delete, confirm
 PROVISION_CALLS = 5  # of which before READY (bench/scale.py measured ~4.7)
 
 
@@ -125,7 +125,7 @@ async def one_run(workers: int, n: int, args: argparse.Namespace) -> dict[str, A
         and (started := entered(s, "PROVISIONING")) is not None
     ]
     times = [r.time for r in requests]
-    # A catalog load (each worker's first quote) is one queue activity but three listings.
+    # A catalog load (each worker's first quote) is three listings outside the queue's limit.
     instance_times = [r.time for r in requests if "/instances" in r.path]
     labels = Counter(row["label"] for row in ledger)
     return {

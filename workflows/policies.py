@@ -20,6 +20,7 @@ __all__ = [
     "READY_POLL_PRIORITY",
     "TERMINATION_SLOT_RETRY",
     "deadline_mongo_wait",
+    "provider_catalog_queue",
     "provider_task_queue",
     "ready_poll_retry",
 ]
@@ -110,3 +111,10 @@ def provider_task_queue(main_task_queue: str, provider: str) -> str:
     """Each provider account's calls run on their own queue, rate-limited for the whole
     account across every worker."""
     return f"{main_task_queue}-{provider}"
+
+
+def provider_catalog_queue(main_task_queue: str, provider: str) -> str:
+    """Spec checks against a provider's catalog, which each worker loads once and then
+    answers from memory: their own queue, without a rate limit, so they take no place
+    in the account's request budget. The provider id stays last (activities.metrics)."""
+    return f"{main_task_queue}-catalog-{provider}"

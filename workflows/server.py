@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         READY_POLL_PRIORITY,
         TERMINATION_SLOT_RETRY,
         deadline_mongo_wait,
+        provider_catalog_queue,
         provider_task_queue,
         ready_poll_retry,
     )
@@ -166,7 +167,10 @@ class ServerWorkflow:
         rt, spec, policy = self._rt, self._input.spec, self._pol
         if rt.monthly_cost is None:
             quote: PlanQuote = await self._call_provider(
-                ProviderActivities.quote_plan, SpecInput(spec=spec), "check region, plan and OS"
+                ProviderActivities.quote_plan,
+                SpecInput(spec=spec),
+                "check region, plan and OS",
+                queue=provider_catalog_queue(workflow.info().task_queue, spec.provider),
             )
             rt.monthly_cost = quote.monthly_cost
             rt.hourly_cost, rt.billing_model = quote.hourly_cost, quote.billing
@@ -855,12 +859,17 @@ class ServerWorkflow:
         )
 
     async def _call_provider(
-        self, activity: Callable[[Any, A], Awaitable[R]], arg: A, summary: str
+        self,
+        activity: Callable[[Any, A], Awaitable[R]],
+        arg: A,
+        summary: str,
+        *,
+        queue: str | None = None,
     ) -> R:
         return await workflow.execute_activity_method(
             activity,
             arg,
-            task_queue=self._provider_queue,
+            task_queue=queue or self._provider_queue,
             start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
             heartbeat_timeout=PROVIDER_HEARTBEAT_TIMEOUT,
             retry_policy=PROVIDER_RETRY,

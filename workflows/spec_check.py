@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import SpecInput
     from activities.provider import ProviderActivities, ProviderDirectory
-    from workflows.policies import provider_task_queue
+    from workflows.policies import provider_catalog_queue
 
 __all__ = ["SPEC_CHECK_TIMEOUT", "SpecCheck", "SpecCheckWorkflow"]
 
@@ -56,7 +56,7 @@ class SpecCheckWorkflow:
             problems: list[str] = await workflow.execute_activity_method(
                 ProviderActivities.spec_problems,
                 request,
-                task_queue=provider_task_queue(workflow.info().task_queue, request.spec.provider),
+                task_queue=provider_catalog_queue(workflow.info().task_queue, provider),
                 start_to_close_timeout=timedelta(seconds=10),
                 schedule_to_close_timeout=SPEC_CHECK_TIMEOUT - timedelta(seconds=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=2)),

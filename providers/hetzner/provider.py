@@ -22,6 +22,7 @@ from providers.hetzner.errors import (
 )
 from providers.hetzner.labels import labels_from_tags, selector, tags_from_labels
 from providers.hetzner.models import CreateServerRequest, Server
+from providers.load_once import LoadOnce
 from providers.ownership import split_owned
 
 __all__ = ["READY_STATUS", "HetznerProvider", "as_instance", "hetzner_billing_model"]
@@ -68,13 +69,11 @@ class HetznerProvider:
     def __init__(self, client: HetznerClient, *, period_seconds: float = 3600) -> None:
         self._client = client
         self._period_seconds = period_seconds
-
-    async def _catalog(self) -> Catalog:
         # Loaded once per process: three listings, outside any per-server budget.
-        return self._client.catalog or await self._client.load_catalog()
+        self._catalog: LoadOnce[Catalog] = LoadOnce(client.load_catalog)
 
     async def quote(self, spec: ServerSpec) -> Quote:
-        catalog = await self._catalog()
+        catalog = await self._catalog.get()
         problems = catalog.problems(spec.plan, spec.region, spec.image_ref)
         if problems:
             raise HetznerValidationError(problems)
@@ -100,7 +99,7 @@ class HetznerProvider:
             user_data=spec.cloud_init,
             ssh_keys=list(spec.ssh_key_ids),
         )
-        await self._catalog()
+        await self._catalog.get()
         try:
             return as_instance(await self._client.create_server(request))
         except HetznerBadRequest as exc:

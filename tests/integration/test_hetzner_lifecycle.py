@@ -89,6 +89,9 @@ async def test_hetzner_calls_go_through_their_own_rate_limited_queue(both: Fleet
                 queues.add((attrs.activity_type.name, attrs.task_queue.name))
     queue = f"{both.settings.temporal_task_queue}-hetzner"
     assert ("create_instance", queue) in queues and ("delete_instance", queue) in queues
+    # The quote answers from the loaded catalog: not on the 1 request/s queue.
+    assert ("quote_plan", f"{both.settings.temporal_task_queue}-catalog-hetzner") in queues
+    assert ("quote_plan", queue) not in queues
 
 
 async def test_a_provider_the_workers_do_not_serve_is_refused_before_anything_starts(

@@ -11,7 +11,7 @@ from core.settings import load_settings
 from leases import LeaseStore
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 from worker import WORKFLOW_RUNNER, build_workers, open_providers
-from workflows.policies import provider_task_queue
+from workflows.policies import provider_catalog_queue, provider_task_queue
 
 
 async def test_the_workflow_cache_and_the_request_rates_come_from_the_settings(
@@ -36,6 +36,13 @@ async def test_the_workflow_cache_and_the_request_rates_come_from_the_settings(
     assert main.task_queue == "wiring"
     assert main.config()["max_cached_workflows"] == 1234
     assert main.config()["workflow_runner"] is WORKFLOW_RUNNER
-    (vultr,) = calls
+    vultr, vultr_catalog = calls
     assert vultr.task_queue == provider_task_queue("wiring", "vultr")
     assert vultr.config()["max_task_queue_activities_per_second"] == 7
+    # Catalog checks make no request once the catalog is loaded: no place in the budget.
+    assert vultr_catalog.task_queue == provider_catalog_queue("wiring", "vultr")
+    assert vultr_catalog.config().get("max_task_queue_activities_per_second") is None
+    assert {a.__name__ for a in vultr_catalog.config()["activities"]} == {
+        "quote_plan",
+        "spec_problems",
+    }

@@ -188,9 +188,11 @@ class FakeCloud:
                 raise ApplicationError("MongoDB is unavailable", type="MongoTransient")
         self.records.append(request)
 
+    def catalog_activities(self) -> list:
+        return [self.quote_plan]
+
     def provider_activities(self) -> list:
         return [
-            self.quote_plan,
             self.find_instance,
             self.create_instance,
             self.check_ready,

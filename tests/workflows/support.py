@@ -21,7 +21,7 @@ from core.models import (
     ServerStatus,
 )
 from tests.workflows.fake_activities import FakeCloud
-from workflows.policies import provider_task_queue
+from workflows.policies import provider_catalog_queue, provider_task_queue
 from workflows.server import ServerWorkflow
 
 PERIOD = 3600
@@ -48,7 +48,8 @@ async def workers(
     env: WorkflowEnvironment, cloud: FakeCloud, extra_activities: Sequence[Callable[..., Any]] = ()
 ) -> AsyncIterator[str]:
     """A worker on a fresh queue over the fake cloud's store activities (and
-    `extra_activities`), and one on its Vultr queue over its provider activities."""
+    `extra_activities`), one on its Vultr queue over its provider activities and one on
+    its Vultr catalog queue over the quote."""
     queue = f"servers-{uuid.uuid4().hex[:8]}"
     async with (
         Worker(
@@ -63,6 +64,11 @@ async def workers(
             env.client,
             task_queue=provider_task_queue(queue, "vultr"),
             activities=cloud.provider_activities(),
+        ),
+        Worker(
+            env.client,
+            task_queue=provider_catalog_queue(queue, "vultr"),
+            activities=cloud.catalog_activities(),
         ),
     ):
         yield queue

@@ -136,3 +136,13 @@ async def test_get_of_a_missing_instance_is_none_and_delete_counts_gone_as_done(
     assert await provider.delete(made.id) is True
     assert await provider.delete(made.id) is False
     assert await provider.get(made.id) is None
+
+
+async def test_concurrent_quotes_load_the_catalog_once(
+    provider: Provider, fresh_do: RunningEmulator
+) -> None:
+    quotes = await asyncio.gather(*(provider.quote(SPEC) for _ in range(20)))
+    assert {q.plan for q in quotes} == {SPEC.plan}
+    log = fresh_do.admin("GET", "/requests").json()["requests"]
+    routes = [entry["route"] for entry in log]
+    assert len(routes) >= 3 and len(routes) == len(set(routes)), routes
