@@ -35,6 +35,7 @@ from providers.errors import (
     ProviderValidationError,
 )
 from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient, excerpt
+from providers.single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -87,6 +88,7 @@ class DigitalOceanClient(ApiHttpClient):
             )
         self.base_url = base_url.rstrip("/").removesuffix("/v2")
         self.catalog: Catalog | None = None
+        self._catalog_fetch = SingleFlight(self._fetch_catalog)
         self.rate_limit: RateLimitState | None = None
         self._clock = clock
         super().__init__(
@@ -180,12 +182,18 @@ class DigitalOceanClient(ApiHttpClient):
         return await self._paginate("images", "images", Image, params, MAX_PER_PAGE)
 
     async def load_catalog(self) -> Catalog:
-        """Fetch sizes, regions and images; later creates are checked against them."""
+        """The catalog, fetched on the first call and kept: later creates are checked against it.
+        Callers that arrive while it is fetched share that fetch (a burst of quotes)."""
+        if self.catalog is None:
+            self.catalog = await self._catalog_fetch.run()
+        return self.catalog
+
+    async def _fetch_catalog(self) -> Catalog:
+        """Fetch sizes, regions and images: three listings, sent together."""
         sizes, regions, images = await asyncio.gather(
             self.list_sizes(), self.list_regions(), self.list_images()
         )
-        self.catalog = Catalog.build(sizes, regions, images)
-        return self.catalog
+        return Catalog.build(sizes, regions, images)
 
     # ---- plumbing --------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from providers.digitalocean.catalog import check_create
 from providers.digitalocean.client import DigitalOceanClient
 from providers.digitalocean.models import Droplet
 from providers.errors import ProviderNotFound
-from providers.load_once import LoadOnce
 from providers.ownership import split_owned
 
 __all__ = ["DEFAULT_MONTHLY_CAP_HOURS", "DigitalOceanProvider", "digitalocean_billing_model"]
@@ -63,14 +62,12 @@ class DigitalOceanProvider:
     ) -> None:
         self._client = client
         self._cap_hours = monthly_cap_hours
-        # Loaded once per process: three listings, outside any per-server budget.
-        self._catalog = LoadOnce(client.load_catalog)
 
     def billing_model(self) -> BillingModel:
         return digitalocean_billing_model(self._cap_hours)
 
     async def quote(self, spec: ServerSpec) -> Quote:
-        catalog = await self._catalog.get()
+        catalog = await self._client.load_catalog()
         check_create(
             catalog,
             name="quote",

@@ -36,6 +36,7 @@ from providers.hetzner.models import (
     ServerType,
 )
 from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient, excerpt
+from providers.single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -82,6 +83,7 @@ class HetznerClient(ApiHttpClient):
             )
         self.base_url = base_url.rstrip("/")
         self.catalog: Catalog | None = None
+        self._catalog_fetch = SingleFlight(self._fetch_catalog)
         self.rate_limit: RateLimitState | None = None
         super().__init__(
             token,
@@ -157,12 +159,18 @@ class HetznerClient(ApiHttpClient):
         return await self._paginate("/images", "images", Image, {"type": "system"}, MAX_PER_PAGE)
 
     async def load_catalog(self) -> Catalog:
-        """Fetch server types, locations and images; later creates are checked against them."""
+        """The catalog, fetched on the first call and kept: later creates are checked against it.
+        Callers that arrive while it is fetched share that fetch (a burst of quotes)."""
+        if self.catalog is None:
+            self.catalog = await self._catalog_fetch.run()
+        return self.catalog
+
+    async def _fetch_catalog(self) -> Catalog:
+        """Fetch server types, locations and images: three listings, sent together."""
         types, locations, images = await asyncio.gather(
             self.list_server_types(), self.list_locations(), self.list_images()
         )
-        self.catalog = Catalog.build(types, locations, images)
-        return self.catalog
+        return Catalog.build(types, locations, images)
 
     # ---- plumbing --------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from core.models import ServerSpec
 from core.naming import MANAGED_TAG, instance_tag, owner_of
 from providers.base import BillingModel, Instance, Owned, Quote
-from providers.hetzner.catalog import Catalog
 from providers.hetzner.client import HetznerClient
 from providers.hetzner.errors import (
     HetznerBadRequest,
@@ -22,7 +21,6 @@ from providers.hetzner.errors import (
 )
 from providers.hetzner.labels import labels_from_tags, selector, tags_from_labels
 from providers.hetzner.models import CreateServerRequest, Server
-from providers.load_once import LoadOnce
 from providers.ownership import split_owned
 
 __all__ = ["READY_STATUS", "HetznerProvider", "as_instance", "hetzner_billing_model"]
@@ -69,11 +67,9 @@ class HetznerProvider:
     def __init__(self, client: HetznerClient, *, period_seconds: float = 3600) -> None:
         self._client = client
         self._period_seconds = period_seconds
-        # Loaded once per process: three listings, outside any per-server budget.
-        self._catalog: LoadOnce[Catalog] = LoadOnce(client.load_catalog)
 
     async def quote(self, spec: ServerSpec) -> Quote:
-        catalog = await self._catalog.get()
+        catalog = await self._client.load_catalog()
         problems = catalog.problems(spec.plan, spec.region, spec.image_ref)
         if problems:
             raise HetznerValidationError(problems)
@@ -99,7 +95,7 @@ class HetznerProvider:
             user_data=spec.cloud_init,
             ssh_keys=list(spec.ssh_key_ids),
         )
-        await self._catalog.get()
+        await self._client.load_catalog()
         try:
             return as_instance(await self._client.create_server(request))
         except HetznerBadRequest as exc:

@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel
 
 from providers.http import NOT_SENT, TRANSIENT, ApiHttpClient, excerpt
+from providers.single_flight import SingleFlight
 from providers.vultr.catalog import Catalog, validate_create_request
 from providers.vultr.errors import (
     VultrAuthError,
@@ -75,6 +76,7 @@ class VultrClient(ApiHttpClient):
             )
         self.base_url = base_url.rstrip("/")
         self.catalog: Catalog | None = None
+        self._catalog_fetch = SingleFlight(self._fetch_catalog)
         super().__init__(
             api_key,
             self.base_url + "/",
@@ -158,12 +160,18 @@ class VultrClient(ApiHttpClient):
         return await self._paginate("/os", "os", OperatingSystem, {}, per_page)
 
     async def load_catalog(self) -> Catalog:
-        """Fetch regions, plans and OS images; later creates are validated against them."""
+        """The catalog, fetched on the first call and kept: later creates are validated against it.
+        Callers that arrive while it is fetched share that fetch (a burst of quotes)."""
+        if self.catalog is None:
+            self.catalog = await self._catalog_fetch.run()
+        return self.catalog
+
+    async def _fetch_catalog(self) -> Catalog:
+        """Fetch regions, plans and OS images: three listings, sent together."""
         regions, plans, images = await asyncio.gather(
             self.list_regions(), self.list_plans(), self.list_os()
         )
-        self.catalog = Catalog.build(regions, plans, images)
-        return self.catalog
+        return Catalog.build(regions, plans, images)
 
     async def get_account(self) -> Account:
         response = await self._request("GET", "/account")

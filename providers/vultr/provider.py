@@ -8,7 +8,6 @@ from core.models import ServerSpec
 from core.naming import MANAGED_TAG, instance_label, instance_tag, owner_of
 from core.settings import Settings
 from providers.base import BillingModel, Instance, Owned, Quote
-from providers.load_once import LoadOnce
 from providers.ownership import split_owned
 from providers.vultr.catalog import validate_create_request
 from providers.vultr.client import VultrClient
@@ -63,8 +62,6 @@ class VultrProvider:
     def __init__(self, client: VultrClient, *, period_seconds: float = 3600) -> None:
         self._client = client
         self._period_seconds = period_seconds
-        # Loaded once per process: three requests, outside any per-server budget.
-        self._catalog = LoadOnce(client.load_catalog)
 
     @classmethod
     def from_settings(cls, client: VultrClient, settings: Settings) -> VultrProvider:
@@ -74,7 +71,7 @@ class VultrProvider:
         return vultr_billing_model(plan_id, self._period_seconds)
 
     async def quote(self, spec: ServerSpec) -> Quote:
-        catalog = await self._catalog.get()
+        catalog = await self._client.load_catalog()
         validate_create_request(
             {
                 "region": spec.region,

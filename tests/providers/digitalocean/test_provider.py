@@ -16,6 +16,7 @@ from core.settings import load_settings
 from providers.base import Provider
 from providers.digitalocean import DigitalOceanClient, DigitalOceanProvider
 from providers.errors import ProviderTransportError, ProviderValidationError
+from tests.providers.catalog_burst import assert_concurrent_quotes_fetch_the_catalog_once
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 
 SPEC = ServerSpec(region="nyc3", plan="s-1vcpu-1gb", os_id=155112933, tags=["team:ci"])
@@ -141,8 +142,4 @@ async def test_get_of_a_missing_instance_is_none_and_delete_counts_gone_as_done(
 async def test_concurrent_quotes_load_the_catalog_once(
     provider: Provider, fresh_do: RunningEmulator
 ) -> None:
-    quotes = await asyncio.gather(*(provider.quote(SPEC) for _ in range(20)))
-    assert {q.plan for q in quotes} == {SPEC.plan}
-    log = fresh_do.admin("GET", "/requests").json()["requests"]
-    routes = [entry["route"] for entry in log]
-    assert len(routes) >= 3 and len(routes) == len(set(routes)), routes
+    await assert_concurrent_quotes_fetch_the_catalog_once(provider, SPEC, fresh_do)

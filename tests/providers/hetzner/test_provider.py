@@ -13,6 +13,7 @@ from core.naming import MANAGED_TAG, instance_tag
 from providers.base import Provider
 from providers.errors import ProviderBadRequest, ProviderValidationError
 from providers.hetzner import HetznerClient, HetznerProvider
+from tests.providers.catalog_burst import assert_concurrent_quotes_fetch_the_catalog_once
 from tests.support.emulator import TEST_API_KEY, RunningEmulator
 
 UBUNTU_X86 = 161547269  # ubuntu-24.04 on x86 in the emulator's catalog
@@ -123,9 +124,4 @@ async def test_get_of_a_missing_instance_is_none_and_delete_counts_gone_as_done(
 async def test_concurrent_quotes_load_the_catalog_once(
     provider: Provider, fresh_hetzner: RunningEmulator
 ) -> None:
-    quotes = await asyncio.gather(*(provider.quote(SPEC) for _ in range(20)))
-    assert {q.plan for q in quotes} == {SPEC.plan}
-    routes = [
-        entry["route"] for entry in fresh_hetzner.admin("GET", "/requests").json()["requests"]
-    ]
-    assert len(routes) >= 3 and len(routes) == len(set(routes)), routes
+    await assert_concurrent_quotes_fetch_the_catalog_once(provider, SPEC, fresh_hetzner)

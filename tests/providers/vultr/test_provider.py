@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +12,7 @@ from providers.base import Provider
 from providers.errors import ProviderValidationError
 from providers.vultr import VultrClient
 from providers.vultr.provider import VultrProvider
+from tests.providers.catalog_burst import assert_concurrent_quotes_fetch_the_catalog_once
 from tests.support.emulator import TEST_API_KEY, RunningEmulator, create_vultr_instance
 
 SPEC = ServerSpec(region="ewr", plan="vc2-1c-1gb", os_id=2284, tags=["team:ci"])
@@ -75,9 +75,4 @@ async def test_get_of_a_missing_instance_is_none_and_delete_counts_gone_as_done(
 async def test_concurrent_quotes_load_the_catalog_once(
     provider: Provider, fresh_emulator: RunningEmulator
 ) -> None:
-    quotes = await asyncio.gather(*(provider.quote(SPEC) for _ in range(20)))
-    assert {q.plan for q in quotes} == {SPEC.plan}
-    routes = [
-        entry["route"] for entry in fresh_emulator.admin("GET", "/requests").json()["requests"]
-    ]
-    assert len(routes) >= 3 and len(routes) == len(set(routes)), routes
+    await assert_concurrent_quotes_fetch_the_catalog_once(provider, SPEC, fresh_emulator)

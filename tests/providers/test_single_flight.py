@@ -1,4 +1,4 @@
-"""LoadOnce: one load for every caller, also for those that arrive while it runs."""
+"""SingleFlight: one call for every caller that arrives while it runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from providers.load_once import LoadOnce
+from providers.single_flight import SingleFlight
 
 
 class Loader:
@@ -23,33 +23,33 @@ class Loader:
         return f"catalog {self.calls}"
 
 
-async def test_callers_that_arrive_during_the_load_share_it() -> None:
+async def test_callers_that_arrive_during_the_call_share_it_and_a_later_one_calls_again() -> None:
     loader = Loader()
-    once = LoadOnce(loader)
-    waiting = [asyncio.create_task(once.get()) for _ in range(20)]
+    flight = SingleFlight(loader)
+    waiting = [asyncio.create_task(flight.run()) for _ in range(20)]
     await asyncio.sleep(0)
     loader.release.set()
     assert await asyncio.gather(*waiting) == ["catalog 1"] * 20
-    assert await once.get() == "catalog 1"
     assert loader.calls == 1
+    assert await flight.run() == "catalog 2"
 
 
-async def test_a_failed_load_reaches_its_waiters_and_the_next_caller_loads_again() -> None:
+async def test_a_failed_call_reaches_its_waiters_and_the_next_caller_calls_again() -> None:
     loader = Loader(fail_first=True)
-    once = LoadOnce(loader)
-    waiting = [asyncio.create_task(once.get()) for _ in range(3)]
+    flight = SingleFlight(loader)
+    waiting = [asyncio.create_task(flight.run()) for _ in range(3)]
     await asyncio.sleep(0)
     loader.release.set()
     outcomes = await asyncio.gather(*waiting, return_exceptions=True)
     assert [str(o) for o in outcomes] == ["catalog unavailable"] * 3
-    assert await once.get() == "catalog 2"
+    assert await flight.run() == "catalog 2"
     assert loader.calls == 2
 
 
-async def test_a_cancelled_caller_leaves_the_load_to_the_others() -> None:
+async def test_a_cancelled_caller_leaves_the_call_to_the_others() -> None:
     loader = Loader()
-    once = LoadOnce(loader)
-    cancelled, kept = asyncio.create_task(once.get()), asyncio.create_task(once.get())
+    flight = SingleFlight(loader)
+    cancelled, kept = asyncio.create_task(flight.run()), asyncio.create_task(flight.run())
     await asyncio.sleep(0)
     cancelled.cancel()
     with pytest.raises(asyncio.CancelledError):
