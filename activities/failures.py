@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.metrics import count_rate_limited
 from providers.errors import ProviderError, ProviderRateLimited
@@ -19,8 +19,11 @@ def provider_failure(
     type is the provider-neutral kind, so retry policies name no provider.
 
     `always_retry` is for cleanup that must never be abandoned (deleting an instance).
+    A 429 is benign: at fleet scale it is routine, counted by provider_rate_limited_total,
+    and logged by the worker at DEBUG instead of as a warning with a traceback each.
     """
-    if isinstance(error, ProviderRateLimited):
+    rate_limited = isinstance(error, ProviderRateLimited)
+    if rate_limited:
         count_rate_limited()
     delay = timedelta(seconds=error.retry_after) if error.retry_after else None
     return ApplicationError(
@@ -34,4 +37,9 @@ def provider_failure(
         type=error.kind(),
         non_retryable=error.non_retryable and not always_retry,
         next_retry_delay=delay,
+        category=(
+            ApplicationErrorCategory.BENIGN
+            if rate_limited
+            else ApplicationErrorCategory.UNSPECIFIED
+        ),
     )
