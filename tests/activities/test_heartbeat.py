@@ -59,7 +59,7 @@ async def test_a_cancelled_activity_cancels_its_call() -> None:
         reached.set()
         await asyncio.sleep(60)
 
-    running = asyncio.create_task(env.run(never_answers))
+    running = asyncio.ensure_future(env.run(never_answers))
     await asyncio.wait_for(reached.wait(), 5)
     env.cancel()
     with pytest.raises(asyncio.CancelledError):
