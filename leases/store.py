@@ -96,6 +96,8 @@ _SLOT_BATCH = 250
 # _PROBE_FROM, then any free slot.
 _PROBES = 8
 _PROBE_FROM = 64
+# When the probes miss, the free slot taken is the highest numbered (see _learn).
+_HIGHEST = [("i", -1)]
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -465,6 +467,8 @@ class LeaseStore:
                 raise LeaseOutcomeUnknown("acquire", resource, owner, exc) from exc
             self._observe("acquire", "acquired", started)
             return lease
+        if doc is not None:
+            self._learn(resource, doc.get("i"))
         grant = (doc or {}).get("last_grant") or {}
         if doc is None or grant.get("op") != op:
             self._observe("acquire", "denied", started)
@@ -475,11 +479,30 @@ class LeaseStore:
         self._observe("acquire", "acquired" if grant.get("fresh") else "reacquired", started)
         return _lease(doc)
 
-    async def _take(self, query: Mapping[str, Any], pipeline: list[dict[str, Any]]) -> Any:
+    async def _take(
+        self,
+        query: Mapping[str, Any],
+        pipeline: list[dict[str, Any]],
+        sort: list[tuple[str, int]] | None = None,
+    ) -> Any:
         """The slot `query` matches, after `pipeline` granted it; None if none matches."""
         return await self._leases.find_one_and_update(
-            query, pipeline, return_document=ReturnDocument.AFTER
+            query, pipeline, sort=sort, return_document=ReturnDocument.AFTER
         )
+
+    def _learn(self, resource: str, slot: Any) -> None:
+        """Slot number `slot` exists, so another process may have grown the slots past
+        what this one knows. Slots are made in doubling ranges from _FIRST_SLOTS, so
+        the whole range holding `slot` was made: probes then cover it, not only a
+        range that is all held, which leaves each grant to the search of every free
+        slot (a missing one only makes a probe miss; the recheck re-creates it)."""
+        limit, known = self._slots.get(resource, (0, 0))
+        if not isinstance(slot, int) or not known <= slot < limit:
+            return
+        through = _FIRST_SLOTS
+        while through <= slot:
+            through *= 2
+        self._slots[resource] = (limit, min(limit, through))
 
     async def _grant(self, resource: str, owner: str, ttl_ms: int) -> tuple[Any, ObjectId]:
         """One findAndModify in the common case: a free slot, found by index. An owner
@@ -499,6 +522,11 @@ class LeaseStore:
                         # slot it matches (SecantusDB) then reads a few, not hundreds.
                         among = self._random.sample(range(known), _PROBES)
                         doc = await self._take(free_filter(resource, among), pipeline)
+                        if doc is None:
+                            # Every probe held: this process may know fewer slots than
+                            # exist (another grew them). The highest free one tells it
+                            # how many there are (_learn), so its next probes cover them.
+                            doc = await self._take(free_filter(resource), pipeline, _HIGHEST)
                     if doc is None:
                         doc = await self._take(free_filter(resource), pipeline)
                     if doc is None and known < limit:

@@ -232,3 +232,44 @@ async def test_grants_by_slot_number_in_a_large_pool_keep_one_slot_per_owner_and
     assert all(
         kept[h.owner] == h.token for h in holders if h.owner in kept and int(h.owner[3:]) >= 60
     )
+
+
+class _FreeSearches(monitoring.CommandListener):
+    """Grants that searched every free slot: a findAndModify on free slots of any number."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        query = event.command.get("query") or {}
+        if event.command_name == "findAndModify" and "expires_ms" in query and "i" not in query:
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_process_that_did_not_grow_the_slots_learns_them_from_a_grant(
+    stores: list[LeaseStore], mongo_uri: str, mongo_db: Any
+) -> None:
+    # Another worker grew the slots to 256 and holds 130. A search of every free slot
+    # reads all of them on an embedded server, so the late process must probe by
+    # number as the one that grew them does, once a grant has shown how many exist.
+    assert all(await in_batches(stores, "shared", range(130), 1000))
+    searches = _FreeSearches()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[searches]
+    )
+    try:
+        late = LeaseStore(client[mongo_db.name])
+        granted = [await late.acquire("shared", f"late-{i}", LONG, 1000) for i in range(20)]
+    finally:
+        await client.close()
+    assert all(granted)
+    # The first grant searches; the probes that follow miss all eight at (150/256)^8,
+    # about 1.4%. Without learning every one of the 20 searches.
+    assert searches.count <= 5, searches.count
+    assert len({h.owner for h in await stores[0].holders("shared")}) == 150
