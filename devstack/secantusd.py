@@ -1,4 +1,4 @@
-"""The embedded MongoDB's entry point: SecantusDB's own `secantusd-py`, with two repairs.
+"""The embedded MongoDB's entry point: SecantusDB's own `secantusd-py`, with three repairs.
 
 Retryable-write records. SecantusDB 0.7.0b3 keeps each retryable write's reply (30
 minutes, at most 10,000) so that a driver's retry is answered instead of applied twice,
@@ -16,6 +16,12 @@ findAndModify (each lease acquire, renew and release) cost a collection scan
 (bench/embedded_writes.py --find-and-modify). Both forms name one `_id`, so they are
 answered by a point lookup like the one `{_id: <scalar>}` already gets; the `$and` is
 still applied to the document found, as before.
+
+Other filters with `$expr` or `$and`. The same routing sends every filter with one to
+a scan, so a lease release (`{owner, $expr: live}`) read every slot: 68 ms at 4,096
+slots against 2 ms by the `owner` index. Top-level keys are a conjunction and the
+caller applies the whole filter to the candidates, so the plain fields beside such a
+key pick the candidates, by index where one covers them.
 
 Nothing is patched but those methods; the server is otherwise SecantusDB's.
 """
@@ -55,6 +61,10 @@ def _literal_document(spec: Any) -> bool:
     )
 
 
+# Top-level operators that only narrow what the other top-level fields match.
+_CONJUNCTS = ("$expr", "$and")
+
+
 def _try_index_id_keys(
     self: storage.Storage, db: str, coll: str, filter: dict[str, Any], *, collation: Any = None
 ) -> list[bytes] | None:
@@ -80,6 +90,11 @@ def _try_index_id_keys(
             ]
             if rids or not literal:
                 return rids
+    plain = {k: v for k, v in filter.items() if k not in _CONJUNCTS}
+    if plain and len(plain) < len(filter) and not any(str(k).startswith("$") for k in plain):
+        # The filter's plain fields pick the candidates by index; the `$expr` or
+        # `$and` beside them is applied to those, as the caller applies the whole filter.
+        filter = plain
     return _stock_index_id_keys(self, db, coll, filter, collation=collation)  # type: ignore[misc]
 
 
@@ -103,8 +118,8 @@ def install() -> bool:
 
 # Written to the server's log at start, so that a log (or a test) shows which ran.
 STARTED_LINE = (
-    "retryable-write records pruned oldest-first, writes by _id looked up by it "
-    "(devstack/secantusd.py)"
+    "retryable-write records pruned oldest-first, writes by _id looked up by it, "
+    "filters with $expr or $and narrowed by their other fields (devstack/secantusd.py)"
 )
 
 if __name__ == "__main__":

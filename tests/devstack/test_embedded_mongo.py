@@ -117,3 +117,24 @@ def test_document_ids_match_as_mongodb_compares_them(monkeypatch: pytest.MonkeyP
     scalar = {"_id": 5, "$and": [{"n": 1}]}
     db.insert("db", "plain", [{"_id": 5, "n": 1}, {"_id": 6, "n": 1}])
     assert db.find_matching("db", "plain", scalar) == [{"_id": 5, "n": 1}]
+
+
+@pytest.mark.parametrize("repaired", [False, True])
+def test_a_filter_with_expr_reads_only_what_its_indexed_fields_match(
+    monkeypatch: pytest.MonkeyPatch, repaired: bool
+) -> None:
+    if repaired:
+        monkeypatch.setattr(storage.Storage, "_try_index_id_keys", secantusd._try_index_id_keys)
+    db = storage.Storage(":memory:")
+    db.create_index("db", "slots", "owner", {"owner": 1}, {"sparse": True})
+    db.insert("db", "slots", [{"_id": i, "owner": f"o{i % 25}", "live": i < 25} for i in range(50)])
+    # A lease release: the owner's slots that are still live.
+    release = {"owner": "o7", "$expr": {"$eq": ["$live", True]}}
+    read = len(db._candidates_iter("db", "slots", release))
+    assert read == (2 if repaired else 50)  # stock SecantusDB scans the collection
+    assert db.find_matching("db", "slots", release) == [{"_id": 7, "owner": "o7", "live": True}]
+    both = {"owner": "o7", "$and": [{"live": False}]}
+    assert db.find_matching("db", "slots", both) == [{"_id": 32, "owner": "o7", "live": False}]
+    # Nothing plain beside the operator: the whole filter decides, as before.
+    alone = {"$expr": {"$eq": ["$_id", 3]}}
+    assert [doc["_id"] for doc in db.find_matching("db", "slots", alone)] == [3]
