@@ -97,7 +97,7 @@ _SLOT_BATCH = 250
 _PROBES = 8
 _PROBE_FROM = 64
 # When the probes miss, the free slot taken is the highest numbered (see _learn).
-_HIGHEST = [("i", -1)]
+_HIGHEST = (("i", -1),)
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -483,11 +483,11 @@ class LeaseStore:
         self,
         query: Mapping[str, Any],
         pipeline: list[dict[str, Any]],
-        sort: list[tuple[str, int]] | None = None,
+        sort: tuple[tuple[str, int], ...] | None = None,
     ) -> Any:
         """The slot `query` matches, after `pipeline` granted it; None if none matches."""
         return await self._leases.find_one_and_update(
-            query, pipeline, sort=sort, return_document=ReturnDocument.AFTER
+            query, pipeline, sort=list(sort) if sort else None, return_document=ReturnDocument.AFTER
         )
 
     def _learn(self, resource: str, slot: Any) -> None:
