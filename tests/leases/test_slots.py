@@ -5,7 +5,7 @@ one-document form."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -164,12 +164,15 @@ async def test_a_shrink_during_growth_admits_no_more_than_the_new_limit(
     assert len(await stores[2].holders("shrink")) == 12
 
 
-class _Inserts(monitoring.CommandListener):
-    def __init__(self) -> None:
+class _Counted(monitoring.CommandListener):
+    """How many commands `counts` picked out."""
+
+    def __init__(self, counts: Callable[[monitoring.CommandStartedEvent], bool]) -> None:
+        self.counts = counts
         self.count = 0
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "insert":
+        if self.counts(event):
             self.count += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
@@ -179,10 +182,20 @@ class _Inserts(monitoring.CommandListener):
         pass
 
 
+def _is_insert(event: monitoring.CommandStartedEvent) -> bool:
+    return event.command_name == "insert"
+
+
+def _is_free_search(event: monitoring.CommandStartedEvent) -> bool:
+    """A grant that searched every free slot: a findAndModify on free slots of any number."""
+    query = event.command.get("query") or {}
+    return event.command_name == "findAndModify" and "expires_ms" in query and "i" not in query
+
+
 async def test_concurrent_refusals_in_one_process_grow_the_slots_once_per_step(
     mongo_uri: str, mongo_db: Any
 ) -> None:
-    inserts = _Inserts()
+    inserts = _Counted(_is_insert)
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri, event_listeners=[inserts])
     try:
         store = LeaseStore(client[mongo_db.name])
@@ -234,24 +247,6 @@ async def test_grants_by_slot_number_in_a_large_pool_keep_one_slot_per_owner_and
     )
 
 
-class _FreeSearches(monitoring.CommandListener):
-    """Grants that searched every free slot: a findAndModify on free slots of any number."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        query = event.command.get("query") or {}
-        if event.command_name == "findAndModify" and "expires_ms" in query and "i" not in query:
-            self.count += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_a_process_that_did_not_grow_the_slots_learns_them_from_a_grant(
     stores: list[LeaseStore], mongo_uri: str, mongo_db: Any
 ) -> None:
@@ -259,7 +254,7 @@ async def test_a_process_that_did_not_grow_the_slots_learns_them_from_a_grant(
     # reads all of them on an embedded server, so the late process must probe by
     # number as the one that grew them does, once a grant has shown how many exist.
     assert all(await in_batches(stores, "shared", range(130), 1000))
-    searches = _FreeSearches()
+    searches = _Counted(_is_free_search)
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         mongo_uri, tz_aware=True, event_listeners=[searches]
     )
